@@ -1,0 +1,142 @@
+"""The public derivative API: one front door over every engine.
+
+Shapes follow torch.func: x is (*B, d), the model maps it to (*B, m); results put the batch
+first and the output index before the input indices. ``method`` is "auto" (cheapest engine
+that can, see :func:`explain`) or a registered engine name ("multicomplex", "autograd", …);
+engine options (e.g. ``h=2**-20`` for multicomplex) are passed as keywords.
+"""
+from __future__ import annotations
+
+from typing import Any, NamedTuple, Sequence
+
+import torch
+from torch import Tensor, nn
+
+from hodphys import engines
+from hodphys.request import Request, make_request
+
+
+class Derivatives(NamedTuple):
+    """The result of :func:`derivatives`; fields not asked for are None."""
+
+    value: Tensor  # (*B, m)
+    jacobian: Tensor | None  # (*B, m, d)
+    hessian: Tensor | None  # (*B, m, d, d)
+    laplacian: Tensor | None  # (*B, m)
+
+
+QUANTITIES = ("jacobian", "hessian", "laplacian", "hvp", "directional", "directional_grad",
+              "dim_derivative", "divergence", "derivatives")
+
+
+def _call(name: str, extra: str = "") -> str:
+    return f"hp.{name}(model, x{extra})"
+
+
+def _compute(request: Request, method: str) -> Tensor:
+    return request.unflatten(engines.run(request, method))
+
+
+def jacobian(model: nn.Module, x: Tensor, method: str = "auto", **options: Any) -> Tensor:
+    """J = ∂f/∂x, shape (*B, m, d)."""
+    return _compute(make_request(_call("jacobian"), "jacobian", model, x, options=options), method)
+
+
+def hessian(model: nn.Module, x: Tensor, method: str = "auto", **options: Any) -> Tensor:
+    """H_k = ∂²f_k/∂x², shape (*B, m, d, d)."""
+    return _compute(make_request(_call("hessian"), "hessian", model, x, options=options), method)
+
+
+def laplacian(model: nn.Module, x: Tensor, method: str = "auto", **options: Any) -> Tensor:
+    """Δf_k = Σ_i ∂²f_k/∂x_i², shape (*B, m)."""
+    return _compute(make_request(_call("laplacian"), "laplacian", model, x, options=options), method)
+
+
+def hvp(model: nn.Module, x: Tensor, v: Tensor, method: str = "auto", **options: Any) -> Tensor:
+    """Hessian-vector products ∇²f_k·v, shape (*B, m, d); v is (d,) or (*B, d)."""
+    request = make_request(_call("hvp", ", v"), "hvp", model, x, vectors=(v,), options=options)
+    return _compute(request, method)
+
+
+def _directions(call: str, vs: Any) -> tuple[Tensor, ...]:
+    if isinstance(vs, Tensor) or not isinstance(vs, Sequence) or len(vs) == 0:
+        raise ValueError(
+            f"{call}: expected vs to be a non-empty list of directions [v1, …, vn], each (d,) or "
+            f"(*B, d); got {type(vs).__name__}" + (f" of shape {tuple(vs.shape)}" if isinstance(vs, Tensor) else "")
+        )
+    return tuple(vs)
+
+
+def directional(model: nn.Module, x: Tensor, vs: Sequence[Tensor], method: str = "auto",
+                **options: Any) -> Tensor:
+    """Dⁿf(x)[v1, …, vn] = ∇ⁿf·(v1⊗…⊗vn) with n = len(vs), shape (*B, m)."""
+    call = _call("directional", ", vs")
+    request = make_request(call, "directional", model, x, vectors=_directions(call, vs), options=options)
+    return _compute(request, method)
+
+
+def directional_grad(model: nn.Module, x: Tensor, vs: Sequence[Tensor], w: Tensor | None = None,
+                     method: str = "auto", **options: Any) -> Tensor:
+    """∇ₓ(wᵀ Dⁿf(x)[v1, …, vn]) = wᵀ∇ⁿ⁺¹f·(v1⊗…⊗vn), shape (*B, d).
+
+    w is (m,) or (*B, m); it may be omitted when m = 1. With n = 1 this is wᵀ(∇²f·v).
+    """
+    call = _call("directional_grad", ", vs, w")
+    vectors = _directions(call, vs)
+    request = make_request(call, "directional_grad", model, x, vectors=vectors, weight=w, options=options)
+    if request.weight is None:
+        if request.m != 1:
+            raise ValueError(f"{call}: the model has m={request.m} outputs; pass w of shape (m,) or (*B, m)")
+        request = make_request(call, "directional_grad", model, x, vectors=vectors,
+                               weight=torch.ones(1, dtype=x.dtype, device=x.device), options=options)
+    return _compute(request, method)
+
+
+def dim_derivative(model: nn.Module, x: Tensor, k: int = 1, method: str = "auto", **options: Any) -> Tensor:
+    """Dimension-wise derivatives [∂ᵏf_i/∂x_iᵏ]_i, shape (*B, d); needs m = d."""
+    call = _call("dim_derivative", f", k={k!r}")
+    if isinstance(k, bool) or not isinstance(k, int) or k < 1:
+        raise ValueError(f"{call}: expected an integer order k ≥ 1, got k={k!r}")
+    request = make_request(call, "dim_derivative", model, x, order=k, options=options)
+    if request.m is not None and request.m != request.d:
+        raise ValueError(f"{call}: needs as many outputs as inputs, the model maps d={request.d} to m={request.m}")
+    return _compute(request, method)
+
+
+def divergence(model: nn.Module, x: Tensor, method: str = "auto", **options: Any) -> Tensor:
+    """div f = Σ_i ∂f_i/∂x_i, shape (*B,); needs m = d."""
+    call = _call("divergence")
+    request = make_request(call, "divergence", model, x, options=options)
+    if request.m is not None and request.m != request.d:
+        raise ValueError(f"{call}: needs as many outputs as inputs, the model maps d={request.d} to m={request.m}")
+    return _compute(request, method)
+
+
+def derivatives(model: nn.Module, x: Tensor, jacobian: bool = True, laplacian: bool = True,
+                hessian: bool = False, method: str = "auto", **options: Any) -> Derivatives:
+    """Value and the asked-for derivatives in one pass: a :class:`Derivatives` named tuple."""
+    want = frozenset(name for name, on in
+                     (("jacobian", jacobian), ("laplacian", laplacian), ("hessian", hessian)) if on)
+    request = make_request(_call("derivatives"), "derivatives", model, x, want=want, options=options)
+    out = engines.run(request, method)
+    return Derivatives(*(request.unflatten(out.get(name)) for name in Derivatives._fields))
+
+
+def explain(model: nn.Module, x: Tensor, quantity: str = "laplacian", **kwargs: Any) -> engines.Choice:
+    """What ``method="auto"`` would choose for ``quantity`` and the estimated cost of each engine.
+
+    kwargs are the quantity's own arguments (``v`` for hvp, ``vs`` for directional, ``k`` …).
+    ``print(hp.explain(model, x, "hessian"))`` shows the ranking.
+    """
+    call = f"hp.explain(model, x, {quantity!r})"
+    if quantity not in QUANTITIES:
+        raise ValueError(f"{call}: unknown quantity; expected one of {QUANTITIES}")
+    vectors: tuple[Tensor, ...] = ()
+    if "v" in kwargs:
+        vectors = (kwargs["v"],)
+    elif "vs" in kwargs:
+        vectors = _directions(call, kwargs["vs"])
+    want = frozenset(k for k in ("jacobian", "laplacian", "hessian") if kwargs.get(k))
+    request = make_request(call, quantity, model, x, vectors=vectors, weight=kwargs.get("w"),
+                           order=int(kwargs.get("k", 0)), want=want)
+    return engines.choose(request)

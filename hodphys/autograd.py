@@ -1,0 +1,142 @@
+"""The autograd engine: torch.func transforms, vmapped over the batch.
+
+This is the reference every other engine is tested against, and the fallback for modules no
+rule covers. f denotes the model on one sample: (d,) → (m,).
+"""
+from __future__ import annotations
+
+from typing import Callable
+
+import torch
+from torch import Tensor
+from torch.func import hessian, jacfwd, jacrev, jvp, vmap
+
+from hodphys.engines import register_engine
+from hodphys.request import Request
+
+
+def _per_sample(request: Request) -> Callable[[Tensor], Tensor]:
+    """f: (d,) → (m,), checking the model returns one output row per input row."""
+    model, call = request.model, request.call
+
+    def f(x: Tensor) -> Tensor:
+        y = model(x.unsqueeze(0))
+        if y.ndim != 2 or y.shape[0] != 1:
+            raise ValueError(
+                f"{call}: expected the model to map x of shape (*B, d) to (*B, m), got output of "
+                f"shape {tuple(y.shape)} for input of shape (1, {x.shape[-1]})"
+            )
+        return y[0]
+
+    return f
+
+
+def _jvp_of(g: Callable[[Tensor], Tensor], v: Tensor) -> Callable[[Tensor], Tensor]:
+    """y ↦ Dg(y)[v]."""
+    return lambda y: jvp(g, (y,), (v,))[1]
+
+
+def _nested_jvp(f: Callable[[Tensor], Tensor]) -> Callable[..., Tensor]:
+    """g(x, v1..vn) = Dⁿf(x)[v1..vn] by n nested jvps."""
+    def g(x: Tensor, *vs: Tensor) -> Tensor:
+        inner = f
+        for v in vs:
+            inner = _jvp_of(inner, v)
+        return inner(x)
+
+    return g
+
+
+def _expand(request: Request, t: Tensor) -> Tensor:
+    return t.expand(request.n_batch, t.shape[-1])
+
+
+def _forward_units(request: Request) -> float:
+    """A forward pass's multiply-adds: N × (number of parameters), at least N·d."""
+    params = sum(p.numel() for p in request.model.parameters())
+    return request.n_batch * max(params, request.d)
+
+
+class AutogradEngine:
+    """torch.func: jacrev/jacfwd/hessian/jvp under vmap."""
+
+    name = "autograd"
+    options: frozenset[str] = frozenset()
+    overhead = 2.0  # graph building and vmap batching rules, relative to hand-fused engines
+
+    def unsupported(self, request: Request) -> str | None:
+        if request.quantity in ("dim_derivative", "divergence") and request.m not in (None, request.d):
+            return f"{request.quantity} needs m == d, the model has m={request.m}, d={request.d}"
+        return None
+
+    def cost(self, request: Request) -> float:
+        d, m, n = request.d, request.m or request.d, len(request.vectors)
+        per_quantity = {
+            "jacobian": 3 * min(d, m),
+            "hessian": 6 * d * m,
+            "laplacian": 6 * d * m,
+            "hvp": 6 * m,
+            "directional": 3 ** n,
+            "directional_grad": 3 ** (n + 1),
+            "dim_derivative": d * 3 ** request.order,
+            "divergence": 3 * d,
+            "derivatives": 6 * d * m if request.want & {"hessian", "laplacian"} else 3 * min(d, m),
+        }
+        return self.overhead * per_quantity[request.quantity] * _forward_units(request)
+
+    def value(self, request: Request) -> Tensor:
+        return request.model(request.x)
+
+    def jacobian(self, request: Request) -> Tensor:
+        f = _per_sample(request)
+        transform = jacfwd if request.m is not None and request.d <= request.m else jacrev
+        return vmap(transform(f))(request.x)
+
+    def hessian(self, request: Request) -> Tensor:
+        return vmap(hessian(_per_sample(request)))(request.x)
+
+    def laplacian(self, request: Request) -> Tensor:
+        return self.hessian(request).diagonal(dim1=-2, dim2=-1).sum(-1)
+
+    def hvp(self, request: Request) -> Tensor:
+        grad = jacrev(_per_sample(request))
+        return vmap(lambda x, v: jvp(grad, (x,), (v,))[1])(request.x, _expand(request, request.vectors[0]))
+
+    def directional(self, request: Request) -> Tensor:
+        g = _nested_jvp(_per_sample(request))
+        vs = [_expand(request, v) for v in request.vectors]
+        return vmap(g)(request.x, *vs)
+
+    def directional_grad(self, request: Request) -> Tensor:
+        g = _nested_jvp(_per_sample(request))
+        vs = [_expand(request, v) for v in request.vectors]
+        w = _expand(request, request.weight)
+        return vmap(jacrev(lambda x, w, *v: (w * g(x, *v)).sum()))(request.x, w, *vs)
+
+    def dim_derivative(self, request: Request) -> Tensor:
+        f, d, k = _per_sample(request), request.d, request.order
+        eye = torch.eye(d, dtype=request.x.dtype, device=request.x.device)
+
+        def diagonal(x: Tensor) -> Tensor:
+            per_direction = vmap(lambda e: _nested_jvp(f)(x, *(e,) * k))(eye)  # (d, m)
+            return per_direction.diagonal()
+
+        return vmap(diagonal)(request.x)
+
+    def divergence(self, request: Request) -> Tensor:
+        return self.jacobian(request).diagonal(dim1=-2, dim2=-1).sum(-1)
+
+    def derivatives(self, request: Request) -> dict[str, Tensor]:
+        out = {"value": self.value(request)}
+        if request.want & {"hessian", "laplacian"}:
+            hess = self.hessian(request)
+            if "hessian" in request.want:
+                out["hessian"] = hess
+            if "laplacian" in request.want:
+                out["laplacian"] = hess.diagonal(dim1=-2, dim2=-1).sum(-1)
+        if "jacobian" in request.want:
+            out["jacobian"] = self.jacobian(request)
+        return out
+
+
+register_engine(AutogradEngine())

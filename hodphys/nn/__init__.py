@@ -1,0 +1,5 @@
+"""Layers hodphys adds to torch.nn; every derivative engine understands them."""
+from hodphys.nn.activations import Sin
+from hodphys.nn.residual import ResidualBlock
+
+__all__ = ["Sin", "ResidualBlock"]

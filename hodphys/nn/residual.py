@@ -1,0 +1,44 @@
+"""Residual block u ↦ u + step·σ(K u + b) (hessQuik's resnetLayer, with step = its h)."""
+from __future__ import annotations
+
+from torch import Tensor, nn
+
+from hodphys.elementwise import elementwise_of
+
+
+class ResidualBlock(nn.Module):
+    """u ↦ u + step·σ(K u + b).
+
+    Args:
+        width: feature size w of u; K is (w, w).
+        activation: an elementwise activation module (nn.Tanh() by default).
+        step: the step size multiplying the branch.
+
+    Shapes: u (*B, w) → (*B, w).
+    """
+
+    def __init__(self, width: int, activation: nn.Module | None = None, step: float = 1.0):
+        super().__init__()
+        activation = nn.Tanh() if activation is None else activation
+        if elementwise_of(activation) is None:
+            raise ValueError(
+                f"ResidualBlock(width={width}): activation must be an elementwise activation "
+                f"(nn.Tanh, nn.Softplus, hodphys.nn.Sin, …), got {activation!r}"
+            )
+        self.linear = nn.Linear(width, width)
+        self.activation = activation
+        self.step = float(step)
+
+    @property
+    def in_features(self) -> int:
+        return self.linear.in_features
+
+    @property
+    def out_features(self) -> int:
+        return self.linear.out_features
+
+    def forward(self, u: Tensor) -> Tensor:
+        return u + self.step * self.activation(self.linear(u))
+
+    def extra_repr(self) -> str:
+        return f"step={self.step}"

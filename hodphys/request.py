@@ -1,0 +1,163 @@
+"""Normalise a call's inputs once into a frozen :class:`Request` that every engine receives.
+
+Glossary: B the caller's leading batch shape, N = prod(B) (the flattened batch), d input
+features, m output features, n derivative order, P perturbations, S adjoint seeds.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Sequence
+
+import torch
+from torch import Tensor, nn
+
+FLOAT_DTYPES = (torch.float32, torch.float64)
+
+
+def input_features(model: nn.Module) -> int | None:
+    """d of a model: its own ``in_features`` or that of its first layer that declares one."""
+    for module in model.modules():
+        features = getattr(module, "in_features", None)
+        if isinstance(features, int):
+            return features
+    return None
+
+
+def output_features(model: nn.Module) -> int | None:
+    """m of a model: its own ``out_features``, or that of its last layer that declares one."""
+    own = getattr(model, "out_features", None)
+    if isinstance(own, int):
+        return own
+    last = None
+    for module in model.modules():
+        features = getattr(module, "out_features", None)
+        if isinstance(features, int):
+            last = features
+    return last
+
+
+@dataclass(frozen=True)
+class Request:
+    """One derivative request, normalised.
+
+    Attributes:
+        call: how the user called us, for messages, e.g. ``"hp.laplacian(model, x)"``.
+        quantity: "jacobian", "hessian", "laplacian", "hvp", "directional", "directional_grad",
+            "dim_derivative", "divergence" or "derivatives".
+        x: inputs flattened to (N, d).
+        batch_shape: B, restored on every result by :meth:`unflatten`.
+        vectors: directions, each (N, d) or (1, d) (hvp's v, directional's vs).
+        weight: left contraction w, (N, m) or (1, m), or None.
+        order: k for dim_derivative.
+        want: for ``derivatives``: the subset of {"jacobian", "hessian", "laplacian"} asked for.
+        options: engine options (e.g. ``h`` for multicomplex).
+    """
+
+    call: str
+    quantity: str
+    model: nn.Module
+    x: Tensor
+    batch_shape: torch.Size
+    d: int
+    m: int | None
+    vectors: tuple[Tensor, ...] = ()
+    weight: Tensor | None = None
+    order: int = 0
+    want: frozenset[str] = frozenset()
+    options: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def n_batch(self) -> int:
+        return self.x.shape[0]
+
+    def unflatten(self, t: Tensor | None) -> Tensor | None:
+        """(N, …) → (*B, …)."""
+        if t is None:
+            return None
+        return t.reshape(*self.batch_shape, *t.shape[1:])
+
+
+def _check_tensor(call: str, name: str, t: Any) -> Tensor:
+    if not isinstance(t, Tensor):
+        raise TypeError(f"{call}: expected {name} to be a torch.Tensor, got {type(t).__name__}")
+    if t.dtype not in FLOAT_DTYPES:
+        raise TypeError(
+            f"{call}: expected {name} of dtype float32 or float64, got {t.dtype}; "
+            f"convert with {name}.float() or {name}.double()"
+        )
+    return t
+
+
+def _check_model(call: str, model: Any, x: Tensor) -> None:
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"{call}: expected model to be a torch.nn.Module, got {type(model).__name__}")
+    for name, p in model.named_parameters():
+        if p.is_floating_point() and p.dtype != x.dtype:
+            raise TypeError(
+                f"{call}: x is {x.dtype} but the model's parameter {name!r} is {p.dtype}; "
+                f"use model.to({x.dtype}) or x.to({p.dtype})"
+            )
+        if p.device != x.device:
+            raise ValueError(
+                f"{call}: x is on {x.device} but the model's parameter {name!r} is on {p.device}; "
+                f"move one of them"
+            )
+        break
+
+
+def _flatten_batched(call: str, name: str, t: Tensor, batch_shape: torch.Size, features: int,
+                     what: str, x: Tensor) -> Tensor:
+    """Broadcast t (…, features) against B; returns (1, features) or (N, features)."""
+    t = _check_tensor(call, name, t)
+    if t.dtype != x.dtype or t.device != x.device:
+        raise TypeError(f"{call}: {name} is {t.dtype} on {t.device} but x is {x.dtype} on {x.device}")
+    if t.ndim == 0 or t.shape[-1] != features:
+        raise ValueError(
+            f"{call}: expected {name}[..., {features}] ({what}), got {name} of shape {tuple(t.shape)}"
+        )
+    lead = t.shape[:-1]
+    if all(s == 1 for s in lead):
+        return t.reshape(1, features)
+    try:
+        full = torch.broadcast_shapes(lead, batch_shape)
+    except RuntimeError:
+        full = None
+    if full != batch_shape:
+        raise ValueError(
+            f"{call}: {name} of shape {tuple(t.shape)} does not broadcast against the batch shape "
+            f"{tuple(batch_shape)} of x; expected {name} of shape ({features},) or "
+            f"{(*batch_shape, features)}"
+        )
+    return t.expand(*batch_shape, features).reshape(-1, features)
+
+
+def make_request(call: str, quantity: str, model: nn.Module, x: Tensor, *,
+                 vectors: Sequence[Tensor] = (), weight: Tensor | None = None, order: int = 0,
+                 want: frozenset[str] = frozenset(), options: dict[str, Any] | None = None) -> Request:
+    """Check and normalise the inputs of one public call (raises TypeError/ValueError)."""
+    x = _check_tensor(call, "x", x)
+    _check_model(call, model, x)
+    if x.ndim == 0:
+        raise ValueError(f"{call}: expected x of shape (*B, d), got a 0-d tensor")
+    d = input_features(model)
+    if d is not None and x.shape[-1] != d:
+        raise ValueError(
+            f"{call}: expected x[..., {d}] (the model's first layer has in_features={d}), "
+            f"got x of shape {tuple(x.shape)}"
+        )
+    d = x.shape[-1]
+    batch_shape = x.shape[:-1]
+    m = output_features(model)
+    flat_vectors = tuple(
+        _flatten_batched(call, f"vs[{i}]" if quantity != "hvp" else "v", v, batch_shape, d,
+                         "a direction in input space", x)
+        for i, v in enumerate(vectors)
+    )
+    flat_weight = None
+    if weight is not None:
+        features = m if m is not None else weight.shape[-1]
+        flat_weight = _flatten_batched(call, "w", weight, batch_shape, features,
+                                       "a weight on the model's outputs", x)
+    return Request(call=call, quantity=quantity, model=model, x=x.reshape(-1, d),
+                   batch_shape=batch_shape, d=d, m=m, vectors=flat_vectors, weight=flat_weight,
+                   order=order, want=want, options=dict(options or {}))
