@@ -74,7 +74,7 @@ class Request:
         """(N, …) → (*B, …)."""
         if t is None:
             return None
-        return t.reshape(*self.batch_shape, *t.shape[1:])
+        return t.reshape(tuple(self.batch_shape) + tuple(t.shape[1:]))
 
 
 def _check_tensor(call: str, name: str, t: Any) -> Tensor:

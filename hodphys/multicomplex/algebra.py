@@ -199,6 +199,22 @@ class MulticomplexTensor:
         value = self.components[index]
         return value if scaled else value * self.h ** len(units)
 
+    def cr_matrix(self) -> Tensor:
+        """The real Cauchy–Riemann matrix (*shape, 2ⁿ, 2ⁿ) of the scaled number (HoD-Net Eq. 6).
+
+        CR(z₀ + z₁iₙ) = [[CR(z₀), −h²CR(z₁)], [CR(z₁), CR(z₀)]] (i_k² = −h² in scaled form), so
+        CR(a)·CR(b) = CR(ab) and the first column holds the components.
+        """
+        def build(comps: Tensor, order: int) -> Tensor:
+            if order == 0:
+                return comps[0][..., None, None]
+            half = 1 << (order - 1)
+            m0, m1 = build(comps[:half], order - 1), build(comps[half:], order - 1)
+            top = torch.cat([m0, -(self.h ** 2) * m1], dim=-1)
+            return torch.cat([top, torch.cat([m1, m0], dim=-1)], dim=-2)
+
+        return build(self.components, self.order)
+
     def _like(self, components: Tensor) -> "MulticomplexTensor":
         return MulticomplexTensor(components, self.order, self.h)
 
@@ -211,6 +227,7 @@ class MulticomplexTensor:
                 )
             return other.components
         other = torch.as_tensor(other, dtype=self.components.dtype, device=self.components.device)
+        other = other.reshape((1,) * max(len(self.shape) - other.ndim, 0) + other.shape)
         comps = torch.zeros((1 << self.order, *other.shape), dtype=other.dtype, device=other.device)
         comps[0] = other
         return comps
