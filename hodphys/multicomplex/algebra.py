@@ -49,21 +49,21 @@ def check_step(h: float, order: int, dtype: torch.dtype) -> float:
 
 
 @lru_cache(maxsize=None)
-def _product_table(order: int, exact: bool, a_real_zero: bool, b_real_zero: bool):
-    """Per row S: (S, U's, T's, |S∩T|'s) with S △ T = U; exact drops the S∩T ≠ ∅ terms."""
-    size = 1 << order
+def _cross_table(order: int, exact: bool):
+    """Rows (S, T's, U's, |S∩T|'s) over imaginary S, T ≥ 1 with S △ T = U ≠ ∅ (as 0-based imag
+    indices); exact (h = 0) keeps only disjoint S, T."""
     rows = []
-    for s in range(1 if a_real_zero else 0, size):
-        us, ts, overlaps = [], [], []
-        for t in range(1 if b_real_zero else 0, size):
+    for s in range(1, 1 << order):
+        ts, us, overlaps = [], [], []
+        for t in range(1, 1 << order):
             overlap = bin(s & t).count("1")
-            if exact and overlap:
+            if t == s or (exact and overlap):
                 continue
-            us.append(s ^ t)
-            ts.append(t)
+            ts.append(t - 1)
+            us.append((s ^ t) - 1)
             overlaps.append(overlap)
-        if us:
-            rows.append((s, tuple(us), tuple(ts), tuple(overlaps)))
+        if ts:
+            rows.append((s - 1, tuple(ts), tuple(us), tuple(overlaps)))
     return tuple(rows)
 
 
@@ -72,27 +72,54 @@ def _index(values: tuple[int, ...], device: torch.device) -> Tensor:
     return torch.tensor(values, dtype=torch.long, device=device)
 
 
-def multiply(a: Tensor, b: Tensor, order: int, h: float, *, a_real_zero: bool = False,
-             b_real_zero: bool = False) -> Tensor:
-    """Multicomplex product of stacks a (2ⁿ, *Sa) and b (2ⁿ, *Sb) → (2ⁿ, *broadcast(Sa, Sb)).
+def _weights(overlaps: tuple[int, ...], h: float, like: Tensor, ndim: int) -> Tensor:
+    return torch.tensor([(-h * h) ** k for k in overlaps], dtype=like.dtype,
+                        device=like.device).view(-1, *([1] * ndim))
 
-    ``*_real_zero`` promise a zero real component, so the terms it multiplies are skipped.
+
+def multiply_parts(ar: Tensor | None, ai: Tensor, br: Tensor | None, bi: Tensor, order: int, h: float,
+                   with_real: bool = True) -> tuple[Tensor | None, Tensor]:
+    """The product of a = (ar, ai) and b = (br, bi): real parts (*S) and imaginary stacks (2ⁿ−1, *S),
+    broadcastable, the two stacks of equal ndim; ``None`` is a zero real part. Returns (real or None,
+    imag).
+
+    imag_U = ar b_U + a_U br + Σ_{S,T≠∅, S△T=U} (−h²)^{|S∩T|} a_S b_T;
+    real = ar br + Σ_{S≠∅} (−h²)^{|S|} a_S b_S (only when ``with_real``).
     """
-    shape = torch.broadcast_shapes(a.shape[1:], b.shape[1:])
-    out = torch.zeros((1 << order, *shape), dtype=torch.result_type(a, b), device=a.device)
-    for s, us, ts, overlaps in _product_table(order, h == 0, a_real_zero, b_real_zero):
-        if len(us) == 1:
-            term = a[s] * b[ts[0]]
-            if overlaps[0]:
-                term = term * (-h * h) ** overlaps[0]
-            out[us[0]] += term
-            continue
-        term = a[s] * b[_index(ts, a.device)]
-        if h and any(overlaps):
-            coef = torch.tensor([(-h * h) ** k for k in overlaps], dtype=out.dtype, device=a.device)
-            term = term * coef.view(-1, *([1] * len(shape)))
-        out.index_add_(0, _index(us, a.device), term.expand(len(us), *shape))
-    return out
+    terms = [t for t in (None if br is None else ai * br, None if ar is None else ar * bi) if t is not None]
+    imag = terms[0] + terms[1] if len(terms) == 2 else terms[0] if terms else None
+    rows = _cross_table(order, h == 0)
+    if rows:
+        shape = torch.broadcast_shapes(ai.shape, bi.shape)
+        if imag is None:
+            imag = ai.new_zeros(shape)
+        elif imag.shape != shape:
+            imag = imag.expand(shape).clone()
+        for s, ts, us, overlaps in rows:
+            if len(ts) == 1:
+                term = ai[s] * bi[ts[0]]
+                imag[us[0]] += term if not overlaps[0] else term * (-h * h) ** overlaps[0]
+                continue
+            term = ai[s] * bi[_index(ts, ai.device)]
+            if any(overlaps):
+                term = term * _weights(overlaps, h, term, term.ndim - 1)
+            imag.index_add_(0, _index(us, ai.device), term.expand(len(ts), *shape[1:]))
+    real = None
+    if with_real:
+        if h:
+            squares = ai * bi
+            sizes = tuple(bin(u).count("1") for u in range(1, 1 << order))
+            real = (squares * _weights(sizes, h, squares, squares.ndim - 1)).sum(0)
+        if ar is not None and br is not None:
+            real = ar * br if real is None else real + ar * br
+    return real, imag
+
+
+def multiply(a: Tensor, b: Tensor, order: int, h: float) -> Tensor:
+    """Multicomplex product of full stacks a (2ⁿ, *Sa) and b (2ⁿ, *Sb) → (2ⁿ, *broadcast)."""
+    real, imag = multiply_parts(a[0], a[1:], b[0], b[1:], order, h)
+    shape = imag.shape[1:]
+    return torch.cat([real.expand(shape).unsqueeze(0), imag])
 
 
 def reciprocal(c: Tensor, order: int, h: float) -> Tensor:
@@ -106,17 +133,20 @@ def reciprocal(c: Tensor, order: int, h: float) -> Tensor:
     return torch.cat([multiply(inv, z0, order - 1, h), -multiply(inv, z1, order - 1, h)])
 
 
-def taylor(derivatives: Sequence[Tensor], eps: Tensor, order: int, h: float) -> Tensor:
-    """Σ_{k≤n} f⁽ᵏ⁾(x₀)/k! εᵏ for ε (2ⁿ, …) with zero real part; derivatives = [f, f', …, f⁽ⁿ⁾]."""
-    out = torch.zeros(torch.broadcast_shapes(eps.shape, (1, *derivatives[0].shape)),
-                      dtype=eps.dtype, device=eps.device)
-    out[0] = derivatives[0]
-    power = eps
-    for k in range(1, order + 1):
-        if k > 1:
-            power = multiply(power, eps, order, h, a_real_zero=(h == 0), b_real_zero=True)
-        out = out + (derivatives[k] / math.factorial(k)) * power
-    return out
+def taylor_parts(derivatives: Sequence[Tensor], eps: Tensor, order: int, h: float,
+                 with_real: bool = True) -> tuple[Tensor | None, Tensor]:
+    """Σ_{1≤k≤n} f⁽ᵏ⁾(x₀)/k! εᵏ for a purely imaginary ε (imag stack (2ⁿ−1, …));
+    derivatives = [f, f', …, f⁽ⁿ⁾]. Returns (the O(h²) real contribution or None, imag)."""
+    imag = derivatives[1] * eps
+    real = None
+    power_real, power = None, eps
+    for k in range(2, order + 1):
+        power_real, power = multiply_parts(power_real, power, None, eps, order, h, with_real and h > 0)
+        coef = derivatives[k] / math.factorial(k)
+        imag = imag + coef * power
+        if power_real is not None:
+            real = coef * power_real if real is None else real + coef * power_real
+    return real, imag
 
 
 Operand = Union["MulticomplexTensor", Tensor, float, int]
@@ -266,10 +296,13 @@ class MulticomplexTensor:
         return self._like(self._coerce(other)) * self.reciprocal()
 
     def apply(self, fn: ElementwiseFunction) -> "MulticomplexTensor":
-        """f(z) by the truncated Taylor series about the real part (see :func:`taylor`)."""
-        eps = torch.cat([torch.zeros_like(self.components[:1]), self.components[1:]])
+        """f(z) by the truncated Taylor series about the real part (see :func:`taylor_parts`)."""
         derivatives = fn.derivatives(self.real, self.order)
-        return self._like(taylor(derivatives, eps, self.order, self.h))
+        if self.order == 0:
+            return self._like(derivatives[0].unsqueeze(0))
+        correction, imag = taylor_parts(derivatives, self.components[1:], self.order, self.h)
+        real = derivatives[0] if correction is None else derivatives[0] + correction
+        return self._like(torch.cat([real.expand(imag.shape[1:]).unsqueeze(0), imag]))
 
     def __repr__(self) -> str:
         return f"MulticomplexTensor(order={self.order}, h={self.h}, shape={tuple(self.shape)})"
