@@ -77,6 +77,13 @@ def _weights(overlaps: tuple[int, ...], h: float, like: Tensor, ndim: int) -> Te
                         device=like.device).view(-1, *([1] * ndim))
 
 
+def _add_product(total: Tensor, a: Tensor, b: Tensor) -> Tensor:
+    """total + a·b, in place (no temporary) unless a·b broadcasts beyond total's shape."""
+    if torch.broadcast_shapes(total.shape, a.shape, b.shape) == total.shape:
+        return total.addcmul_(a, b)
+    return torch.addcmul(total, a, b)
+
+
 def multiply_parts(ar: Tensor | None, ai: Tensor, br: Tensor | None, bi: Tensor, order: int, h: float,
                    with_real: bool = True) -> tuple[Tensor | None, Tensor]:
     """The product of a = (ar, ai) and b = (br, bi): real parts (*S) and imaginary stacks (2ⁿ−1, *S),
@@ -86,24 +93,24 @@ def multiply_parts(ar: Tensor | None, ai: Tensor, br: Tensor | None, bi: Tensor,
     imag_U = ar b_U + a_U br + Σ_{S,T≠∅, S△T=U} (−h²)^{|S∩T|} a_S b_T;
     real = ar br + Σ_{S≠∅} (−h²)^{|S|} a_S b_S (only when ``with_real``).
     """
-    terms = [t for t in (None if br is None else ai * br, None if ar is None else ar * bi) if t is not None]
-    imag = terms[0] + terms[1] if len(terms) == 2 else terms[0] if terms else None
+    shape = torch.broadcast_shapes(ai.shape, bi.shape)
+    if br is not None:
+        imag = _add_product(ai * br, ar, bi) if ar is not None else ai * br
+    elif ar is not None:
+        imag = ar * bi
+    else:
+        imag = ai.new_zeros(shape)
     rows = _cross_table(order, h == 0)
-    if rows:
-        shape = torch.broadcast_shapes(ai.shape, bi.shape)
-        if imag is None:
-            imag = ai.new_zeros(shape)
-        elif imag.shape != shape:
-            imag = imag.expand(shape).clone()
-        for s, ts, us, overlaps in rows:
-            if len(ts) == 1:
-                term = ai[s] * bi[ts[0]]
-                imag[us[0]] += term if not overlaps[0] else term * (-h * h) ** overlaps[0]
-                continue
-            term = ai[s] * bi[_index(ts, ai.device)]
-            if any(overlaps):
-                term = term * _weights(overlaps, h, term, term.ndim - 1)
-            imag.index_add_(0, _index(us, ai.device), term.expand(len(ts), *shape[1:]))
+    if rows and imag.shape != shape:
+        imag = imag.expand(shape).clone()
+    for s, ts, us, overlaps in rows:
+        if len(ts) == 1:
+            imag[us[0]].addcmul_(ai[s], bi[ts[0]], value=(-h * h) ** overlaps[0])
+            continue
+        term = ai[s] * bi[_index(ts, ai.device)]
+        if any(overlaps):
+            term = term * _weights(overlaps, h, term, term.ndim - 1)
+        imag.index_add_(0, _index(us, ai.device), term.expand(len(ts), *shape[1:]))
     real = None
     if with_real:
         if h:
