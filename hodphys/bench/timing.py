@@ -1,28 +1,48 @@
-"""Interleaved timing: every repetition runs each contender once, in a rotating order.
+"""Interleaved timing: every repetition runs each contender once, in a shuffled order.
 
-Interleaving spreads the machine's drift (other processes, clock changes, cache state) over
-all contenders alike, so the ratios of medians from one run are meaningful even when the
-absolute times are noisy.
+Interleaving spreads the machine's drift (other processes, clock changes) over all contenders
+alike, so the ratios of medians from one run are meaningful even when the absolute times are
+noisy. The order is reshuffled every repetition (seeded): a fixed cyclic order would always put
+the same contender after the same heavy one, whose freed memory and evicted caches it inherits.
+Python's garbage collector runs between calls, never inside one (as ``timeit`` does).
 """
 from __future__ import annotations
 
+import contextlib
+import gc
+import random
 import time
-from typing import Callable, Sequence
+from typing import Callable, Iterator, Sequence
 
 import numpy as np
 
 
-def rotation(names: Sequence[str], repetition: int) -> list[str]:
-    """The order of repetition r: names rotated left by r, so each goes first equally often."""
-    if not names:
-        return []
-    shift = repetition % len(names)
-    return list(names[shift:]) + list(names[:shift])
+def schedule(names: Sequence[str], repetitions: int, seed: int = 0) -> list[list[str]]:
+    """The order of each repetition: every name once, shuffled with a seeded generator."""
+    generator = random.Random(seed)
+    return [generator.sample(list(names), len(names)) for _ in range(repetitions)]
+
+
+@contextlib.contextmanager
+def _collector_between_calls() -> Iterator[Callable[[], None]]:
+    """Freeze what exists now (so collections are cheap), disable automatic collection, and
+    yield a function that collects garbage; everything is restored afterwards."""
+    enabled = gc.isenabled()
+    gc.collect()
+    gc.freeze()
+    gc.disable()
+    try:
+        yield gc.collect
+    finally:
+        gc.unfreeze()
+        if enabled:
+            gc.enable()
 
 
 def interleaved(contenders: dict[str, Callable[[], object]], repeat: int, warmup: int,
                 sync: Callable[[], None] = lambda: None) -> dict[str, list[float]]:
-    """Seconds per call of each contender over ``repeat`` timed repetitions after ``warmup`` ones.
+    """Seconds per call of each contender over ``repeat`` timed repetitions after ``warmup`` ones,
+    interleaved in the orders of :func:`schedule`.
 
     sync() waits for queued device work (e.g. ``torch.cuda.synchronize``) before each clock read.
     Returns name → ``repeat`` times, in the order they were taken.
@@ -30,14 +50,16 @@ def interleaved(contenders: dict[str, Callable[[], object]], repeat: int, warmup
     if repeat < 1 or warmup < 0:
         raise ValueError(f"interleaved: expected repeat ≥ 1 and warmup ≥ 0, got repeat={repeat}, warmup={warmup}")
     times: dict[str, list[float]] = {name: [] for name in contenders}
-    for repetition in range(warmup + repeat):
-        for name in rotation(list(contenders), repetition):
-            sync()
-            start = time.perf_counter()
-            contenders[name]()
-            sync()
-            if repetition >= warmup:
-                times[name].append(time.perf_counter() - start)
+    with _collector_between_calls() as collect:
+        for repetition, order in enumerate(schedule(list(contenders), warmup + repeat)):
+            for name in order:
+                collect()
+                sync()
+                start = time.perf_counter()
+                contenders[name]()
+                sync()
+                if repetition >= warmup:
+                    times[name].append(time.perf_counter() - start)
     return times
 
 

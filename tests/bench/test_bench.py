@@ -4,6 +4,7 @@ No timing assertions: only the bookkeeping around the clock is tested.
 """
 from __future__ import annotations
 
+import gc
 import json
 
 import pytest
@@ -54,19 +55,24 @@ def test_quick_run_end_to_end_writes_json(tmp_path, capsys):
         assert contenders["torch.func"]["speedup"] == 1.0
 
 
-def test_rotation_interleaves_every_repetition():
-    assert timing.rotation(["a", "b", "c"], 0) == ["a", "b", "c"]
-    assert timing.rotation(["a", "b", "c"], 1) == ["b", "c", "a"]
-    assert timing.rotation(["a", "b", "c"], 5) == ["c", "a", "b"]
-    assert timing.rotation([], 3) == []
+def test_schedule_runs_each_once_per_repetition_in_varying_seeded_orders():
+    orders = timing.schedule("abcd", 20)
+    assert len(orders) == 20 and all(sorted(order) == list("abcd") for order in orders)
+    assert len({tuple(order) for order in orders}) > 5  # not one fixed cycle
+    predecessors = {(order[i - 1], order[i]) for order in orders for i in range(1, 4)}
+    assert len(predecessors) == 12  # every contender follows every other one at some point
+    assert timing.schedule("abcd", 20) == orders  # reproducible
+    assert timing.schedule([], 2) == [[], []]
 
 
 def test_interleaved_runs_round_robin_and_discards_warmup():
     calls = []
     contenders = {name: (lambda name=name: calls.append(name)) for name in "abc"}
     times = timing.interleaved(contenders, repeat=2, warmup=1)
-    assert calls == ["a", "b", "c", "b", "c", "a", "c", "a", "b"]
+    orders = timing.schedule("abc", 3)
+    assert calls == [name for order in orders for name in order]
     assert {name: len(t) for name, t in times.items()} == {"a": 2, "b": 2, "c": 2}
+    assert gc.isenabled()
 
 
 def test_interleaved_rejects_bad_counts():
