@@ -21,7 +21,8 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from hodphys.elementwise import ElementwiseFunction
-from hodphys.multicomplex.algebra import multiply, taylor
+from hodphys.multicomplex.algebra import taylor
+from hodphys.multicomplex.kernels import compose_exact, product_imag
 
 
 class Jet:
@@ -49,23 +50,20 @@ class Jet:
     def scale(self, c: float) -> "Jet":
         return self._with(c * self.real, c * self.imag)
 
-    def _stack(self) -> Tensor:
-        """All C components on one axis: (C, P, *R) after broadcasting."""
-        shape = torch.broadcast_shapes(self.imag.shape[1:], self.real.shape)
-        return torch.cat([self.real.expand(1, *shape), self.imag.expand(-1, *shape)])
-
     def elementwise(self, fn: ElementwiseFunction, shift: int = 0) -> "Jet":
         """f⁽ˢʰⁱᶠᵗ⁾ applied by its truncated Taylor series; the real part is f⁽ˢʰⁱᶠᵗ⁾(real) exactly."""
         derivatives = fn.derivatives(self.real, self.order + shift)[shift:]
         if self.order == 0:
             return self._with(derivatives[0], self.imag)
+        if self.h == 0:  # the multidual limit: Faà di Bruno, never broadcasting the real part
+            return self._with(derivatives[0], compose_exact(derivatives, self.imag, self.order))
         eps = torch.cat([torch.zeros_like(self.imag[:1]), self.imag])
         return self._with(derivatives[0], taylor(derivatives, eps, self.order, self.h)[1:])
 
     def times(self, other: "Jet") -> "Jet":
         """The multicomplex product, real part pinned to the product of the real parts."""
-        product = multiply(self._stack(), other._stack(), self.order, self.h)
-        return self._with(self.real * other.real, product[1:])
+        imag = product_imag(self.real, self.imag, other.real, other.imag, self.order, self.h)
+        return self._with(self.real * other.real, imag)
 
     def with_seed_axis(self) -> "Jet":
         """Insert the seed axis S (size 1) after P, to meet an adjoint of shape (…, P, S, *R)."""
