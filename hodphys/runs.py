@@ -48,6 +48,18 @@ def existing_run_dir(path: str | Path) -> Path:
     return path
 
 
+def check_device(device: str) -> torch.device:
+    """A torch.device, refusing CUDA where there is none."""
+    try:
+        parsed = torch.device(device)
+    except RuntimeError:
+        raise ValueError(f"--device {device!r}: expected cpu, cuda or cuda:N") from None
+    if parsed.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"--device {device}: CUDA is not available on this machine "
+                         f"(torch.cuda.is_available() is False); use --device cpu")
+    return parsed
+
+
 def seed_everything(seed: int) -> None:
     """Seed Python, NumPy and torch (all devices) from one integer."""
     random.seed(seed)
@@ -87,6 +99,7 @@ class Run:
     def create(cls, name: str, config: Any, root: str | Path = "runs", device: str = "cpu",
                resume: str | Path | None = None) -> "Run":
         """Make ``root/<name>-<YYYYmmdd-HHMMSS>`` (or reopen ``resume``), write config, seed."""
+        device = check_device(device)
         if resume is not None:
             run_dir = existing_run_dir(resume)
         else:
@@ -103,7 +116,7 @@ class Run:
             seed_everything(seed)
         log = _logger(name, run_dir / "run.log")
         log.info("%s run %s in %s", "resuming" if resume else "starting", name, run_dir)
-        return cls(name, run_dir, log, torch.device(device), resumed=resume is not None)
+        return cls(name, run_dir, log, device, resumed=resume is not None)
 
     def path(self, *parts: str) -> Path:
         """A path inside the run directory (parent folders created)."""

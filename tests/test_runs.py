@@ -112,3 +112,28 @@ def test_problem_discovery_errors(tmp_path):
     with pytest.raises(FileNotFoundError, match="no such run directory"):
         run_problem(str(tmp_path / "toy.py"), resume=tmp_path / "none")
     assert known_problems(tmp_path / "empty") == {}
+
+
+def test_cli_run_and_list(tmp_path, capsys):
+    from hodphys.cli import main
+
+    script = tmp_path / "toy.py"
+    script.write_text(PROBLEM)
+    assert main(["run", str(script), "--set", "steps=2", "--runs", str(tmp_path / "runs")]) == 0
+    (run_dir,) = (tmp_path / "runs").iterdir()
+    assert json.loads((run_dir / "metrics.json").read_text())["steps"] == 2
+    assert main(["list"]) == 0
+    assert main(["run", str(script), "--set", "nope=1", "--runs", str(tmp_path / "runs")]) == 2
+    assert "unknown config key(s) ['nope']" in capsys.readouterr().err
+    assert main(["run", "no-such-problem"]) == 2
+    assert "unknown problem 'no-such-problem'; known:" in capsys.readouterr().err
+
+
+@pytest.mark.skipif(__import__("torch").cuda.is_available(), reason="checks the no-CUDA message")
+def test_cuda_without_cuda_is_a_clear_error(tmp_path):
+    script = tmp_path / "toy.py"
+    script.write_text(PROBLEM)
+    with pytest.raises(ValueError, match="--device cuda: CUDA is not available on this machine"):
+        run_problem(str(script), device="cuda", root=tmp_path)
+    with pytest.raises(ValueError, match="expected cpu, cuda or cuda:N"):
+        run_problem(str(script), device="gpu", root=tmp_path)
