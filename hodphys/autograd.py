@@ -5,7 +5,7 @@ rule covers. f denotes the model on one sample: (d,) → (m,).
 """
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 from torch import Tensor

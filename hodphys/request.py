@@ -6,7 +6,8 @@ features, m output features, n derivative order, P perturbations, S adjoint seed
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Any
+from collections.abc import Sequence
 
 import torch
 from torch import Tensor, nn

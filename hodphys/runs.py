@@ -14,7 +14,8 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any
+from collections.abc import Callable, Iterable
 
 import numpy as np
 import torch
@@ -97,7 +98,7 @@ class Run:
 
     @classmethod
     def create(cls, name: str, config: Any, root: str | Path = "runs", device: str = "cpu",
-               resume: str | Path | None = None) -> "Run":
+               resume: str | Path | None = None) -> Run:
         """Make ``root/<name>-<YYYYmmdd-HHMMSS>`` (or reopen ``resume``), write config, seed."""
         device = check_device(device)
         if resume is not None:

@@ -72,7 +72,8 @@ def test_uncovered_module_names_it_and_points_to_autograd():
 
     for module, name in [(nn.Dropout(0.1), "Dropout"), (Custom(), "Custom")]:
         model = nn.Sequential(nn.Linear(2, 2), module).double()
-        with pytest.raises(NotImplementedError, match=rf"no multicomplex rule for {name}.*model\[1\].*method='autograd'"):
+        message = rf"no multicomplex rule for {name}.*model\[1\].*method='autograd'"
+        with pytest.raises(NotImplementedError, match=message):
             hp.hessian(model, X, method="multicomplex")
 
 
@@ -90,7 +91,8 @@ def test_sequential_subclass_with_its_own_forward_is_not_walked():
 def test_direction_shapes_are_checked():
     with pytest.raises(ValueError, match=r"expected v\[\.\.\., 2\].*got v of shape \(3,\)"):
         hp.hvp(MODEL, X, torch.ones(3, dtype=torch.float64))
-    with pytest.raises(ValueError, match=r"vs\[1\] of shape \(5, 2\) does not broadcast against the batch shape \(4,\)"):
+    message = r"vs\[1\] of shape \(5, 2\) does not broadcast against the batch shape \(4,\)"
+    with pytest.raises(ValueError, match=message):
         hp.directional(MODEL, X, [torch.ones(2, dtype=torch.float64), torch.ones(5, 2, dtype=torch.float64)])
     with pytest.raises(ValueError, match="expected vs to be a non-empty list"):
         hp.directional(MODEL, X, [])

@@ -99,7 +99,8 @@ def test_a_user_script_runs_like_a_builtin_problem(tmp_path):
 
 def test_problem_discovery_errors(tmp_path):
     (tmp_path / "bad.py").write_text("NAME = 'bad'\n")
-    with pytest.raises(ValueError, match=r"must define NAME, Config and main\(config, run\); missing \['Config', 'main'\]"):
+    message = r"must define NAME, Config and main\(config, run\); missing \['Config', 'main'\]"
+    with pytest.raises(ValueError, match=message):
         load_problem_file(tmp_path / "bad.py")
     (tmp_path / "nodc.py").write_text("NAME='n'\nclass Config: pass\ndef main(c, r): pass\n")
     with pytest.raises(ValueError, match="Config must be a @dataclass"):

@@ -7,7 +7,7 @@ import datetime
 import math
 import platform
 from dataclasses import asdict, dataclass
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 

@@ -12,7 +12,7 @@ import contextlib
 import gc
 import random
 import time
-from typing import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 
 import numpy as np
 

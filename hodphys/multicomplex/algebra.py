@@ -14,8 +14,9 @@ eigen-decomposition or idempotent split, which cancel catastrophically at small 
 from __future__ import annotations
 
 import math
-from functools import lru_cache
-from typing import Sequence, Union
+from functools import cache
+from typing import Union
+from collections.abc import Sequence
 
 import torch
 from torch import Tensor
@@ -48,7 +49,7 @@ def check_step(h: float, order: int, dtype: torch.dtype) -> float:
     return h
 
 
-@lru_cache(maxsize=None)
+@cache
 def _cross_table(order: int, exact: bool):
     """Rows (S, T's, U's, |S∩T|'s) over imaginary S, T ≥ 1 with S △ T = U ≠ ∅ (as 0-based imag
     indices); exact (h = 0) keeps only disjoint S, T."""
@@ -67,7 +68,7 @@ def _cross_table(order: int, exact: bool):
     return tuple(rows)
 
 
-@lru_cache(maxsize=None)
+@cache
 def _index(values: tuple[int, ...], device: torch.device) -> Tensor:
     return torch.tensor(values, dtype=torch.long, device=device)
 
@@ -187,14 +188,14 @@ class MulticomplexTensor:
         self.h = check_step(default_step(components.dtype) if h is None else h, order, components.dtype)
 
     @classmethod
-    def from_real(cls, x: Tensor, order: int, h: float | None = None) -> "MulticomplexTensor":
+    def from_real(cls, x: Tensor, order: int, h: float | None = None) -> MulticomplexTensor:
         """x + 0·i_1 + … (all imaginary components zero)."""
         comps = torch.zeros((1 << order, *x.shape), dtype=x.dtype, device=x.device)
         comps[0] = x
         return cls(comps, order, h)
 
     @classmethod
-    def perturb(cls, x: Tensor, directions: Sequence[Tensor], h: float | None = None) -> "MulticomplexTensor":
+    def perturb(cls, x: Tensor, directions: Sequence[Tensor], h: float | None = None) -> MulticomplexTensor:
         """x + h(i₁v₁ + … + iₙvₙ): the input whose top component of f(·) is Dⁿf(x)[v₁..vₙ] + O(h²)."""
         z = cls.from_real(x, len(directions), h)
         for k, v in enumerate(directions):
@@ -202,7 +203,7 @@ class MulticomplexTensor:
         return z
 
     @classmethod
-    def from_complex(cls, z: Tensor, h: float | None = None) -> "MulticomplexTensor":
+    def from_complex(cls, z: Tensor, h: float | None = None) -> MulticomplexTensor:
         """An order-1 number from a torch complex tensor a + ib (stored as a, b/h)."""
         real = z.real
         h = default_step(real.dtype) if h is None else h
@@ -252,7 +253,7 @@ class MulticomplexTensor:
 
         return build(self.components, self.order)
 
-    def _like(self, components: Tensor) -> "MulticomplexTensor":
+    def _like(self, components: Tensor) -> MulticomplexTensor:
         return MulticomplexTensor(components, self.order, self.h)
 
     def _coerce(self, other: Operand) -> Tensor:
@@ -269,21 +270,21 @@ class MulticomplexTensor:
         comps[0] = other
         return comps
 
-    def __add__(self, other: Operand) -> "MulticomplexTensor":
+    def __add__(self, other: Operand) -> MulticomplexTensor:
         return self._like(self.components + self._coerce(other))
 
     __radd__ = __add__
 
-    def __sub__(self, other: Operand) -> "MulticomplexTensor":
+    def __sub__(self, other: Operand) -> MulticomplexTensor:
         return self._like(self.components - self._coerce(other))
 
-    def __rsub__(self, other: Operand) -> "MulticomplexTensor":
+    def __rsub__(self, other: Operand) -> MulticomplexTensor:
         return self._like(self._coerce(other) - self.components)
 
-    def __neg__(self) -> "MulticomplexTensor":
+    def __neg__(self) -> MulticomplexTensor:
         return self._like(-self.components)
 
-    def __mul__(self, other: Operand) -> "MulticomplexTensor":
+    def __mul__(self, other: Operand) -> MulticomplexTensor:
         if not isinstance(other, MulticomplexTensor):
             other = torch.as_tensor(other, dtype=self.components.dtype, device=self.components.device)
             return self._like(self.components * other)
@@ -291,18 +292,18 @@ class MulticomplexTensor:
 
     __rmul__ = __mul__
 
-    def reciprocal(self) -> "MulticomplexTensor":
+    def reciprocal(self) -> MulticomplexTensor:
         return self._like(reciprocal(self.components, self.order, self.h))
 
-    def __truediv__(self, other: Operand) -> "MulticomplexTensor":
+    def __truediv__(self, other: Operand) -> MulticomplexTensor:
         if not isinstance(other, MulticomplexTensor):
             return self * (1 / torch.as_tensor(other, dtype=self.components.dtype))
         return self * other.reciprocal()
 
-    def __rtruediv__(self, other: Operand) -> "MulticomplexTensor":
+    def __rtruediv__(self, other: Operand) -> MulticomplexTensor:
         return self._like(self._coerce(other)) * self.reciprocal()
 
-    def apply(self, fn: ElementwiseFunction) -> "MulticomplexTensor":
+    def apply(self, fn: ElementwiseFunction) -> MulticomplexTensor:
         """f(z) by the truncated Taylor series about the real part (see :func:`taylor_parts`)."""
         derivatives = fn.derivatives(self.real, self.order)
         if self.order == 0:
