@@ -15,12 +15,14 @@ from __future__ import annotations
 
 import dataclasses
 import importlib.util
+import sys
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 from hodphys.config import resolve_config
 from hodphys.runs import Run, existing_run_dir
+from hodphys.train import distributed
 
 PROBLEMS_DIR = Path(__file__).resolve().parent.parent / "problems"
 
@@ -32,6 +34,9 @@ def load_problem_file(path: str | Path) -> ModuleType:
         raise FileNotFoundError(f"problem file {path} does not exist")
     spec = importlib.util.spec_from_file_location(f"hodphys_problem_{path.stem}", path)
     module = importlib.util.module_from_spec(spec)
+    # registered before running it: @dataclass and typing.get_type_hints look the module up
+    # there to resolve string annotations (``from __future__ import annotations``)
+    sys.modules[spec.name] = module
     spec.loader.exec_module(module)
     missing = [name for name in ("NAME", "Config", "main") if not hasattr(module, name)]
     if missing:
@@ -71,19 +76,23 @@ def run_problem(name_or_path: str, config_file: str | Path | None = None, overri
     """Resolve the config, make the run directory, call ``main`` and write ``metrics.json``.
 
     With ``resume`` the run continues in that directory, from its saved config unless another
-    config file is given (overrides still apply).
+    config file is given (overrides still apply). Under torchrun every rank calls this: rank 0
+    makes the directory and writes, the others follow it (:mod:`hodphys.train.distributed`).
     """
     module = find_problem(name_or_path)
     if resume is not None and config_file is None:
         config_file = existing_run_dir(resume) / "config.toml"
     config = resolve_config(module.Config, config_file, list(overrides))
-    run = Run.create(module.NAME, config, root=root, device=device, resume=resume)
+    run = distributed.open_run(module.NAME, config, root=root, device=device, resume=resume)
+    clean = False
     try:
         metrics = module.main(config, run) or {}
         run.write_metrics(metrics)
         for key, value in sorted(metrics.items()):
             run.log.info("  %-28s %s", key, value)
         run.log.info("wrote %s", run.dir)
+        clean = True
     finally:
         run.close()
+        distributed.finish(clean)
     return run, metrics

@@ -68,6 +68,12 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
+def _seed_from(config: Any) -> None:
+    seed = getattr(config, "seed", None)
+    if isinstance(seed, int):
+        seed_everything(seed)
+
+
 def _logger(name: str, logfile: Path) -> logging.Logger:
     log = logging.getLogger(f"hodphys.run.{name}.{logfile.parent.name}")
     log.setLevel(logging.INFO)
@@ -88,6 +94,7 @@ class Run:
         log: a logger writing to ``dir/run.log`` and the console.
         device: where tensors should live.
         resumed: True when continuing an earlier run in the same directory.
+        writer: False on torchrun ranks > 0, which compute but write no files (rank 0 does).
     """
 
     name: str
@@ -95,6 +102,7 @@ class Run:
     log: logging.Logger
     device: torch.device
     resumed: bool = False
+    writer: bool = True
 
     @classmethod
     def create(cls, name: str, config: Any, root: str | Path = "runs", device: str = "cpu",
@@ -112,12 +120,21 @@ class Run:
                 suffix += 1
             run_dir.mkdir(parents=True)
         atomic_write(run_dir / "config.toml", lambda f: f.write(config_to_toml(config)), binary=False)
-        seed = getattr(config, "seed", None)
-        if isinstance(seed, int):
-            seed_everything(seed)
+        _seed_from(config)
         log = _logger(name, run_dir / "run.log")
         log.info("%s run %s in %s", "resuming" if resume else "starting", name, run_dir)
         return cls(name, run_dir, log, device, resumed=resume is not None)
+
+    @classmethod
+    def follow(cls, name: str, config: Any, run_dir: str | Path, device: str | torch.device = "cpu",
+               resumed: bool = False) -> Run:
+        """The view of a run another process (rank 0) writes: same directory and seeds, no files."""
+        _seed_from(config)
+        log = logging.getLogger(f"hodphys.run.{name}.{Path(run_dir).name}.follower")
+        log.setLevel(logging.WARNING)  # the writer's log tells the story once
+        log.propagate = False
+        log.addHandler(logging.StreamHandler())
+        return cls(name, Path(run_dir), log, torch.device(device), resumed=resumed, writer=False)
 
     def path(self, *parts: str) -> Path:
         """A path inside the run directory (parent folders created)."""
@@ -128,17 +145,21 @@ class Run:
     def progress(self, iterable: Iterable | None = None, total: int | None = None, desc: str = "",
                  **kwargs: Any) -> tqdm:
         """A progress bar (tqdm) that stays quiet when output is not a terminal and CI is set."""
-        disable = kwargs.pop("disable", None)
+        disable = kwargs.pop("disable", None) if self.writer else True
         return tqdm(iterable, total=total, desc=desc or self.name, dynamic_ncols=True,
                     disable=disable, **kwargs)
 
     def append_metrics(self, **values: Any) -> None:
-        """One JSON line in ``metrics.jsonl`` (during a run)."""
+        """One JSON line in ``metrics.jsonl`` (during a run; the writer only)."""
+        if not self.writer:
+            return
         with open(self.dir / "metrics.jsonl", "a") as handle:
             handle.write(json.dumps(values) + "\n")
 
     def write_metrics(self, metrics: dict[str, Any]) -> Path:
-        """The final ``metrics.json``, written atomically."""
+        """The final ``metrics.json``, written atomically (by the writer; others just return the path)."""
+        if not self.writer:
+            return self.dir / "metrics.json"
         text = json.dumps(metrics, indent=2, sort_keys=True, default=float)
         return atomic_write(self.dir / "metrics.json", lambda f: f.write(text + "\n"), binary=False)
 

@@ -1,0 +1,10 @@
+"""Training PINN problems: Adam → L-BFGS or HoD-Net Newton–Krylov, checkpoints, torchrun.
+
+    from hodphys.train import TrainConfig, solve
+"""
+from hodphys.train.config import TrainConfig
+from hodphys.train.newton_krylov import NewtonKrylov
+from hodphys.train.solve import solve
+from hodphys.train.trainer import Trainer, TrainingDiverged
+
+__all__ = ["TrainConfig", "NewtonKrylov", "Trainer", "TrainingDiverged", "solve"]
