@@ -26,6 +26,16 @@ def _parse_bool(text: str) -> bool:
     raise ValueError(f"expected a boolean (true/false), got {text!r}")
 
 
+def _number(value: Any, expected: str) -> Any:
+    """A TOML number as it is, a --set string parsed as one; else 'expected <kind>, got …'."""
+    if isinstance(value, (int, float)):
+        return value
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"expected {expected}, got {value!r}") from None
+
+
 def _coerce(key: str, value: Any, kind: Any) -> Any:
     """Convert a TOML value or a --set string to the field's declared type."""
     origin = typing.get_origin(kind)
@@ -41,12 +51,12 @@ def _coerce(key: str, value: Any, kind: Any) -> Any:
     if kind is bool:
         return value if isinstance(value, bool) else _parse_bool(str(value))
     if kind is int:
-        number = float(value) if isinstance(value, str) else value
+        number = _number(value, "an integer")
         if isinstance(number, bool) or not float(number).is_integer():
             raise ValueError(f"expected an integer, got {value!r}")
         return int(number)
     if kind is float:
-        return float(value)
+        return float(_number(value, "a number"))
     if kind is str:
         return str(value)
     return value

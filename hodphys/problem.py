@@ -93,8 +93,21 @@ class Problem:
         return hp.laplacian(model, x, method=self.config.derivative_method)
 
     def build_model(self) -> nn.Module:
-        """The configured MLP d → widths → m in the configured dtype (initialised by torch's RNG)."""
+        """The configured MLP d → widths → m in the configured dtype (initialised by torch's RNG).
+
+        With ``normalize_outputs`` a frozen affine layer u = μ + σ ⊙ net(x) follows, μ and σ the
+        mean and spread of the Dirichlet data, so the trained layers work at unit scale.
+        """
         model = mlp(self.dim, self.config.widths, self.outputs, self.config.activation)
+        if self.config.normalize_outputs:
+            generator = torch.Generator().manual_seed(self.config.seed + 104729)  # not the training stream
+            values = self.boundary_values(self.sample_boundary(4096, generator)).double()
+            shift, scale = values.mean(0), values.std(0).clamp_min(1e-3 * values.abs().max() + 1e-12)
+            affine = nn.Linear(self.outputs, self.outputs)
+            with torch.no_grad():
+                affine.weight.copy_(torch.diag(scale))
+                affine.bias.copy_(shift)
+            model.append(affine.requires_grad_(False))
         return model.to(dtype=self.dtype, device=self.device)
 
     # --- points -------------------------------------------------------------------------------
@@ -182,16 +195,12 @@ class Problem:
     # --- outputs ------------------------------------------------------------------------------
     def write_outputs(self, model: nn.Module, run: Run, stages: dict[str, list[int]] | None = None) -> list[Path]:
         """``plots/loss.png`` from metrics.jsonl; for d ≥ 2 also ``plots/fields.png`` (truth /
-        prediction / |error| per output on the (x_1, x_2) plane) and ``fields.vtu`` for ParaView."""
+        prediction / |error| per output on the (x_1, x_2) plane) and ``fields.vtu`` for ParaView.
+        The PNGs only with the config's ``plots`` on."""
         from hodphys.io.figures import plot_fields, plot_loss_curve
         from hodphys.io.grid import write_grid_vtu
 
-        history = _history(run.dir / "metrics.jsonl")
-        losses = [(h["step"], h["loss"]) for h in history if "loss" in h]
-        errors = [(h["step"], h["rel_l2_mean"]) for h in history if "rel_l2_mean" in h]
-        written = [plot_loss_curve(run.path("plots", "loss.png"), *zip(*losses or [(0, math.nan)]),
-                                   stage_starts={k: v[0] for k, v in (stages or {}).items()},
-                                   errors=tuple(zip(*errors)) if errors else None)]
+        written = [self._plot_history(run, stages, plot_loss_curve)] if self.config.plots else []
         if self.dim < 2:
             return written
         grid_x, grid_y, points = self.plane()
@@ -199,14 +208,24 @@ class Problem:
         prediction = self.predict(model, points).T.reshape(shape).cpu().double().numpy()
         truth = self.exact(points)
         truth = truth.T.reshape(shape).cpu().double().numpy() if truth is not None else None
-        written.append(plot_fields(run.path("plots", "fields.png"), grid_x.numpy(), grid_y.numpy(),
-                                   prediction, truth, self.names))
+        if self.config.plots:
+            written.append(plot_fields(run.path("plots", "fields.png"), grid_x.numpy(), grid_y.numpy(),
+                                       prediction, truth, self.names))
         fields = {name: prediction[k] for k, name in enumerate(self.names)}
         if truth is not None:
             fields.update({f"{name}_exact": truth[k] for k, name in enumerate(self.names)})
             fields.update({f"{name}_error": abs(prediction[k] - truth[k]) for k, name in enumerate(self.names)})
         written.append(write_grid_vtu(run.path("fields.vtu"), grid_x.numpy(), grid_y.numpy(), fields))
         return written
+
+    @staticmethod
+    def _plot_history(run: Run, stages: dict[str, list[int]] | None, plot_loss_curve) -> Path:
+        history = _history(run.dir / "metrics.jsonl")
+        losses = [(h["step"], h["loss"]) for h in history if "loss" in h]
+        errors = [(h["step"], h["rel_l2_mean"]) for h in history if "rel_l2_mean" in h]
+        return plot_loss_curve(run.path("plots", "loss.png"), *zip(*losses or [(0, math.nan)]),
+                               stage_starts={k: v[0] for k, v in (stages or {}).items()},
+                               errors=tuple(zip(*errors)) if errors else None)
 
 
 def _history(path: Path) -> list[dict[str, Any]]:

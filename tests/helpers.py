@@ -47,3 +47,9 @@ def mixed_net(d: int, m: int, seed: int = 0, dtype: torch.dtype = torch.float64)
         hp.nn.ResidualBlock(9, nn.Sigmoid()),
         nn.Linear(9, m), nn.Identity(),
     ).to(dtype)
+
+
+# A few-second configuration of the 8-output Poisson problem (problems/poisson_pinn.py).
+TINY_POISSON = ["outputs=2", "widths=[16, 16]", "n_interior=128", "n_boundary=64", "adam_steps=60",
+                "optimizer_steps=60", "lbfgs_chunk=10", "checkpoint_every=20", "log_every=5",
+                "eval_every=20", "grid_size=21", "threads=1", "plots=false"]

@@ -33,6 +33,7 @@ class TrainConfig:
     threads: int = 0  # torch intra-op threads (0: torch's default)
     widths: list[int] = field(default_factory=lambda: [100] * 5)  # hidden layer widths
     activation: str = "tanh"
+    normalize_outputs: bool = False  # fix u = mean + spread · net(x) from the Dirichlet data
     derivative_method: str = "auto"  # the hp.* engine for the residual ("auto" picks the cheapest)
     n_interior: int = 2048  # collocation points inside the domain (split across ranks)
     n_boundary: int = 512  # points on the boundary
@@ -54,6 +55,7 @@ class TrainConfig:
     keep_checkpoints: int = 2
     log_every: int = 10  # steps between lines of metrics.jsonl
     eval_every: int = 250  # steps between evaluations of the error metric
+    plots: bool = True  # write plots/*.png at the end (False for sweeps: saves seconds)
     grid_size: int = 101  # evaluation/plot grid per axis (2-D slice for d > 2)
     eval_points: int = 10000  # random evaluation points when d > 2
 

@@ -6,14 +6,16 @@
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 
-from hodphys.problem import Problem
 from hodphys.runs import Run
 from hodphys.train.checkpoint import atomic_save
 from hodphys.train.trainer import Trainer
+
+if TYPE_CHECKING:  # problem.py imports hodphys.train.config
+    from hodphys.problem import Problem
 
 
 def solve(problem: Problem, run: Run) -> dict[str, Any]:

@@ -13,15 +13,17 @@ import json
 import math
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import Tensor, nn
 
-from hodphys.problem import Batch, Problem
 from hodphys.runs import Run, atomic_write
 from hodphys.train import distributed, optimizers
 from hodphys.train.checkpoint import latest_checkpoint, rng_state, save_checkpoint, set_rng_state
+
+if TYPE_CHECKING:  # problem.py imports hodphys.train.config
+    from hodphys.problem import Batch, Problem
 
 
 class TrainingDiverged(FloatingPointError):

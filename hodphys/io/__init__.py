@@ -1,0 +1,1 @@
+"""Reading and writing files: fields for ParaView, figures, simulation data."""
