@@ -1,0 +1,53 @@
+"""problems/poisson_nd.py: the PNd formulas in any dimension, output normalisation, a short run."""
+import math
+
+import pytest
+import torch
+from torch.func import hessian, vmap
+
+from hodphys.problems import find_problem, run_problem
+
+poisson_nd = find_problem("poisson-nd")
+
+
+def problem(**overrides):
+    return poisson_nd.PoissonND(poisson_nd.Config(dtype="float64", **overrides))
+
+
+@pytest.mark.parametrize("dim", [1, 5, 20])
+def test_the_exact_solution_solves_the_pde(dim):
+    p = problem(dim=dim)
+    x = torch.rand(30, dim, dtype=torch.float64)
+    laplacian = vmap(hessian(lambda s: p.exact(s[None])[0, 0]))(x).diagonal(dim1=-2, dim2=-1).sum(-1)
+    assert torch.allclose(-laplacian, math.pi**2 / 4 * p.exact(x)[:, 0], atol=1e-10)
+    assert p.exact(torch.ones(1, dim, dtype=torch.float64)).item() == pytest.approx(dim)
+
+
+def test_the_residual_is_minus_the_laplacian_minus_the_source():
+    p = problem(dim=3, widths=[5, 5], normalize_outputs=False)
+    model = p.build_model()
+    x = torch.rand(6, 3, dtype=torch.float64)
+    laplacian = vmap(hessian(lambda s: model(s[None])[0, 0]))(x).diagonal(dim1=-2, dim2=-1).sum(-1)
+    expected = -laplacian - math.pi**2 / 4 * p.exact(x)[:, 0]
+    assert torch.allclose(p.residual(model, x)[:, 0], expected, atol=1e-10)
+
+
+def test_the_output_layer_is_fixed_from_the_boundary_data():
+    p = problem(dim=100)
+    affine = p.build_model()[-1]
+    assert not affine.weight.requires_grad
+    assert float(affine.bias) == pytest.approx(200 / math.pi, rel=0.02)  # the mean of u ≈ 2d/π
+    assert float(affine.weight) == pytest.approx(0.31 * math.sqrt(100), rel=0.15)
+
+
+def test_a_short_run_in_three_dimensions(tmp_path):
+    overrides = ["dim=3", "widths=[16, 16]", "n_interior=128", "n_boundary=96", "adam_steps=100",
+                 "optimizer_steps=100", "eval_points=500", "grid_size=11", "plots=false", "threads=1"]
+    run, metrics = run_problem("poisson-nd", overrides=overrides, root=tmp_path)
+    assert metrics["rel_l2_mean"] < 0.01 and isinstance(metrics["rel_l2"], list)
+    assert (run.dir / "fields.vtu").exists()  # the (x_1, x_2) plane through the centre
+
+
+def test_the_dimension_must_be_positive():
+    with pytest.raises(ValueError, match="config key 'dim': expected an integer ≥ 1, got 0"):
+        problem(dim=0)
