@@ -28,6 +28,7 @@ class Config(TrainConfig):
     dim: int = 5
     widths: list[int] = field(default_factory=lambda: [64] * 4)
     normalize_outputs: bool = True
+    normalize: bool = True  # divide the residual by π²/4: PDE and boundary terms both in units of u
     adam_steps: int = 1000
     optimizer_steps: int = 1000
 
@@ -44,7 +45,8 @@ class PoissonND(Problem):
         return (math.pi / 2 * x).sin().sum(-1, keepdim=True)
 
     def residual(self, model: nn.Module, x: Tensor) -> Tensor:
-        return -self.laplacian(model, x) - math.pi**2 / 4 * self.exact(x)
+        residual = -self.laplacian(model, x) - math.pi**2 / 4 * self.exact(x)
+        return residual / (math.pi**2 / 4) if self.config.normalize else residual
 
 
 def main(config: Config, run) -> dict:

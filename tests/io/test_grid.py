@@ -22,7 +22,8 @@ def test_fields_round_trip_through_a_vtu_file(tmp_path):
 
 def test_mismatched_shapes_are_refused(tmp_path):
     grid_x, grid_y = np.meshgrid(np.linspace(0, 1, 4), np.linspace(0, 1, 3))
-    with pytest.raises(ValueError, match=r"expected grid_x and grid_y of one shape \(n_y, n_x\), got \(3, 4\) and \(4,\)"):
+    message = r"expected grid_x and grid_y of one shape \(n_y, n_x\), got \(3, 4\) and \(4,\)"
+    with pytest.raises(ValueError, match=message):
         write_grid_vtu(tmp_path / "f.vtu", grid_x, grid_y[0], {})
     with pytest.raises(ValueError, match=r"field 'u' has shape \(12,\), expected the grid's \(3, 4\)"):
         write_grid_vtu(tmp_path / "f.vtu", grid_x, grid_y, {"u": grid_x.ravel()})

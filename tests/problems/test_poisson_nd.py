@@ -23,13 +23,15 @@ def test_the_exact_solution_solves_the_pde(dim):
     assert p.exact(torch.ones(1, dim, dtype=torch.float64)).item() == pytest.approx(dim)
 
 
-def test_the_residual_is_minus_the_laplacian_minus_the_source():
+def test_the_residual_is_minus_the_laplacian_minus_the_source_in_units_of_u():
     p = problem(dim=3, widths=[5, 5], normalize_outputs=False)
     model = p.build_model()
     x = torch.rand(6, 3, dtype=torch.float64)
     laplacian = vmap(hessian(lambda s: model(s[None])[0, 0]))(x).diagonal(dim1=-2, dim2=-1).sum(-1)
     expected = -laplacian - math.pi**2 / 4 * p.exact(x)[:, 0]
-    assert torch.allclose(p.residual(model, x)[:, 0], expected, atol=1e-10)
+    assert torch.allclose(p.residual(model, x)[:, 0], expected / (math.pi**2 / 4), atol=1e-10)
+    raw = problem(dim=3, normalize=False)
+    assert torch.allclose(raw.residual(model, x)[:, 0], expected, atol=1e-10)
 
 
 def test_the_output_layer_is_fixed_from_the_boundary_data():

@@ -161,3 +161,16 @@ def test_a_run_killed_with_sigkill_resumes_to_the_same_result(tmp_path):
     assert resumed["steps"] == straight["steps"] == 260
     assert resumed["rel_l2"] == pytest.approx(straight["rel_l2"], rel=1e-6)
     assert resumed["final_loss"] == pytest.approx(straight["final_loss"], rel=1e-6)
+
+
+@pytest.mark.cuda
+def test_a_run_on_cuda_learns_like_on_the_cpu(tmp_path):
+    _, metrics = run_problem("poisson", overrides=TINY_POISSON, device="cuda", root=tmp_path)
+    assert metrics["rel_l2_mean"] < 0.05 and metrics["steps"] == 120
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the message where there is no CUDA")
+def test_device_cuda_without_cuda_is_a_clear_error(tmp_path):
+    with pytest.raises(ValueError, match="--device cuda: CUDA is not available on this machine"):
+        run_problem("poisson", overrides=TINY_POISSON, device="cuda", root=tmp_path)
+    assert not list(tmp_path.iterdir())  # no run directory is made
