@@ -174,3 +174,38 @@ def test_device_cuda_without_cuda_is_a_clear_error(tmp_path):
     with pytest.raises(ValueError, match="--device cuda: CUDA is not available on this machine"):
         run_problem("poisson", overrides=TINY_POISSON, device="cuda", root=tmp_path)
     assert not list(tmp_path.iterdir())  # no run directory is made
+
+
+NAN_PROBLEM = '''
+import math
+from dataclasses import dataclass
+from hodphys.problem import Problem
+from hodphys.train import TrainConfig, solve
+
+NAME = "nan"
+
+@dataclass
+class Config(TrainConfig):
+    adam_steps: int = 5
+    optimizer_steps: int = 0
+
+class Broken(Problem):
+    def exact(self, x):
+        return x[:, :1]
+
+    def residual(self, model, x):
+        return model(x) * math.inf
+
+def main(config, run):
+    return solve(Broken(config, bounds=[(0, 1)] * 2, outputs=1), run)
+'''
+
+
+def test_the_cli_reports_a_diverged_run_and_exits_with_status_1(tmp_path, capsys):
+    from hodphys.cli import main
+
+    (tmp_path / "nan.py").write_text(NAN_PROBLEM)
+    assert main(["run", str(tmp_path / "nan.py"), "--set", "widths=[4]", "--runs", str(tmp_path / "runs")]) == 1
+    assert "error: training diverged at step 0 (adam): loss = inf" in capsys.readouterr().err
+    assert "the last good checkpoint is none (no checkpoint was written yet)" in (
+        next((tmp_path / "runs").iterdir()) / "run.log").read_text()
