@@ -77,6 +77,13 @@ class Request:
         return t.reshape(*self.batch_shape, *t.shape[1:])
 
 
+def check_order(call: str, k: Any) -> int:
+    """k for dim_derivative: an integer ≥ 1 (bool is not an order)."""
+    if isinstance(k, bool) or not isinstance(k, int) or k < 1:
+        raise ValueError(f"{call}: expected an integer order k ≥ 1, got k={k!r}")
+    return k
+
+
 def _check_tensor(call: str, name: str, t: Any) -> Tensor:
     if not isinstance(t, Tensor):
         raise TypeError(f"{call}: expected {name} to be a torch.Tensor, got {type(t).__name__}")

@@ -1,5 +1,6 @@
 """Layers hodphys adds to torch.nn; every derivative engine understands them."""
 from hodphys.nn.activations import Sin
+from hodphys.nn.hollow import BoundHollowNet, HollowNet
 from hodphys.nn.residual import ResidualBlock
 
-__all__ = ["Sin", "ResidualBlock"]
+__all__ = ["Sin", "ResidualBlock", "HollowNet", "BoundHollowNet"]
