@@ -25,6 +25,7 @@ from torch import Tensor, nn
 from hodphys.hollow.dimwise import value_and_dim_derivatives
 from hodphys.nn.hollow import BoundHollowNet, HollowNet
 
+DEFAULT_TOL = {torch.float64: 1e-10, torch.float32: 1e-5}
 Dynamics = Union[nn.Module, Callable[[Any, Tensor], "tuple[Tensor, Tensor]"]]
 
 
@@ -81,7 +82,7 @@ def _check_positive(call: str, name: str, value: Any, kind: type | tuple[type, .
 
 
 def jacobi_newton(dynamics: Dynamics, target: Tensor, scale: float | Tensor, *, t: Any = None,
-                  context: Tensor | None = None, y0: Tensor | None = None, tol: float = 1e-10,
+                  context: Tensor | None = None, y0: Tensor | None = None, tol: float | None = None,
                   max_iter: int = 10, raise_on_failure: bool = True) -> NewtonReport:
     """Solve y − target − scale·f(t, y) = 0 by elementwise Newton with the diagonal D_dim f.
 
@@ -90,11 +91,13 @@ def jacobi_newton(dynamics: Dynamics, target: Tensor, scale: float | Tensor, *, 
         target: y*, shape (*B, d); scale: γ > 0, a float or a tensor broadcasting against target.
         t, context: where f is evaluated (t is passed to a callable as its first argument).
         y0: the initial guess (default: target).
-        tol: stop when max |g(y)| ≤ tol (absolute, over the whole batch).
+        tol: stop when max |g(y)| ≤ tol (absolute, over the whole batch); default 1e-10 in
+            float64 and 1e-5 in float32 (whose rounding floor is ~1e-7 × the size of y and γf).
         max_iter: at most this many updates.
         raise_on_failure: raise :class:`NewtonConvergenceError` if not converged (else return
             the report with ``converged=False``).
     """
+    tol = DEFAULT_TOL.get(target.dtype, 1e-10) if tol is None else tol
     _check_positive("jacobi_newton", "tol", tol, (int, float))
     _check_positive("jacobi_newton", "max_iter", max_iter, int)
     evaluate = _evaluator(dynamics, t, context)
@@ -115,14 +118,18 @@ def jacobi_newton(dynamics: Dynamics, target: Tensor, scale: float | Tensor, *, 
 
 
 def _hint(report: NewtonReport) -> str:
-    if not math.isfinite(report.residual) or report.residual > report.residuals[0]:
+    residuals = report.residuals
+    if not math.isfinite(report.residual) or report.residual > residuals[0]:
         return ("The iteration diverged: the off-diagonal (hollow) coupling is too strong for a "
                 "Jacobi iteration at this step size; take a smaller step or use full Newton")
+    if len(residuals) > 3 and report.residual > 0.5 * min(residuals[:-2]):
+        return (f"It stalled near max|g| ≈ {report.residual:.1e}, the rounding floor of "
+                f"{report.y.dtype} at this scale: loosen tol")
     return "It is still decreasing: raise max_iter, loosen tol or take a smaller step"
 
 
 def backward_euler_step(dynamics: Dynamics, y: Tensor, h: float, *, t: float | None = None,
-                        context: Tensor | None = None, tol: float = 1e-10, max_iter: int = 10,
+                        context: Tensor | None = None, tol: float | None = None, max_iter: int = 10,
                         raise_on_failure: bool = True) -> NewtonReport:
     """One backward-Euler step y_{n+1} = y_n + h f(t + h, y_{n+1}), solved by :func:`jacobi_newton`.
 

@@ -105,14 +105,17 @@ class HollowNet(nn.Module):
             t = torch.as_tensor(t, dtype=like.dtype, device=like.device)
             if t.ndim == len(batch_shape) + 1 and t.shape[-1] == 1:
                 t = t.squeeze(-1)
-            parts.append(_broadcast(owner, "t", t.unsqueeze(-1), batch_shape, 1))
+            parts.append(_broadcast(owner, "t", t, batch_shape).unsqueeze(-1))
         if (context is not None) != bool(self.context_features):
             raise ValueError(f"{owner}: " + (f"forward needs a context of shape (*B, {self.context_features})"
                                              if self.context_features else
                                              "this net takes no context (build it with context_features=q)"))
         if context is not None:
             context = torch.as_tensor(context, dtype=like.dtype, device=like.device)
-            parts.append(_broadcast(owner, "context", context, batch_shape, self.context_features))
+            if context.ndim == 0 or context.shape[-1] != self.context_features:
+                raise ValueError(f"{owner}: expected context of shape (*B, {self.context_features}), "
+                                 f"got {tuple(context.shape)}")
+            parts.append(_broadcast(owner, "context", context, batch_shape, (self.context_features,)))
         return torch.cat(parts, dim=-1) if parts else None
 
     def transform(self, x: Tensor, h: Tensor, extra: Tensor | None) -> Tensor:
@@ -133,17 +136,17 @@ class HollowNet(nn.Module):
         return f"d={self.d}, time={self.time}, context_features={self.context_features}"
 
 
-def _broadcast(owner: str, name: str, value: Tensor, batch_shape: torch.Size, features: int) -> Tensor:
-    """value (…, features) broadcast to (*B, features)."""
-    if value.ndim == 0 or value.shape[-1] != features:
-        raise ValueError(f"{owner}: expected {name} of shape (*B, {features}), got {tuple(value.shape)}")
+def _broadcast(owner: str, name: str, value: Tensor, batch_shape: torch.Size,
+               trailing: tuple[int, ...] = ()) -> Tensor:
+    """value broadcast to (*B, *trailing), or an error naming value's shape and x's batch shape."""
     try:
-        return value.expand(*batch_shape, features)
+        return value.expand(*batch_shape, *trailing)
     except RuntimeError:
         raise ValueError(
             f"{owner}: {name} of shape {tuple(value.shape)} does not broadcast against the batch shape "
-            f"{tuple(batch_shape)} of x (hp.* engines other than 'hollow' evaluate the model one "
-            f"sample at a time, so bind per-sample values only with method='hollow')"
+            f"{tuple(batch_shape)} of x (hp.* engines other than 'hollow' "
+            f"evaluate the model one sample at a time, so bind per-sample values only with "
+            f"method='hollow')"
         ) from None
 
 
