@@ -91,14 +91,18 @@ def growth(dims: Sequence[int] = GROWTH_DIMS, batch: int = 64, repeats: int = 3,
     return [time_divergence(d, batch, repeats, conditioner, threads) for d in dims]
 
 
+TABLE_HEADER = ("| d | batch | conditioner | hollow median (s) | brute force median (s) | brute / hollow "
+                "| max abs diff |\n|---:|---:|:---|---:|---:|---:|---:|")
+
+
+def format_row(r: DivergenceTiming) -> str:
+    return (f"| {r.d} | {r.batch} | {r.conditioner} | {r.hollow_s:.4g} | {r.brute_s:.4g} | "
+            f"{r.ratio:.1f}× | {r.max_abs_diff:.1e} |")
+
+
 def format_table(rows: Sequence[DivergenceTiming]) -> str:
     """A Markdown table of the rows."""
-    lines = ["| d | batch | conditioner | hollow median (s) | brute force median (s) | brute / hollow | max abs diff |",
-             "|---:|---:|:---|---:|---:|---:|---:|"]
-    for r in rows:
-        lines.append(f"| {r.d} | {r.batch} | {r.conditioner} | {r.hollow_s:.4g} | {r.brute_s:.4g} | "
-                     f"{r.ratio:.1f}× | {r.max_abs_diff:.1e} |")
-    return "\n".join(lines)
+    return "\n".join([TABLE_HEADER, *map(format_row, rows)])
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -111,10 +115,13 @@ def main(argv: Sequence[str] | None = None) -> None:
         headline, dims, batch = [(32, 64)], (8, 16, 32), 16
     else:
         headline, dims, batch = [(256, 512)], GROWTH_DIMS, 64
-    rows = [time_divergence(d, b, args.repeats, c) for d, b in headline for c in ("sum", "masked")]
-    print(f"torch {torch.__version__}, float32, threads=1, no_grad, medians of {args.repeats}\n")
-    print(format_table(rows) + "\n")
-    print(format_table(growth(dims, batch, args.repeats)), flush=True)
+    print(f"torch {torch.__version__}, float32, threads=1, no_grad, medians of {args.repeats}")
+    tables = [[(d, b, c) for d, b in headline for c in ("sum", "masked")],
+              [(d, batch, "sum") for d in dims]]
+    for cases in tables:
+        print("\n" + TABLE_HEADER)
+        for d, b, c in cases:
+            print(format_row(time_divergence(d, b, args.repeats, c)), flush=True)
 
 
 if __name__ == "__main__":

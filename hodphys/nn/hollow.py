@@ -96,26 +96,19 @@ class HollowNet(nn.Module):
                context: Tensor | None = None) -> Tensor | None:
         """s = [t, context] broadcast to (*B, q') in like's dtype/device, or None when the net takes neither."""
         owner = f"HollowNet(d={self.d}{', time=True' if self.time else ''})"
-        parts = []
         if self.time != (t is not None):
             raise ValueError(f"{owner}: " + ("forward needs a time t: call model(x, t) or bind it, "
                                              "model.bind(t=t)" if self.time else
                                              "this net takes no time input (build it with time=True)"))
-        if t is not None:
-            t = torch.as_tensor(t, dtype=like.dtype, device=like.device)
-            if t.ndim == len(batch_shape) + 1 and t.shape[-1] == 1:
-                t = t.squeeze(-1)
-            parts.append(_broadcast(owner, "t", t, batch_shape).unsqueeze(-1))
         if (context is not None) != bool(self.context_features):
             raise ValueError(f"{owner}: " + (f"forward needs a context of shape (*B, {self.context_features})"
                                              if self.context_features else
                                              "this net takes no context (build it with context_features=q)"))
+        parts = []
+        if t is not None:
+            parts.append(_time_feature(owner, t, batch_shape, like))
         if context is not None:
-            context = torch.as_tensor(context, dtype=like.dtype, device=like.device)
-            if context.ndim == 0 or context.shape[-1] != self.context_features:
-                raise ValueError(f"{owner}: expected context of shape (*B, {self.context_features}), "
-                                 f"got {tuple(context.shape)}")
-            parts.append(_broadcast(owner, "context", context, batch_shape, (self.context_features,)))
+            parts.append(_context_features(owner, context, batch_shape, like, self.context_features))
         return torch.cat(parts, dim=-1) if parts else None
 
     def transform(self, x: Tensor, h: Tensor, extra: Tensor | None) -> Tensor:
@@ -134,6 +127,22 @@ class HollowNet(nn.Module):
 
     def extra_repr(self) -> str:
         return f"d={self.d}, time={self.time}, context_features={self.context_features}"
+
+
+def _time_feature(owner: str, t: Any, batch_shape: torch.Size, like: Tensor) -> Tensor:
+    """t as a scalar, (*B,) or (*B, 1) → (*B, 1)."""
+    t = torch.as_tensor(t, dtype=like.dtype, device=like.device)
+    if t.ndim == len(batch_shape) + 1 and t.shape[-1] == 1:
+        t = t.squeeze(-1)
+    return _broadcast(owner, "t", t, batch_shape).unsqueeze(-1)
+
+
+def _context_features(owner: str, context: Any, batch_shape: torch.Size, like: Tensor, q: int) -> Tensor:
+    """context (q,) or (*B, q) → (*B, q)."""
+    context = torch.as_tensor(context, dtype=like.dtype, device=like.device)
+    if context.ndim == 0 or context.shape[-1] != q:
+        raise ValueError(f"{owner}: expected context of shape (*B, {q}), got {tuple(context.shape)}")
+    return _broadcast(owner, "context", context, batch_shape, (q,))
 
 
 def _broadcast(owner: str, name: str, value: Tensor, batch_shape: torch.Size,
