@@ -26,10 +26,10 @@ from hodphys.nn.dimensionwise import DimensionwiseMLP, check_activation
 CONDITIONERS = {"sum": LeaveOneOutConditioner, "masked": MaskedConditioner}
 
 
-def _positive(owner: str, **values: int) -> None:
+def _check_integers(owner: str, minimum: int, **values: Any) -> None:
     for name, value in values.items():
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ValueError(f"{owner}: expected {name} to be an integer ≥ 1, got {name}={value!r}")
+        if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+            raise ValueError(f"{owner}: expected {name} to be an integer ≥ {minimum}, got {name}={value!r}")
 
 
 class HollowNet(nn.Module):
@@ -62,10 +62,9 @@ class HollowNet(nn.Module):
                  time: bool = False, context_features: int = 0):
         super().__init__()
         owner = f"HollowNet(d={d!r})"
-        _positive(owner, d=d, hidden_features=hidden_features, width=width, depth=depth,
-                  transformer_width=transformer_width, transformer_depth=transformer_depth)
-        if isinstance(context_features, bool) or not isinstance(context_features, int) or context_features < 0:
-            raise ValueError(f"{owner}: expected context_features to be an integer ≥ 0, got {context_features!r}")
+        _check_integers(owner, 1, d=d, hidden_features=hidden_features, width=width, depth=depth,
+                        transformer_width=transformer_width, transformer_depth=transformer_depth)
+        _check_integers(owner, 0, context_features=context_features)
         activation = check_activation(owner, nn.Softplus() if activation is None else activation)
         self.in_features = self.out_features = d
         self.time, self.context_features = bool(time), context_features
