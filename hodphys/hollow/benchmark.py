@@ -14,7 +14,7 @@ import argparse
 import statistics
 import time
 from dataclasses import dataclass
-from typing import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 
 import torch
 from torch import Tensor

@@ -17,7 +17,8 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any, Callable, Union
+from typing import Any
+from collections.abc import Callable
 
 import torch
 from torch import Tensor, nn
@@ -26,7 +27,7 @@ from hodphys.hollow.dimwise import value_and_dim_derivatives
 from hodphys.nn.hollow import BoundHollowNet, HollowNet
 
 DEFAULT_TOL = {torch.float64: 1e-10, torch.float32: 1e-5}
-Dynamics = Union[nn.Module, Callable[[Any, Tensor], "tuple[Tensor, Tensor]"]]
+Dynamics = nn.Module | Callable[[Any, Tensor], tuple[Tensor, Tensor]]
 
 
 @dataclass(frozen=True)

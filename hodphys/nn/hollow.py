@@ -120,7 +120,7 @@ class HollowNet(nn.Module):
         extra = self.extras(x.shape[:-1], x, t, context)
         return self.transform(x, self.conditioner(x, extra), extra)
 
-    def bind(self, t: Any = None, context: Tensor | None = None) -> "BoundHollowNet":
+    def bind(self, t: Any = None, context: Tensor | None = None) -> BoundHollowNet:
         """This net with t and context fixed, as a module of x alone (for ``hp.*``); shares parameters."""
         return BoundHollowNet(self, t, context)
 

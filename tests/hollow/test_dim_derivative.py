@@ -5,62 +5,63 @@ from torch import nn
 
 import hodphys as hp
 from hodphys.hollow import value_and_dim_derivatives
+from tests.helpers import assert_close_rel
 
 
 @pytest.mark.parametrize("conditioner", ["sum", "masked"])
 @pytest.mark.parametrize("d,shape,seed", [(1, (3,), 0), (5, (4,), 1), (5, (2, 3), 2), (16, (3,), 3)])
-def test_dim_derivative_matches_brute_force(conditioner, d, shape, seed, dtype, tol, net_factory, brute, close):
+def test_dim_derivative_matches_brute_force(conditioner, d, shape, seed, dtype, tol, net_factory, brute):
     net = net_factory(d, dtype, seed, conditioner)
     x = (2 * torch.randn(*shape, d, dtype=torch.float64)).to(dtype).requires_grad_()
     reference = brute(net, x, 3)
     for k in (1, 2, 3):
-        close(hp.dim_derivative(net, x.detach(), k), reference[k - 1].detach(), tol)
+        assert_close_rel(hp.dim_derivative(net, x.detach(), k), reference[k - 1].detach(), tol)
 
 
 @pytest.mark.parametrize("activation", [nn.Softplus(), nn.SiLU(), hp.nn.Sin()])
-def test_value_and_all_orders_in_one_call(activation, dtype, tol, net_factory, brute, close):
+def test_value_and_all_orders_in_one_call(activation, dtype, tol, net_factory, brute):
     net = net_factory(6, dtype, 4, activation=activation)
     x = torch.randn(5, 6, dtype=dtype, requires_grad=True)
     value, orders = value_and_dim_derivatives(net, x.detach(), k=3)
-    close(value, net(x).detach(), tol)
+    assert_close_rel(value, net(x).detach(), tol)
     for ours, reference in zip(orders, brute(net, x, 3)):
-        close(ours, reference.detach(), tol)
+        assert_close_rel(ours, reference.detach(), tol)
 
 
-def test_divergence_is_trace_of_full_jacobian(dtype, tol, net_factory, close):
+def test_divergence_is_trace_of_full_jacobian(dtype, tol, net_factory):
     net = net_factory(7, dtype, 5, "masked")
     x = torch.randn(2, 3, 7, dtype=dtype)
     trace = hp.jacobian(net, x, method="autograd").diagonal(dim1=-2, dim2=-1).sum(-1)
     divergence = hp.divergence(net, x)
     assert divergence.shape == (2, 3)
-    close(divergence, trace, tol)
+    assert_close_rel(divergence, trace, tol)
 
 
-def test_time_and_context_bound_per_sample(dtype, tol, net_factory, brute, close):
+def test_time_and_context_bound_per_sample(dtype, tol, net_factory, brute):
     net = net_factory(4, dtype, 6, time=True, context_features=3)
     x = torch.randn(2, 5, 4, dtype=dtype, requires_grad=True)
     t, context = torch.rand(2, 5, dtype=dtype), torch.randn(2, 5, 3, dtype=dtype)
     reference = brute(lambda y: net(y, t, context), x, 2)
-    close(hp.dim_derivative(net.bind(t=t, context=context), x.detach(), 2), reference[1].detach(), tol)
+    assert_close_rel(hp.dim_derivative(net.bind(t=t, context=context), x.detach(), 2), reference[1].detach(), tol)
     _, orders = value_and_dim_derivatives(net, x.detach(), 2, t=t.unsqueeze(-1), context=context)
-    close(orders[0], reference[0].detach(), tol)
+    assert_close_rel(orders[0], reference[0].detach(), tol)
 
 
-def test_scalar_time_agrees_with_autograd_engine(net_factory, close):
+def test_scalar_time_agrees_with_autograd_engine(net_factory):
     net = net_factory(5, torch.float64, 7, time=True)
     x = torch.randn(6, 5, dtype=torch.float64)
     bound = net.bind(t=0.25)
     for k in (1, 2):
-        close(hp.dim_derivative(bound, x, k), hp.dim_derivative(bound, x, k, method="autograd"), 1e-12)
+        assert_close_rel(hp.dim_derivative(bound, x, k), hp.dim_derivative(bound, x, k, method="autograd"), 1e-12)
 
 
-def test_gradient_with_respect_to_x_flows_through_both_paths(net_factory, brute, close):
+def test_gradient_with_respect_to_x_flows_through_both_paths(net_factory, brute):
     """∂(Σ D_dim f)/∂x needs the τ path (u) and the conditioner path (h)."""
     net = net_factory(5, torch.float64, 8, "masked")
     x = torch.randn(3, 5, dtype=torch.float64, requires_grad=True)
     (ours,) = torch.autograd.grad(hp.divergence(net, x).sum(), x)
     (reference,) = torch.autograd.grad(brute(net, x, 1)[0].sum(), x)
-    close(ours, reference, 1e-12)
+    assert_close_rel(ours, reference, 1e-12)
 
 
 def test_no_grad_returns_plain_tensors(net_factory):
