@@ -69,7 +69,8 @@ def dim_derivatives_flat(net: HollowNet, x: Tensor, k: int, extra: Tensor | None
     with torch.enable_grad():
         # u: the handle τ is differentiated by; h never sees it. Stay connected to x if x has a graph.
         u = x.clone() if x.requires_grad else x.detach().requires_grad_(True)
-        h = net.conditioner(x, extra)
+        with torch.set_grad_enabled(keep_graph):  # inference: no backward pass ever reaches h
+            h = net.conditioner(x, extra)
         value = current = net.transform(u, h, extra)
         orders = []
         for order in range(1, k + 1):
