@@ -1,4 +1,4 @@
-"""Layers hodphys adds to torch.nn; every derivative engine understands them."""
+"""Layers hodphys adds to torch.nn (HollowNet is served by the hollow and autograd engines)."""
 from hodphys.nn.activations import Sin
 from hodphys.nn.hollow import BoundHollowNet, HollowNet
 from hodphys.nn.residual import ResidualBlock
