@@ -67,6 +67,10 @@ class ElasticBody:
         """F per element; shape (e, 3, 3)."""
         return self.geometry.deformation_gradient(self.field(u))
 
+    def inverted_elements(self, u: np.ndarray) -> np.ndarray:
+        """Ids of the elements that u turns inside out (det F ≤ 0); shape (k,)."""
+        return np.flatnonzero(np.linalg.det(self.deformation_gradient(u)) <= 0)
+
     def strain_energy(self, u: np.ndarray) -> float:
         """Π(u) = Σ_e V_e ψ(F_e); +∞ if the material rejects some F (an inverted element)."""
         return float(self.geometry.volumes @ self.material.energy(self.deformation_gradient(u)))

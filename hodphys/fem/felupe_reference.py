@@ -61,9 +61,19 @@ def felupe_static_displacement(model: FelupeModel, nodal_forces: np.ndarray,
 
 
 def felupe_angular_frequencies(model: FelupeModel, n_modes: int = 1) -> np.ndarray:
-    """Lowest ω [rad/s] of K₀φ = ω²Mφ from felupe's stiffness at u = 0 and its mass matrix."""
-    stiffness = model.solid.assemble.matrix()
-    mass = model.solid.assemble.mass()
+    """Lowest ω [rad/s] of K₀φ = ω²Mφ from felupe's stiffness at u = 0 (the model's field is
+    reset to zero) and its consistent mass matrix.
+
+    felupe integrates the mass with the region's quadrature, and one point (exact for the P1
+    stiffness) under-integrates ∫ρ N_a N_b; the mass is therefore assembled on a twin region
+    with the degree-2 tet rule, which is exact.
+    """
+    model.field[0].values[:] = 0.0
+    stiffness = model.solid.assemble.matrix(model.field)
+    exact = felupe.RegionTetra(model.field.region.mesh,
+                               quadrature=felupe.TetrahedronQuadrature(order=2))
+    mass_field = felupe.FieldContainer([felupe.Field(exact, dim=3)])
+    mass = felupe.SolidBody(model.solid.umat, mass_field, density=model.solid.density).assemble.mass()
     active = model.active_dofs
     eigenvalues = spla.eigsh(stiffness[active][:, active].tocsc(), k=n_modes,
                              M=mass[active][:, active].tocsc(), sigma=0.0, which="LM",

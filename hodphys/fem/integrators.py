@@ -24,6 +24,7 @@ import scipy.sparse as sp
 
 from hodphys.fem.body import ElasticBody
 from hodphys.fem.linear_solvers import LinearSolver
+from hodphys.fem.mesh import format_ids
 from hodphys.fem.newton import NewtonOptions, NewtonResult, minimize
 
 ExternalForce = Callable[[float], np.ndarray]
@@ -96,6 +97,10 @@ class Integrator:
             if vector.shape != (self.body.n_free,):
                 raise ValueError(f"{type(self).__name__}.initial_state: expected {label} of shape "
                                  f"({self.body.n_free},), got {vector.shape}")
+        inverted = self.body.inverted_elements(u)
+        if inverted.size:
+            raise ValueError(f"{type(self).__name__}.initial_state: the displacement inverts "
+                             f"elements {format_ids(inverted)}; expected det F > 0 everywhere")
         a = self.body.linear_solver.solve(self.body.mass,
                                           self.external_force(time) - self.body.internal_force(u))
         return State(time, u, v, a)
@@ -105,8 +110,10 @@ class Integrator:
         predictor, inertia_scale = self.predict(state, dt)
         force = self.external_force(state.time + dt)
         potential = IncrementalPotential(self.body, predictor, inertia_scale, force)
-        result = minimize(potential, predictor, self.options,
-                          force_scale=float(np.linalg.norm(force)))
+        # Newton starts from the better of ũ and u_n: after a sudden change of load, a_n holds
+        # large high-frequency terms and ũ can even invert elements (Φ = ∞)
+        start = min((predictor, state.displacement), key=potential.value)
+        result = minimize(potential, start, self.options, force_scale=float(np.linalg.norm(force)))
         return self.update(state, result.x, predictor, dt), result
 
     def predict(self, state: State, dt: float) -> tuple[np.ndarray, float]:

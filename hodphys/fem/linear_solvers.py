@@ -6,7 +6,8 @@
   cost n·b² for bandwidth b). Slender bodies such as beams have small b, which makes this several
   times faster than a general sparse LU; Cholesky also *detects* a matrix that is not positive
   definite (LinAlgError), which is the signal for Newton's safeguard.
-* ``superlu``: scipy's sparse LU (SuperLU) with a symmetric ordering; any nonsingular matrix.
+* ``superlu``: scipy's sparse LU (SuperLU) with a symmetric ordering and diagonal pivots, which
+  also tells positive definite matrices from others (signs of U's diagonal).
 
 Index letters: n unknowns, b half-bandwidth.
 """
@@ -25,7 +26,8 @@ class LinearSolver(Protocol):
     name: str
 
     def solve(self, matrix: sp.csr_matrix, rhs: np.ndarray, shift: float = 0.0) -> np.ndarray:
-        """x with (A + shift·diag|A|) x = rhs; raises numpy.linalg.LinAlgError if it cannot."""
+        """x with (A + shift·diag|A|) x = rhs for a symmetric A (n × n), rhs (n,); raises
+        numpy.linalg.LinAlgError if the shifted matrix is not positive definite."""
         ...
 
 
@@ -78,7 +80,12 @@ class BandedCholesky:
 
 
 class SuperLU:
-    """scipy's sparse LU with the minimum-degree ordering on Aᵀ + A, in symmetric mode."""
+    """scipy's sparse LU with the minimum-degree ordering on Aᵀ + A, in symmetric mode.
+
+    With diagonal pivoting only (diag_pivot_thresh = 0) and one permutation P on rows and columns,
+    P A Pᵀ = L U with U = D Lᵀ, so by Sylvester's law A is positive definite iff every U_ii > 0;
+    like Cholesky, it then raises LinAlgError for a matrix that is not.
+    """
 
     name = "superlu"
 
@@ -90,6 +97,8 @@ class SuperLU:
                            options={"SymmetricMode": True})
         except RuntimeError as error:       # SuperLU reports an exactly singular factor this way
             raise np.linalg.LinAlgError(f"SuperLU: {error}") from error
+        if not np.array_equal(lu.perm_r, lu.perm_c) or np.any(lu.U.diagonal() <= 0):
+            raise np.linalg.LinAlgError("SuperLU: the matrix is not positive definite")
         return lu.solve(rhs)
 
 

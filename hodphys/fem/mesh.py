@@ -87,7 +87,7 @@ def check_mesh(points: np.ndarray, cells: np.ndarray) -> None:
     threshold = DEGENERATE_VOLUME_FRACTION * np.abs(volumes).mean()
     inverted = np.flatnonzero(volumes < -threshold)
     degenerate = np.flatnonzero(np.abs(volumes) <= threshold)
-    problems = [f"{kind} elements {_list_ids(ids)}" for kind, ids in
+    problems = [f"{kind} elements {format_ids(ids)}" for kind, ids in
                 (("inverted (negative volume)", inverted), ("degenerate (zero volume)", degenerate))
                 if ids.size]
     if problems:
@@ -95,7 +95,8 @@ def check_mesh(points: np.ndarray, cells: np.ndarray) -> None:
                          + "; expected positively oriented tets with non-zero volume")
 
 
-def _list_ids(ids: np.ndarray) -> str:
+def format_ids(ids: np.ndarray) -> str:
+    """'[3, 7]', or the first IDS_SHOWN ids and the count, for error messages."""
     shown = ", ".join(str(i) for i in ids[:IDS_SHOWN])
     more = f" … ({ids.size} in all)" if ids.size > IDS_SHOWN else ""
     return f"[{shown}{more}]"

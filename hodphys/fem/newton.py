@@ -3,8 +3,8 @@ and a safeguard that keeps every step a descent direction.
 
 Each iteration solves H d = −g (H = ∇²Φ sparse, g = ∇Φ) with the objective's direct solver
 (a banded Cholesky by default, see linear_solvers). If H is not positive definite (Cholesky fails),
-singular, or d is no descent direction (gᵀd ≥ 0), it retries with H + τ·diag|H|, τ growing
-tenfold, which tends to a scaled gradient step; then it halves the step length until Φ(x + αd) ≤ Φ(x) + c α gᵀd.
+singular, or d is no descent direction (gᵀd ≥ 0), it retries with H + τ·diag|H|, τ doubling
+from 10⁻³ (Nocedal & Wright, Alg. 3.3), which tends to a scaled gradient step; then it halves the step length until Φ(x + αd) ≤ Φ(x) + c α gᵀd.
 Φ = +∞ (an inverted element) simply makes the line search step back. Once the predicted decrease
 |gᵀd| is below the round-off of Φ itself, the energy can no longer rank steps, and the full
 Newton step is taken (Newton is then in its quadratic regime).
@@ -22,9 +22,11 @@ from hodphys.fem.linear_solvers import LinearSolver
 
 # Relative round-off of Φ on top of the objective's absolute energy_floor.
 ENERGY_ROUNDOFF = 1e-13
-# First shift of the safeguard relative to the diagonal, and how many times it may grow tenfold.
-FIRST_SHIFT = 1e-6
-SHIFT_TRIES = 12
+# The safeguard's first shift τ (relative to diag|H|), its growth per retry, and how many retries:
+# doubling (Nocedal & Wright, Alg. 3.3) keeps τ within 2× of the smallest that works.
+FIRST_SHIFT = 1e-3
+SHIFT_GROWTH = 2.0
+SHIFT_TRIES = 40
 
 
 class Objective(Protocol):
@@ -80,7 +82,7 @@ def descent_direction(solver: LinearSolver, hessian: sp.csr_matrix,
                 return direction, tries
         except np.linalg.LinAlgError:       # not positive definite, or singular
             pass
-        shift = FIRST_SHIFT if shift == 0.0 else 10.0 * shift
+        shift = FIRST_SHIFT if shift == 0.0 else SHIFT_GROWTH * shift
     diagonal = np.abs(hessian.diagonal())
     return -gradient / np.where(diagonal > 0, diagonal, 1.0), SHIFT_TRIES + 1
 
@@ -109,6 +111,9 @@ def minimize(objective: Objective, x0: np.ndarray, options: NewtonOptions = Newt
     Raises NewtonFailure if that takes more than options.max_iterations iterations.
     """
     x = x0.copy()
+    if not np.isfinite(objective.value(x)):
+        raise NewtonFailure("Newton: the energy is not finite at the starting point (an inverted "
+                            "element?); expected a start with finite energy")
     result = NewtonResult(x=x, iterations=0, gradient_norm=np.inf)
     tolerance = None
     for iteration in range(options.max_iterations + 1):
