@@ -11,7 +11,7 @@ forms apply; h > 0 reproduces finite-step CSFD, O(h²)-accurate).
 """
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import torch
 from torch import Tensor
