@@ -122,11 +122,10 @@ class Integrator:
     def update(self, state: State, u: np.ndarray, predictor: np.ndarray, dt: float) -> State:
         raise NotImplementedError
 
-    def total_energy(self, state: State) -> float:
+    def total_energy(self, time: float, displacement: np.ndarray, velocity: np.ndarray) -> float:
         """E = ½vᵀMv + Π(u) − f(t)ᵀu: conserved without damping for a constant dead load f."""
-        u = state.displacement
-        return (self.body.kinetic_energy(state.velocity) + self.body.strain_energy(u)
-                - float(self.external_force(state.time) @ u))
+        return (self.body.kinetic_energy(velocity) + self.body.strain_energy(displacement)
+                - float(self.external_force(time) @ displacement))
 
 
 class ImplicitEuler(Integrator):
