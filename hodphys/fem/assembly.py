@@ -2,6 +2,7 @@
 
 Index letters: e elements, a nodes of an element (4), i coordinates (3); an element matrix row or
 column (a, i) is number 3a + i, a global degree of freedom of node n and coordinate i is 3n + i.
+Element arrays carry the element index last: vectors (4, 3, e) or (12, e), matrices (12, 12, e).
 
 The pattern (which free-free entries can be non-zero) is built once from the connectivity; after
 that, assembling a matrix is a single weighted ``np.bincount`` of the element values into the CSR
@@ -17,7 +18,7 @@ import scipy.sparse as sp
 
 
 class Assembler:
-    """Scatter (e, 12) element vectors and (e, 12, 12) element matrices into global arrays.
+    """Scatter (12, e) element vectors and (12, 12, e) element matrices into global arrays.
 
     cells : ndarray, shape (e, 4) — node ids per tet.
     free_dofs : ndarray, shape (n_free,) — sorted global dof ids that stay unknown.
@@ -28,14 +29,15 @@ class Assembler:
         self.n_dofs = 3 * n_points
         self.free_dofs = free_dofs
         self.n_free = free_dofs.size
-        element_dofs = (3 * cells[:, :, None] + np.arange(3)).reshape(-1, 12)   # (e, 12)
+        element_dofs = (3 * cells.T[:, None, :] + np.arange(3)[:, None]).reshape(12, -1)  # (12, e)
         free_number = np.full(self.n_dofs, -1)
         free_number[free_dofs] = np.arange(self.n_free)
         element_free = free_number[element_dofs]                                # −1 = fixed
         self._vector_index = element_free.ravel()
         self._vector_keep = self._vector_index >= 0
-        rows = np.broadcast_to(element_free[:, :, None], (cells.shape[0], 12, 12)).ravel()
-        cols = np.broadcast_to(element_free[:, None, :], (cells.shape[0], 12, 12)).ravel()
+        n_cells = cells.shape[0]
+        rows = np.broadcast_to(element_free[:, None, :], (12, 12, n_cells)).ravel()
+        cols = np.broadcast_to(element_free[None, :, :], (12, 12, n_cells)).ravel()
         self._matrix_keep = np.flatnonzero((rows >= 0) & (cols >= 0))
         keys = rows[self._matrix_keep].astype(np.int64) * self.n_free + cols[self._matrix_keep]
         unique_keys, self._matrix_index = np.unique(keys, return_inverse=True)
@@ -51,7 +53,7 @@ class Assembler:
     def vector(self, element_vectors: np.ndarray) -> np.ndarray:
         """Σ_e of element vectors, restricted to the free dofs.
 
-        element_vectors : ndarray, shape (e, 4, 3) or (e, 12).
+        element_vectors : ndarray, shape (4, 3, e) or (12, e).
         returns : ndarray, shape (n_free,).
         """
         values = element_vectors.reshape(-1)[self._vector_keep]
@@ -61,7 +63,7 @@ class Assembler:
     def matrix(self, element_matrices: np.ndarray) -> sp.csr_matrix:
         """Σ_e of element matrices as the free-free CSR matrix.
 
-        element_matrices : ndarray, shape (e, 12, 12).
+        element_matrices : ndarray, shape (12, 12, e).
         returns : scipy.sparse.csr_matrix, shape (n_free, n_free).
         """
         values = element_matrices.reshape(-1)[self._matrix_keep]

@@ -19,6 +19,7 @@ from hodphys.fem.element import TetGeometry
 from hodphys.fem.linear_solvers import make_linear_solver
 from hodphys.fem.mass import consistent_mass, lumped_mass
 from hodphys.fem.material import Material
+from hodphys.fem.matrix3 import determinant
 from hodphys.fem.mesh import TetMesh
 
 
@@ -64,12 +65,12 @@ class ElasticBody:
         return nodal.reshape(-1)[self.assembler.free_dofs]
 
     def deformation_gradient(self, u: np.ndarray) -> np.ndarray:
-        """F per element; shape (e, 3, 3)."""
+        """F per element; shape (3, 3, e)."""
         return self.geometry.deformation_gradient(self.field(u))
 
     def inverted_elements(self, u: np.ndarray) -> np.ndarray:
         """Ids of the elements that u turns inside out (det F ≤ 0); shape (k,)."""
-        return np.flatnonzero(np.linalg.det(self.deformation_gradient(u)) <= 0)
+        return np.flatnonzero(determinant(self.deformation_gradient(u)) <= 0)
 
     def strain_energy(self, u: np.ndarray) -> float:
         """Π(u) = Σ_e V_e ψ(F_e); +∞ if the material rejects some F (an inverted element)."""
@@ -91,8 +92,8 @@ class ElasticBody:
 
         Newton stops at this level whatever its relative tolerance: no f64 iteration gets lower.
         """
-        per_node = self.geometry.volumes[:, None] * np.abs(self.geometry.shape_gradients).sum(-1)
-        nodal = np.broadcast_to(per_node[:, :, None], (*per_node.shape, 3))
+        per_node = self.geometry.volumes * np.abs(self.geometry.shape_gradients).sum(axis=1)
+        nodal = np.broadcast_to(per_node[:, None, :], (4, 3, per_node.shape[1]))
         scale = np.linalg.norm(self.assembler.vector(nodal))
         return 10 * np.finfo(np.float64).eps * self.material.modulus * float(scale)
 

@@ -1,6 +1,7 @@
 """Mass matrices of linear tets, consistent and lumped, on the free dofs.
 
-Index letters: e elements, a/b nodes of an element, i/k coordinates.
+Index letters: e elements, a/b nodes of an element, i/k coordinates; element matrices are
+(12, 12, e) with rows (a, i) → 3a + i.
 
     consistent:  M_(ai)(bk) = ρ V_e (1 + δ_ab) / 20 · δ_ik   (exact ∫ ρ N_a N_b dV for P1),
     lumped:      M_(ai)(ai) = ρ V_e / 4                        (row sums of the consistent one).
@@ -19,7 +20,7 @@ _CONSISTENT_PATTERN = np.kron((np.ones((4, 4)) + np.eye(4)) / 20.0, np.eye(3))  
 
 def consistent_mass(assembler: Assembler, volumes: np.ndarray, density: float) -> sp.csr_matrix:
     """Consistent mass matrix; volumes shape (e,); returns CSR of shape (n_free, n_free)."""
-    return assembler.matrix((density * volumes)[:, None, None] * _CONSISTENT_PATTERN)
+    return assembler.matrix(_CONSISTENT_PATTERN[:, :, None] * (density * volumes))
 
 
 def lumped_mass(assembler: Assembler, volumes: np.ndarray, density: float) -> sp.csr_matrix:
@@ -28,4 +29,4 @@ def lumped_mass(assembler: Assembler, volumes: np.ndarray, density: float) -> sp
     It is stored in the assembler's full pattern (off-diagonal entries explicit zeros), so that it
     adds to a stiffness matrix by adding data arrays.
     """
-    return assembler.matrix((density * volumes)[:, None, None] * np.eye(12) / 4.0)
+    return assembler.matrix(np.eye(12)[:, :, None] * (density * volumes / 4.0))

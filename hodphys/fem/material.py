@@ -2,7 +2,8 @@
 elasticity A = ∂²ψ/∂F∂F, each batched over elements.
 
 Index letters: e elements, i/k spatial and J/L reference coordinates. Every function takes
-F of shape (e, 3, 3) and returns shapes (e,), (e, 3, 3) and (e, 3, 3, 3, 3) (A_iJkL).
+F[i, J, e] of shape (3, 3, e) and returns ψ (e,), P[i, J, e] (3, 3, e) and A[i, J, k, L, e]
+(3, 3, 3, 3, e): the element index last, so each formula is a few vector operations.
 
     material = NeoHookean.from_young_poisson(young=1e7, poisson=0.3)
     psi, P, A = material.energy(F), material.stress(F), material.elasticity(F)
@@ -14,7 +15,9 @@ from typing import ClassVar
 
 import numpy as np
 
-_EYE = np.eye(3)
+from hodphys.fem.matrix3 import determinant, determinant_and_inverse, matmul, transpose
+
+_EYE = np.eye(3)[:, :, None]          # δ, broadcasting against (3, 3, e)
 
 
 def lame_parameters(young: float, poisson: float) -> tuple[float, float]:
@@ -61,27 +64,25 @@ class StVenantKirchhoff(Material):
     def _green_strain(self, F: np.ndarray) -> np.ndarray:
         # E = (H + Hᵀ + HᵀH)/2 with H = F − I, free of the cancellation in FᵀF − I at small strain
         H = F - _EYE
-        return 0.5 * (H + np.swapaxes(H, -1, -2) + np.swapaxes(H, -1, -2) @ H)
+        return 0.5 * (H + transpose(H) + matmul(transpose(H), H))
 
     def _second_piola(self, strain: np.ndarray) -> np.ndarray:
-        trace = np.trace(strain, axis1=-2, axis2=-1)
-        return self.lmbda * trace[:, None, None] * _EYE + 2 * self.mu * strain
+        return self.lmbda * np.trace(strain) * _EYE + 2 * self.mu * strain
 
     def energy(self, F: np.ndarray) -> np.ndarray:
         strain = self._green_strain(F)
-        trace = np.trace(strain, axis1=-2, axis2=-1)
-        return 0.5 * self.lmbda * trace**2 + self.mu * np.einsum("eIJ,eIJ->e", strain, strain)
+        return 0.5 * self.lmbda * np.trace(strain) ** 2 + self.mu * (strain * strain).sum((0, 1))
 
     def stress(self, F: np.ndarray) -> np.ndarray:
-        return F @ self._second_piola(self._green_strain(F))
+        return matmul(F, self._second_piola(self._green_strain(F)))
 
     def elasticity(self, F: np.ndarray) -> np.ndarray:
         second_piola = self._second_piola(self._green_strain(F))
-        left_stretch = F @ np.swapaxes(F, -1, -2)                  # F Fᵀ, (e, i, k)
-        return (np.einsum("ik,eJL->eiJkL", _EYE, second_piola)
-                + self.lmbda * np.einsum("eiJ,ekL->eiJkL", F, F)
-                + self.mu * (np.einsum("JL,eik->eiJkL", _EYE, left_stretch)
-                             + np.einsum("eiL,ekJ->eiJkL", F, F)))
+        left_stretch = matmul(F, transpose(F))                    # F Fᵀ, (i, k, e)
+        return (_EYE[:, None, :, None] * second_piola[None, :, None, :]
+                + self.lmbda * F[:, :, None, None] * F[None, None]
+                + self.mu * (_EYE[None, :, None, :] * left_stretch[:, None, :, None]
+                             + F[:, None, None, :] * transpose(F)[None, :, :, None]))
 
 
 @dataclass(frozen=True)
@@ -99,27 +100,30 @@ class NeoHookean(Material):
         # In H = F − I: tr C − 3 = 2 tr H + H:H and J − 1 = tr H + I₂(H) + det H, so that
         # small strains keep their digits (the naive form cancels to ε·μ absolute error).
         H = F - _EYE
-        trace = np.trace(H, axis1=-2, axis2=-1)
-        second_invariant = 0.5 * (trace**2 - np.einsum("eij,eji->e", H, H))
-        det_minus_one = trace + second_invariant + np.linalg.det(H)
+        trace = np.trace(H)
+        second_invariant = 0.5 * (trace**2 - (H * transpose(H)).sum((0, 1)))
+        det_minus_one = trace + second_invariant + determinant(H)
         with np.errstate(invalid="ignore", divide="ignore"):
             log_det = np.log1p(det_minus_one)
-        psi = (self.mu * (trace - log_det + 0.5 * np.einsum("eiJ,eiJ->e", H, H))
+        psi = (self.mu * (trace - log_det + 0.5 * (H * H).sum((0, 1)))
                + 0.5 * self.lmbda * log_det**2)
         return np.where(det_minus_one > -1.0, psi, np.inf)
 
     def stress(self, F: np.ndarray) -> np.ndarray:
-        inverse_transpose = np.swapaxes(np.linalg.inv(F), -1, -2)
-        log_det = np.log(np.linalg.det(F))
-        return self.mu * (F - inverse_transpose) + self.lmbda * log_det[:, None, None] * inverse_transpose
+        det, inverse = determinant_and_inverse(F)
+        inverse_transpose = transpose(inverse)
+        return self.mu * (F - inverse_transpose) + self.lmbda * np.log(det) * inverse_transpose
 
     def elasticity(self, F: np.ndarray) -> np.ndarray:
-        inverse = np.linalg.inv(F)                                 # F⁻¹_Ji, (e, J, i)
-        log_det = np.log(np.linalg.det(F))
-        return (self.mu * np.einsum("ik,JL->iJkL", _EYE, _EYE)[None]
-                + (self.mu - self.lmbda * log_det)[:, None, None, None, None]
-                * np.einsum("eLi,eJk->eiJkL", inverse, inverse)
-                + self.lmbda * np.einsum("eJi,eLk->eiJkL", inverse, inverse))
+        det, inverse = determinant_and_inverse(F)                 # F⁻¹[J, i, e]
+        inverse_transpose = transpose(inverse)                    # F⁻ᵀ[i, J, e]
+        elasticity = ((self.mu - self.lmbda * np.log(det))
+                      * inverse_transpose[:, None, None, :] * inverse[None, :, :, None]
+                      + self.lmbda * inverse_transpose[:, :, None, None] * inverse_transpose[None, None])
+        for i in range(3):
+            for J in range(3):
+                elasticity[i, J, i, J] += self.mu
+        return elasticity
 
 
 MATERIALS: dict[str, type[Material]] = {cls.name: cls for cls in (StVenantKirchhoff, NeoHookean)}

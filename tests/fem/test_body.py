@@ -45,17 +45,17 @@ def test_assembler_matches_a_naive_sparse_sum(rng):
     mesh = box_tet_mesh((1.0, 1.0, 1.0), (2, 2, 1))
     free = Dirichlet.clamp_plane(mesh).free_dofs
     assembler = Assembler(mesh.cells, free, mesh.n_points)
-    element_matrices = rng.standard_normal((mesh.n_cells, 12, 12))
-    element_vectors = rng.standard_normal((mesh.n_cells, 12))
-    dofs = (3 * mesh.cells[:, :, None] + np.arange(3)).reshape(-1, 12)
+    element_matrices = rng.standard_normal((12, 12, mesh.n_cells))
+    element_vectors = rng.standard_normal((12, mesh.n_cells))
+    dofs = (3 * mesh.cells[:, :, None] + np.arange(3)).reshape(-1, 12)      # (e, 12)
     rows = np.repeat(dofs, 12, axis=1).ravel()
     cols = np.tile(dofs, (1, 12)).ravel()
-    naive = sp.coo_matrix((element_matrices.ravel(), (rows, cols)),
+    naive = sp.coo_matrix((element_matrices.transpose(2, 0, 1).ravel(), (rows, cols)),
                           shape=(mesh.n_dofs, mesh.n_dofs)).tocsr()[free][:, free]
     np.testing.assert_allclose(assembler.matrix(element_matrices).toarray(), naive.toarray(),
                                atol=1e-12)
     naive_vector = np.zeros(mesh.n_dofs)
-    np.add.at(naive_vector, dofs.ravel(), element_vectors.ravel())
+    np.add.at(naive_vector, dofs.ravel(), element_vectors.T.ravel())
     np.testing.assert_allclose(assembler.vector(element_vectors), naive_vector[free], atol=1e-12)
 
 
@@ -102,3 +102,28 @@ def test_dirichlet_dofs():
     clamp = Dirichlet.clamp(mesh, [5, 1])
     np.testing.assert_array_equal(clamp.fixed_dofs, [3, 4, 5, 15, 16, 17])
     assert clamp.free_dofs.size == 18 and not np.isin(clamp.fixed_dofs, clamp.free_dofs).any()
+
+
+def test_element_kernels_match_a_per_element_reference(rng):
+    """Element-last kernels against a plain per-element loop (np.linalg, explicit sums)."""
+    body = body_with(NeoHookean)
+    geometry = body.geometry
+    u = 0.01 * rng.standard_normal(body.n_free)
+    F = body.deformation_gradient(u)
+    stiffness = geometry.element_stiffness(body.material.elasticity(F))
+    displacement = body.field(u)
+    for element in (0, 7, body.mesh.n_cells - 1):
+        nodes = body.mesh.cells[element]
+        corners = body.mesh.points[nodes]
+        shape_gradients = geometry.shape_gradients[:, :, element]
+        # Σ_a ∂N_a/∂X = 0 and Σ_a X_a ⊗ ∂N_a/∂X = I for linear shape functions
+        np.testing.assert_allclose(shape_gradients.sum(axis=0), 0.0, atol=1e-12)
+        np.testing.assert_allclose(corners.T @ shape_gradients, np.eye(3), atol=1e-12)
+        np.testing.assert_allclose(F[:, :, element], np.eye(3) + displacement[nodes].T @ shape_gradients)
+        A = body.material.elasticity(F[:, :, element:element + 1])[..., 0]
+        B = np.zeros((3, 3, 4, 3))                     # ∂F_iJ/∂u_ak = δ_ik ∂N_a/∂X_J
+        for i in range(3):
+            B[i, :, :, i] = shape_gradients.T
+        B = B.reshape(9, 12)
+        expected = geometry.volumes[element] * B.T @ A.reshape(9, 9) @ B
+        np.testing.assert_allclose(stiffness[:, :, element], expected, rtol=1e-12, atol=1e-9)

@@ -13,7 +13,8 @@ MATERIAL_CLASSES = [StVenantKirchhoff, NeoHookean]
 
 
 def random_deformations(rng, n=5, size=0.3):
-    return np.eye(3) + size * rng.standard_normal((n, 3, 3))
+    """F[i, J, e] near the identity; shape (3, 3, n)."""
+    return np.eye(3)[:, :, None] + size * rng.standard_normal((3, 3, n))
 
 
 @pytest.mark.parametrize("cls", MATERIAL_CLASSES)
@@ -23,7 +24,7 @@ def test_stress_is_the_energy_gradient(cls, rng):
     direction = rng.standard_normal(F.shape)
     step = 1e-6
     central = (material.energy(F + step * direction) - material.energy(F - step * direction)) / (2 * step)
-    exact = np.einsum("eiJ,eiJ->e", material.stress(F), direction)
+    exact = np.einsum("iJe,iJe->e", material.stress(F), direction)
     np.testing.assert_allclose(exact, central, rtol=1e-7)
 
 
@@ -34,7 +35,7 @@ def test_elasticity_is_the_stress_gradient(cls, rng):
     direction = rng.standard_normal(F.shape)
     step = 1e-6
     central = (material.stress(F + step * direction) - material.stress(F - step * direction)) / (2 * step)
-    exact = np.einsum("eiJkL,ekL->eiJ", material.elasticity(F), direction)
+    exact = np.einsum("iJkLe,kLe->iJe", material.elasticity(F), direction)
     np.testing.assert_allclose(exact, central, rtol=1e-7, atol=1e-9)
 
 
@@ -42,26 +43,26 @@ def test_elasticity_is_the_stress_gradient(cls, rng):
 def test_small_strain_limit_is_linear_elasticity(cls):
     mu, lmbda = 1.3, 2.1
     material = cls(mu=mu, lmbda=lmbda)
-    identity = np.eye(3)[None]
+    identity = np.eye(3)[:, :, None]
     assert material.energy(identity)[0] == 0.0
     np.testing.assert_array_equal(material.stress(identity), 0.0)
     d = np.eye(3)
     hooke = (lmbda * np.einsum("iJ,kL->iJkL", d, d)
              + mu * (np.einsum("ik,JL->iJkL", d, d) + np.einsum("iL,Jk->iJkL", d, d)))
-    np.testing.assert_allclose(material.elasticity(identity)[0], hooke, atol=1e-14)
+    np.testing.assert_allclose(material.elasticity(identity)[..., 0], hooke, atol=1e-14)
 
 
 def test_neo_hookean_keeps_digits_at_tiny_strain():
     material = NeoHookean(mu=1.0, lmbda=1.0)
     strain = 1e-9
-    F = np.diag([1.0 + strain, 1.0, 1.0])[None]
+    F = np.diag([1.0 + strain, 1.0, 1.0])[:, :, None]
     # ψ ≈ (2μ + λ) ε²/2 for uniaxial strain ε
     np.testing.assert_allclose(material.energy(F), 1.5 * strain**2, rtol=1e-6)
 
 
 def test_neo_hookean_energy_is_infinite_for_inverted_elements():
     material = NeoHookean(mu=1.0, lmbda=1.0)
-    F = np.stack([np.diag([1.0, 1.0, -0.5]), np.diag([1.0, 1.0, 0.0]), np.eye(3)])
+    F = np.stack([np.diag([1.0, 1.0, -0.5]), np.diag([1.0, 1.0, 0.0]), np.eye(3)], axis=-1)
     np.testing.assert_array_equal(material.energy(F), [np.inf, np.inf, 0.0])
 
 
