@@ -33,17 +33,20 @@ class Assembler:
         free_number = np.full(self.n_dofs, -1)
         free_number[free_dofs] = np.arange(self.n_free)
         element_free = free_number[element_dofs]                                # −1 = fixed
-        self._vector_index = element_free.ravel()
-        self._vector_keep = self._vector_index >= 0
+        # entries that touch a fixed dof go to one extra bin (number n_free or nnz), dropped after
+        # the bincount: cheaper than gathering the kept entries first
+        self._vector_index = np.where(element_free >= 0, element_free, self.n_free).ravel()
         n_cells = cells.shape[0]
         rows = np.broadcast_to(element_free[:, None, :], (12, 12, n_cells)).ravel()
         cols = np.broadcast_to(element_free[None, :, :], (12, 12, n_cells)).ravel()
-        self._matrix_keep = np.flatnonzero((rows >= 0) & (cols >= 0))
-        keys = rows[self._matrix_keep].astype(np.int64) * self.n_free + cols[self._matrix_keep]
-        unique_keys, self._matrix_index = np.unique(keys, return_inverse=True)
+        kept = (rows >= 0) & (cols >= 0)
+        keys = rows[kept].astype(np.int64) * self.n_free + cols[kept]
+        unique_keys, kept_index = np.unique(keys, return_inverse=True)
         self._indices = (unique_keys % self.n_free).astype(np.int32)
         row_counts = np.bincount(unique_keys // self.n_free, minlength=self.n_free)
         self._indptr = np.concatenate([[0], np.cumsum(row_counts)]).astype(np.int32)
+        self._matrix_index = np.full(rows.size, self.nnz)
+        self._matrix_index[kept] = kept_index
 
     @property
     def nnz(self) -> int:
@@ -56,9 +59,8 @@ class Assembler:
         element_vectors : ndarray, shape (4, 3, e) or (12, e).
         returns : ndarray, shape (n_free,).
         """
-        values = element_vectors.reshape(-1)[self._vector_keep]
-        return np.bincount(self._vector_index[self._vector_keep], weights=values,
-                           minlength=self.n_free)
+        return np.bincount(self._vector_index, weights=element_vectors.reshape(-1),
+                           minlength=self.n_free + 1)[:-1]
 
     def matrix(self, element_matrices: np.ndarray) -> sp.csr_matrix:
         """Σ_e of element matrices as the free-free CSR matrix.
@@ -66,8 +68,8 @@ class Assembler:
         element_matrices : ndarray, shape (12, 12, e).
         returns : scipy.sparse.csr_matrix, shape (n_free, n_free).
         """
-        values = element_matrices.reshape(-1)[self._matrix_keep]
-        data = np.bincount(self._matrix_index, weights=values, minlength=self.nnz)
+        data = np.bincount(self._matrix_index, weights=element_matrices.reshape(-1),
+                           minlength=self.nnz + 1)[:-1]
         return sp.csr_matrix((data, self._indices, self._indptr), shape=(self.n_free, self.n_free))
 
     def expand(self, free_values: np.ndarray) -> np.ndarray:

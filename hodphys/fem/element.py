@@ -15,6 +15,7 @@ quadrature point (the centroid, weight V_e) integrates every energy density exac
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -50,6 +51,11 @@ class TetGeometry:
         return cls(shape_gradients=np.ascontiguousarray(gradients), volumes=det / 6.0,
                    nodes=np.ascontiguousarray(mesh.cells.T))
 
+    @cached_property
+    def weighted_gradients(self) -> np.ndarray:
+        """V_e ∂N_a/∂X_J; shape (4, 3, e)."""
+        return self.volumes * self.shape_gradients
+
     def deformation_gradient(self, displacement: np.ndarray) -> np.ndarray:
         """F = I + Σ_a u_a ⊗ ∂N_a/∂X per element.
 
@@ -69,7 +75,7 @@ class TetGeometry:
         first_piola : ndarray, shape (3, 3, e) — P = ∂ψ/∂F.
         returns : ndarray, shape (a, i, e) = (4, 3, e).
         """
-        return self.volumes * (first_piola * self.shape_gradients[:, None]).sum(axis=2)
+        return (first_piola * self.weighted_gradients[:, None]).sum(axis=2)
 
     def element_stiffness(self, elasticity: np.ndarray) -> np.ndarray:
         """Element tangent matrices K_(ai)(bk) = V_e Σ_JL ∂N_a/∂X_J A_iJkL ∂N_b/∂X_L.
@@ -77,8 +83,6 @@ class TetGeometry:
         elasticity : ndarray, shape (3, 3, 3, 3, e) — A_iJkL = ∂²ψ/∂F_iJ ∂F_kL.
         returns : ndarray, shape (12, 12, e); rows and columns ordered (a, i) → 3a + i.
         """
-        grad = self.shape_gradients
         # contract J first, then L (two passes over (e,) vectors; one 4-operand pass is slower)
-        by_j = np.einsum("aJe,iJkLe->aikLe", grad, elasticity)
-        full = np.einsum("aikLe,bLe->aibke", by_j, grad)
-        return (self.volumes * full).reshape(12, 12, -1)
+        by_j = np.einsum("aJe,iJkLe->aikLe", self.weighted_gradients, elasticity)
+        return np.einsum("aikLe,bLe->aibke", by_j, self.shape_gradients).reshape(12, 12, -1)

@@ -81,10 +81,11 @@ def felupe_angular_frequencies(model: FelupeModel, n_modes: int = 1) -> np.ndarr
     return np.sqrt(np.sort(eigenvalues))
 
 
-def felupe_newton_parts(model: FelupeModel) -> tuple[Callable[[], tuple], Callable[[tuple], None]]:
+def felupe_newton_parts(model: FelupeModel) -> tuple[Callable[[], tuple],
+                                                     Callable[[tuple], np.ndarray]]:
     """felupe's two halves of one Newton iteration, for timing: ``assemble()`` (internal force and
     tangent matrix, as felupe.newtonraphson does) and ``solve(system)`` (its partitioned sparse
-    solve with scipy's spsolve)."""
+    solve with scipy's spsolve), which returns the Newton step du of shape (a, 3)."""
 
     def assemble() -> tuple:
         force = model.solid.assemble.vector(model.field)
@@ -92,7 +93,7 @@ def felupe_newton_parts(model: FelupeModel) -> tuple[Callable[[], tuple], Callab
         return felupe.solve.partition(model.field, matrix, model.active_dofs, model.fixed_dofs,
                                       force)
 
-    def solve(system: tuple) -> None:
-        felupe.solve.solve(*system, solver=spla.spsolve)
+    def solve(system: tuple) -> np.ndarray:
+        return felupe.solve.solve(*system, solver=spla.spsolve)
 
     return assemble, solve
