@@ -10,7 +10,7 @@ Index letters: a nodes, i coordinates.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable
+from collections.abc import Callable
 
 import felupe
 import numpy as np

@@ -17,7 +17,7 @@ line search on Φ is globally convergent for any step size:
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 import scipy.sparse as sp
@@ -25,7 +25,7 @@ import scipy.sparse as sp
 from hodphys.fem.body import ElasticBody
 from hodphys.fem.linear_solvers import LinearSolver
 from hodphys.fem.mesh import format_ids
-from hodphys.fem.newton import NewtonOptions, NewtonResult, minimize
+from hodphys.fem.newton import DEFAULT_OPTIONS, NewtonOptions, NewtonResult, minimize
 
 ExternalForce = Callable[[float], np.ndarray]
 
@@ -83,7 +83,7 @@ class Integrator:
     name = ""
 
     def __init__(self, body: ElasticBody, external_force: ExternalForce,
-                 options: NewtonOptions = NewtonOptions()) -> None:
+                 options: NewtonOptions = DEFAULT_OPTIONS) -> None:
         self.body = body
         self.external_force = external_force
         self.options = options
@@ -147,7 +147,7 @@ class Newmark(Integrator):
     name = "newmark"
 
     def __init__(self, body: ElasticBody, external_force: ExternalForce,
-                 options: NewtonOptions = NewtonOptions(), beta: float = 0.25,
+                 options: NewtonOptions = DEFAULT_OPTIONS, beta: float = 0.25,
                  gamma: float = 0.5) -> None:
         if not 0.0 < beta <= 0.5 or not 0.0 <= gamma <= 1.0:
             raise ValueError(f"Newmark: expected 0 < beta ≤ 0.5 and 0 ≤ gamma ≤ 1, got "
@@ -171,7 +171,7 @@ INTEGRATORS: dict[str, type[Integrator]] = {cls.name: cls for cls in (ImplicitEu
 
 
 def make_integrator(name: str, body: ElasticBody, external_force: ExternalForce,
-                    options: NewtonOptions = NewtonOptions()) -> Integrator:
+                    options: NewtonOptions = DEFAULT_OPTIONS) -> Integrator:
     """The integrator called ``name`` (a key of INTEGRATORS)."""
     if name not in INTEGRATORS:
         raise ValueError(f"make_integrator: unknown integrator {name!r}; expected one of "

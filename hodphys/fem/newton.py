@@ -4,7 +4,8 @@ and a safeguard that keeps every step a descent direction.
 Each iteration solves H d = −g (H = ∇²Φ sparse, g = ∇Φ) with the objective's direct solver
 (a banded Cholesky by default, see linear_solvers). If H is not positive definite (Cholesky fails),
 singular, or d is no descent direction (gᵀd ≥ 0), it retries with H + τ·diag|H|, τ doubling
-from 10⁻³ (Nocedal & Wright, Alg. 3.3), which tends to a scaled gradient step; then it halves the step length until Φ(x + αd) ≤ Φ(x) + c α gᵀd.
+from 10⁻³ (Nocedal & Wright, Alg. 3.3), which tends to a scaled gradient step; then it halves
+the step length until Φ(x + αd) ≤ Φ(x) + c α gᵀd.
 Φ = +∞ (an inverted element) simply makes the line search step back. Once the predicted decrease
 |gᵀd| is below the round-off of Φ itself, the energy can no longer rank steps, and the full
 Newton step is taken (Newton is then in its quadratic regime).
@@ -59,6 +60,9 @@ class NewtonOptions:
     armijo: float = 1e-4
 
 
+DEFAULT_OPTIONS = NewtonOptions()
+
+
 @dataclass
 class NewtonResult:
     x: np.ndarray
@@ -103,7 +107,7 @@ def line_search(objective: Objective, x: np.ndarray, direction: np.ndarray, valu
                         f"halvings of the Newton step (last step length {step:.3g})")
 
 
-def minimize(objective: Objective, x0: np.ndarray, options: NewtonOptions = NewtonOptions(),
+def minimize(objective: Objective, x0: np.ndarray, options: NewtonOptions = DEFAULT_OPTIONS,
              force_scale: float = 0.0) -> NewtonResult:
     """Newton iterations from x0 (n,) until ‖∇Φ‖ ≤ max(rtol·max(‖∇Φ(x0)‖, force_scale),
     objective.force_floor).

@@ -13,7 +13,7 @@ import scipy.sparse as sp
 
 from hodphys.fem.body import ElasticBody
 from hodphys.fem.linear_solvers import LinearSolver
-from hodphys.fem.newton import NewtonOptions, minimize
+from hodphys.fem.newton import DEFAULT_OPTIONS, NewtonOptions, minimize
 
 
 @dataclass(frozen=True)
@@ -63,7 +63,7 @@ class StaticResult:
 
 
 def solve_static(body: ElasticBody, force: np.ndarray, load_steps: int = 10,
-                 options: NewtonOptions = NewtonOptions(),
+                 options: NewtonOptions = DEFAULT_OPTIONS,
                  initial: np.ndarray | None = None) -> StaticResult:
     """Equilibrium u with f_int(u) = force, reached in load_steps equal increments of the load.
 

@@ -45,5 +45,6 @@ def test_superlu_reports_singular_matrices():
 
 
 def test_unknown_linear_solver():
-    with pytest.raises(ValueError, match=r"unknown linear solver 'cg'; expected one of \['banded-cholesky', 'superlu'\]"):
+    with pytest.raises(ValueError,
+                       match=r"unknown linear solver 'cg'; expected one of \['banded-cholesky', 'superlu'\]"):
         make_linear_solver("cg")

@@ -20,7 +20,8 @@ def test_a_failing_step_is_retried_with_half_the_step(beam):
     load = beam.tip_force([0.0, 0.0, -400.0])
     # three Newton iterations are too few for this sudden load at dt = 0.01, enough at 0.0025
     impatient = ImplicitEuler(beam.body, lambda t: load, NewtonOptions(max_iterations=3))
-    with pytest.warns(StepHalvingWarning, match=r"implicit-euler: Newton failed at t = 0 with dt = 0.0(1|05) .*retrying with dt = 0.00"):
+    with pytest.warns(StepHalvingWarning,
+                      match=r"implicit-euler: Newton failed at t = 0 with dt = 0.0(1|05) .*retrying with dt = 0.00"):
         trajectory = simulate(impatient, impatient.initial_state(), dt=0.01, n_steps=1, max_halvings=2)
     # 0.01 failed, its first half failed and was done as two quarters, its second half passed
     assert trajectory.substeps == [3]

@@ -47,8 +47,8 @@ def test_beam_fom_saves_the_trajectory_so_far_when_it_gives_up(tmp_path, monkeyp
         return step(self, state, dt)
 
     monkeypatch.setattr(Integrator, "step", failing_after_a_while)
-    with pytest.warns(RuntimeWarning, match="synthetic failure"), \
-            pytest.raises(RuntimeError, match=r"failed even with dt = 0.005 after 1 halvings .*saved in .*trajectory.h5"):
+    gives_up = r"failed even with dt = 0.005 after 1 halvings .*saved in .*trajectory.h5"
+    with pytest.warns(RuntimeWarning, match="synthetic failure"), pytest.raises(RuntimeError, match=gives_up):
         run_problem("beam-fom", overrides=["n_steps=20", "max_halvings=1", "render=false"], root=tmp_path)
     (run_dir,) = tmp_path.iterdir()
     record = read_snapshots(run_dir / "trajectory.h5").trajectories["000"]
