@@ -8,6 +8,7 @@ shape (n_free,), and the clamped dofs are zero.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from functools import cached_property
 
 import numpy as np
@@ -16,7 +17,7 @@ import scipy.sparse as sp
 from hodphys.fem.assembly import Assembler
 from hodphys.fem.boundary import Dirichlet
 from hodphys.fem.element import TetGeometry
-from hodphys.fem.linear_solvers import make_linear_solver
+from hodphys.fem.linear_solvers import LinearSolver, make_linear_solver
 from hodphys.fem.mass import consistent_mass, lumped_mass
 from hodphys.fem.material import Material
 from hodphys.fem.matrix3 import determinant
@@ -111,3 +112,23 @@ class ElasticBody:
     def kinetic_energy(self, v: np.ndarray) -> float:
         """T = ½ vᵀ M v for a free-dof velocity v (n_free,)."""
         return 0.5 * float(v @ (self.mass @ v))
+
+
+@dataclass(frozen=True)
+class BodyObjective:
+    """Base of the energies Newton minimises over a body's free dofs (see newton.Objective):
+    their round-off levels and linear solver are the body's."""
+
+    body: ElasticBody
+
+    @property
+    def energy_floor(self) -> float:
+        return self.body.energy_roundoff
+
+    @property
+    def force_floor(self) -> float:
+        return self.body.force_roundoff
+
+    @property
+    def linear_solver(self) -> LinearSolver:
+        return self.body.linear_solver

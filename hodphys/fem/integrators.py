@@ -22,8 +22,7 @@ from collections.abc import Callable
 import numpy as np
 import scipy.sparse as sp
 
-from hodphys.fem.body import ElasticBody
-from hodphys.fem.linear_solvers import LinearSolver
+from hodphys.fem.body import BodyObjective, ElasticBody
 from hodphys.fem.mesh import format_ids
 from hodphys.fem.newton import DEFAULT_OPTIONS, NewtonOptions, NewtonResult, minimize
 
@@ -41,25 +40,12 @@ class State:
 
 
 @dataclass(frozen=True)
-class IncrementalPotential:
+class IncrementalPotential(BodyObjective):
     """Φ(u) = (u − ũ)ᵀM(u − ũ)/(2c) + Π(u) − fᵀu; predictor ũ and force f of shape (n_free,)."""
 
-    body: ElasticBody
     predictor: np.ndarray
     inertia_scale: float
     force: np.ndarray
-
-    @property
-    def energy_floor(self) -> float:
-        return self.body.energy_roundoff
-
-    @property
-    def force_floor(self) -> float:
-        return self.body.force_roundoff
-
-    @property
-    def linear_solver(self) -> LinearSolver:
-        return self.body.linear_solver
 
     def value(self, u: np.ndarray) -> float:
         offset = u - self.predictor

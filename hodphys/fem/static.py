@@ -11,29 +11,15 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 
-from hodphys.fem.body import ElasticBody
-from hodphys.fem.linear_solvers import LinearSolver
+from hodphys.fem.body import BodyObjective, ElasticBody
 from hodphys.fem.newton import DEFAULT_OPTIONS, NewtonOptions, minimize
 
 
 @dataclass(frozen=True)
-class TotalPotential:
+class TotalPotential(BodyObjective):
     """Φ(u) = Π(u) − fᵀu over the free dofs; force f has shape (n_free,)."""
 
-    body: ElasticBody
     force: np.ndarray
-
-    @property
-    def energy_floor(self) -> float:
-        return self.body.energy_roundoff
-
-    @property
-    def force_floor(self) -> float:
-        return self.body.force_roundoff
-
-    @property
-    def linear_solver(self) -> LinearSolver:
-        return self.body.linear_solver
 
     def value(self, u: np.ndarray) -> float:
         return self.body.strain_energy(u) - float(self.force @ u)
