@@ -130,15 +130,16 @@ def metrics(config: Config, beam, arrays: dict, tip: np.ndarray, energy: np.ndar
     weight = beam.gravity(config.gravity)
     static = solve_static(beam.body, weight, load_steps=2).displacement
     equilibrium_energy = beam.body.strain_energy(static) - float(weight @ static)
-    after_tap = energy[arrays["times"] >= config.pulse_duration]
+    after_tap = energy[arrays["times"] >= config.pulse_duration - config.dt / 2]
     iterations = arrays["newton_iterations"]
-    return {
+    energy_change = {} if after_tap.size < 2 else {
+        "oscillation_energy_change_after_tap": float((after_tap[-1] - after_tap[0])
+                                                     / (after_tap[0] - equilibrium_energy))}
+    return energy_change | {
         "max_tip_displacement_m": float(np.linalg.norm(tip, axis=1).max()),
         "min_tip_z_m": float(tip[:, 2].min()),
         "final_tip_z_m": float(tip[-1, 2]),
         "static_tip_z_m": float(beam.tip_displacement(static)[2]),
-        "oscillation_energy_change_after_tap": float((after_tap[-1] - after_tap[0])
-                                                     / (after_tap[0] - equilibrium_energy)),
         "newton_iterations_mean": float(iterations.mean()),
         "newton_iterations_max": int(iterations.max()),
         "halved_steps": int(np.count_nonzero(arrays["substeps"] > 1)),
