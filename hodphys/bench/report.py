@@ -57,7 +57,8 @@ def format_table(results: dict, markdown: bool = False) -> str:
     widths = [max(len(cells[i]) for cells in [HEADER, *body]) for i in range(len(HEADER))]
     align = lambda cells: "  ".join(c.ljust(w) for c, w in zip(cells, widths)).rstrip()  # noqa: E731
     lines = [align(HEADER), align(tuple("-" * w for w in widths))] + [align(cells) for cells in body]
-    lines.append("speed-up = median time of the reference / median time of the contender")
+    lines.append("speed-up = median time of the reference / median time of the contender; a sample of a "
+                 "fast contender is the mean of several back-to-back calls (calls_per_sample in the JSON)")
     for case in results["cases"]:
         lines.append(f"{case['name']}: {case['description']}")
         lines += [f"  {row['name']} failed: {row['error']}" for row in case["contenders"] if row["error"]]

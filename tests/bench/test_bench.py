@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import gc
 import json
+import time
 
 import pytest
 import torch
@@ -16,7 +17,7 @@ from hodphys.bench.registry import CASES, BenchEnv, BenchSpec, bench_case, relat
 from hodphys.bench.runner import BenchOptions, all_correct, make_env, run_bench, run_case
 
 CONTENDER_KEYS = {"name", "error", "ok", "rel_error", "median_s", "q1_s", "q3_s", "min_s", "max_s",
-                  "times_s", "speedup"}
+                  "times_s", "calls_per_sample", "speedup"}
 
 
 @pytest.fixture
@@ -40,7 +41,7 @@ def test_quick_run_end_to_end_writes_json(tmp_path, capsys):
     printed = capsys.readouterr().out
     assert "A-laplacian-pinn" in printed and "hp[multicomplex]" in printed and "speed-up" in printed
     results = json.loads(path.read_text())
-    assert {"time", "torch", "cpu", "threads", "dtype", "repeat", "warmup"} <= set(results["meta"])
+    assert {"time", "torch", "cpu", "threads", "dtype", "repeat", "warmup", "load_average"} <= set(results["meta"])
     assert results["meta"]["threads"] == 1 and results["meta"]["dtype"] == "float32"
     names = [case["name"] for case in results["cases"]]
     assert names == [case.name for case in select_cases("foundation")]
@@ -68,11 +69,35 @@ def test_schedule_runs_each_once_per_repetition_in_varying_seeded_orders():
 def test_interleaved_runs_round_robin_and_discards_warmup():
     calls = []
     contenders = {name: (lambda name=name: calls.append(name)) for name in "abc"}
-    times = timing.interleaved(contenders, repeat=2, warmup=1)
+    times, number = timing.interleaved(contenders, repeat=2, warmup=1)
     orders = timing.schedule("abc", 3)
     assert calls == [name for order in orders for name in order]
     assert {name: len(t) for name, t in times.items()} == {"a": 2, "b": 2, "c": 2}
+    assert number == {"a": 1, "b": 1, "c": 1}
     assert gc.isenabled()
+
+
+def test_fast_contenders_are_called_several_times_per_sample():
+    calls = {"fast": 0, "slow": 0}
+
+    def fast():
+        calls["fast"] += 1
+
+    def slow():
+        calls["slow"] += 1
+        time.sleep(0.02)
+
+    times, number = timing.interleaved({"fast": fast, "slow": slow}, repeat=3, warmup=2, min_time=0.01)
+    assert number["slow"] == 1 and number["fast"] > 1
+    assert calls == {"slow": 2 + 3, "fast": 2 + 3 * number["fast"]}
+    assert all(t < 0.01 for t in times["fast"]) and all(t >= 0.02 for t in times["slow"])
+
+
+def test_calls_per_sample():
+    assert timing.calls_per_sample(0.5, 0.05) == 1
+    assert timing.calls_per_sample(0.001, 0.05) == 50
+    assert timing.calls_per_sample(0.0, 0.0) == 1
+    assert timing.calls_per_sample(0.0, 0.05) == 1000
 
 
 def test_interleaved_rejects_bad_counts():
@@ -154,7 +179,8 @@ def test_unknown_case_and_group_are_clear_errors(capsys):
 
 @pytest.mark.parametrize("options, message", [
     (BenchOptions(repeat=3), "--repeat must be ≥ 5"),
-    (BenchOptions(repeat=0, quick=True), "expected --repeat ≥ 1, --warmup ≥ 0 and --threads ≥ 1"),
+    (BenchOptions(repeat=0, quick=True), "expected --repeat ≥ 1, --warmup ≥ 0, --threads ≥ 1 and --min-time ≥ 0"),
+    (BenchOptions(min_time=-1.0), "expected --repeat ≥ 1, --warmup ≥ 0, --threads ≥ 1 and --min-time ≥ 0"),
     (BenchOptions(dtype="float16"), "unknown --dtype 'float16'"),
     (BenchOptions(device="tpu"), "unknown --device 'tpu'"),
 ])
