@@ -21,6 +21,7 @@ import torch
 from torch import Tensor
 
 from hodphys.elementwise import ElementwiseFunction
+from hodphys.multicomplex.kernels import broadcast_shape
 
 _DEFAULT_STEP = {torch.float64: 2.0 ** -26, torch.float32: 2.0 ** -12}
 
@@ -78,7 +79,7 @@ def multiply(a: Tensor, b: Tensor, order: int, h: float, *, a_real_zero: bool = 
 
     ``*_real_zero`` promise a zero real component, so the terms it multiplies are skipped.
     """
-    shape = torch.broadcast_shapes(a.shape[1:], b.shape[1:])
+    shape = broadcast_shape(a.shape[1:], b.shape[1:])
     out = torch.zeros((1 << order, *shape), dtype=torch.result_type(a, b), device=a.device)
     for s, us, ts, overlaps in _product_table(order, h == 0, a_real_zero, b_real_zero):
         if len(us) == 1:
@@ -108,7 +109,7 @@ def reciprocal(c: Tensor, order: int, h: float) -> Tensor:
 
 def taylor(derivatives: Sequence[Tensor], eps: Tensor, order: int, h: float) -> Tensor:
     """Σ_{k≤n} f⁽ᵏ⁾(x₀)/k! εᵏ for ε (2ⁿ, …) with zero real part; derivatives = [f, f', …, f⁽ⁿ⁾]."""
-    out = torch.zeros(torch.broadcast_shapes(eps.shape, (1, *derivatives[0].shape)),
+    out = torch.zeros(broadcast_shape(eps.shape, (1, *derivatives[0].shape)),
                       dtype=eps.dtype, device=eps.device)
     out[0] = derivatives[0]
     power = eps

@@ -8,7 +8,7 @@ import torch
 
 from hodphys import elementwise
 from hodphys.multicomplex.algebra import multiply, taylor
-from hodphys.multicomplex.kernels import _set_partitions, compose_exact, product_imag
+from hodphys.multicomplex.kernels import _set_partitions, broadcast_shape, compose_exact, product_imag
 
 
 def _stack(real: torch.Tensor, imag: torch.Tensor) -> torch.Tensor:
@@ -53,3 +53,13 @@ def test_compose_exact_third_order_by_hand():
     f = elementwise.Sin().derivatives(x, 3)
     top = compose_exact(f, imag, 3)[-1]
     torch.testing.assert_close(top, torch.tensor([[-math.cos(0.4) * 30.0]], dtype=torch.float64))
+
+
+@pytest.mark.parametrize("shapes", [[(3, 1, 4), (5, 1)], [(2,), ()], [(1, 1), (1,)], [(4, 2, 1), (4, 1, 7), (7,)], []])
+def test_broadcast_shape_matches_torch(shapes):
+    assert broadcast_shape(*shapes) == torch.broadcast_shapes(*shapes)
+
+
+def test_broadcast_shape_rejects_mismatched_sizes():
+    with pytest.raises(ValueError, match=r"do not broadcast: sizes \[2, 3\] at axis -1"):
+        broadcast_shape((4, 3), (2,))
