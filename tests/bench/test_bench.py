@@ -13,6 +13,7 @@ import torch
 
 from hodphys import cli
 from hodphys.bench import report, timing
+from hodphys.bench.nets import tanh_mlp
 from hodphys.bench.registry import CASES, BenchEnv, BenchSpec, bench_case, relative_error, select_cases
 from hodphys.bench.runner import BenchOptions, all_correct, make_env, run_bench, run_case
 
@@ -219,3 +220,18 @@ def test_format_seconds_units():
     assert report.format_seconds(0.0123) == "12.3 ms"
     assert report.format_seconds(4.56e-6) == "4.56 µs"
     assert report.format_seconds(None) == "—"
+
+
+def test_training_case_gradients_agree_in_quick_mode():
+    results = run_bench(BenchOptions(group="training", quick=True, repeat=1, warmup=0, memory=False))
+    assert [case["name"] for case in results["cases"]] == ["A-laplacian-pinn-train"]
+    assert all_correct(results)
+
+
+def test_tanh_mlp_layout_and_frozen_weights():
+    model = tanh_mlp([2, 5, 3], BenchEnv(dtype=torch.float64))
+    assert [type(m).__name__ for m in model] == ["Linear", "Tanh", "Linear"]
+    assert all(p.dtype == torch.float64 and not p.requires_grad for p in model.parameters())
+    assert all(p.requires_grad for p in tanh_mlp([2, 3], BenchEnv(), trainable=True).parameters())
+    with pytest.raises(ValueError, match=r"tanh_mlp: expected at least an input and an output width, got \[2\]"):
+        tanh_mlp([2], BenchEnv())
