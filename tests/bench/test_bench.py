@@ -208,11 +208,20 @@ def test_markdown_table_and_strict_json(tmp_path):
     results = run_bench(BenchOptions(cases=("C-hessian",), quick=True, repeat=2, warmup=0, memory=False))
     table = report.format_table(results, markdown=True).splitlines()
     assert table[0].startswith("| case | contender | median") and table[1].startswith("|---|")
-    assert len(table) == 2 + len(results["cases"][0]["contenders"])
+    rows = len(results["cases"][0]["contenders"])
+    assert all(line.startswith("| C-hessian |") for line in table[2:2 + rows]) and table[2 + rows] == ""
+    assert "threads=1, float32" in table[-2] and table[-1].startswith("- C-hessian: full Hessian")
     results["cases"][0]["contenders"][0]["rel_error"] = float("inf")
     path = report.write_json(results, tmp_path / "strict.json")
     assert "Infinity" not in path.read_text()
     assert json.loads(path.read_text())["cases"][0]["contenders"][0]["rel_error"] is None
+
+
+def test_peak_memory_cell():
+    assert report._memory({"memory": {"peak_bytes": 3 * 2**20}}) == "3.0 MiB"
+    assert report._memory({"memory": {"peak_bytes": 40 * 2**10}}) == "40 KiB"
+    assert report._memory({"memory": {"error": "x"}}) == "failed"
+    assert report._memory({}) == "—"
 
 
 def test_format_seconds_units():
