@@ -53,7 +53,7 @@ def interleaved(contenders: dict[str, Callable[[], object]], repeat: int, warmup
     """Seconds per call of each contender over ``repeat`` timed repetitions after ``warmup`` ones,
     interleaved in the orders of :func:`schedule`.
 
-    A sample is the mean of ``number`` back-to-back calls, with number set from the last warm-up
+    A sample is the mean of ``number`` back-to-back calls, with number set from the fastest warm-up
     call so that a sample lasts ≥ min_time (as ``timeit`` does): sub-millisecond contenders get
     samples long enough for the clock and the scheduler, slow ones are called once.
     sync() waits for queued device work (e.g. ``torch.cuda.synchronize``) before each clock read.
@@ -63,6 +63,7 @@ def interleaved(contenders: dict[str, Callable[[], object]], repeat: int, warmup
         raise ValueError(f"interleaved: expected repeat ≥ 1 and warmup ≥ 0, got repeat={repeat}, warmup={warmup}")
     times: dict[str, list[float]] = {name: [] for name in contenders}
     number = {name: 1 for name in contenders}
+    fastest: dict[str, float] = {}
     with _collector_between_calls() as collect:
         for repetition, order in enumerate(schedule(list(contenders), warmup + repeat)):
             for name in order:
@@ -75,8 +76,10 @@ def interleaved(contenders: dict[str, Callable[[], object]], repeat: int, warmup
                 seconds = (time.perf_counter() - start) / number[name]
                 if repetition >= warmup:
                     times[name].append(seconds)
-                elif repetition == warmup - 1:
-                    number[name] = calls_per_sample(seconds, min_time)
+                else:
+                    fastest[name] = min(fastest.get(name, seconds), seconds)
+                if repetition == warmup - 1:
+                    number[name] = calls_per_sample(fastest[name], min_time)
     return times, number
 
 
