@@ -244,3 +244,11 @@ def test_tanh_mlp_layout_and_frozen_weights():
     assert all(p.requires_grad for p in tanh_mlp([2, 3], BenchEnv(), trainable=True).parameters())
     with pytest.raises(ValueError, match=r"tanh_mlp: expected at least an input and an output width, got \[2\]"):
         tanh_mlp([2], BenchEnv())
+
+
+@pytest.mark.cuda
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_quick_run_on_cuda_with_allocator_peaks():
+    results = run_bench(BenchOptions(cases=("A-laplacian-pinn",), quick=True, device="cuda", repeat=2, warmup=1))
+    assert all_correct(results) and results["meta"]["gpu"]
+    assert all(row["memory"]["peak_bytes"] >= 0 for row in results["cases"][0]["contenders"])
