@@ -9,7 +9,7 @@ Glossary: N batch, d input features, m outputs; x (N, d), v (N, d), w (N, m).
 """
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 from torch import Tensor, nn

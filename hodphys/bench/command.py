@@ -20,7 +20,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--quick", action="store_true",
                         help="tiny sizes and few repetitions: a smoke test of the harness in seconds")
     parser.add_argument("--repeat", type=int, default=None, help="timed repetitions (default 7; 3 with --quick)")
-    parser.add_argument("--warmup", type=int, default=None, help="untimed repetitions first (default 2; 1 with --quick)")
+    parser.add_argument("--warmup", type=int, default=None,
+                        help="untimed repetitions first (default 2; 1 with --quick)")
     parser.add_argument("--min-time", type=float, default=None, metavar="SECONDS",
                         help="a sample repeats fast contenders until it lasts this long (default 0.05; 0 with --quick)")
     parser.add_argument("--threads", type=int, default=1, help="torch.set_num_threads (default 1)")

@@ -14,7 +14,7 @@ import gc
 import multiprocessing
 import os
 import re
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 

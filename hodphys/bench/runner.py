@@ -8,7 +8,7 @@ import math
 import os
 import platform
 from dataclasses import asdict, dataclass
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 

@@ -13,7 +13,7 @@ import gc
 import math
 import random
 import time
-from typing import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 
 import numpy as np
 

@@ -11,15 +11,14 @@ forms apply; h > 0 reproduces finite-step CSFD, O(h²)-accurate).
 """
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import torch
 from torch import Tensor
 
 from hodphys.engines import register_engine
-from hodphys.multicomplex.algebra import check_step
+from hodphys.multicomplex.algebra import broadcast_shape, check_step
 from hodphys.multicomplex.jet import Jet, SecondOrderJet
-from hodphys.multicomplex.kernels import broadcast_shape
 from hodphys.multicomplex.rules import Rule, compile_model
 from hodphys.request import Request
 

@@ -13,7 +13,8 @@ Covered: ``nn.Linear``, every activation :func:`hodphys.elementwise.elementwise_
 """
 from __future__ import annotations
 
-from typing import Any, Callable, Protocol
+from typing import Any, Protocol
+from collections.abc import Callable
 
 from torch import nn
 

@@ -2,7 +2,7 @@
 weights — what one PINN optimisation step costs on top of the forward pass."""
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 from torch import Tensor, nn
