@@ -21,6 +21,7 @@ from hodphys.multicomplex.algebra import check_step
 from hodphys.multicomplex.jet import Jet, SecondOrderJet
 from hodphys.multicomplex.rules import Rule, compile_model
 from hodphys.request import Request
+from hodphys.shapes import broadcast_shape
 
 
 def _forward(rules: Sequence[Rule], state, save: bool = False):
@@ -45,7 +46,7 @@ def _eye(request: Request, size: int) -> Tensor:
 def _perturbed(request: Request, units: Sequence[Tensor], h: float) -> Jet:
     """x + h Σ_k i_k v_k for P perturbations; units[k] is (P, N or 1, d)."""
     order = len(units)
-    shape = torch.broadcast_shapes(*(u.shape for u in units)) if units else (1, 1, request.d)
+    shape = broadcast_shape(*(u.shape for u in units)) if units else (1, 1, request.d)
     imag = request.x.new_zeros(((1 << order) - 1, *shape))
     for k, v in enumerate(units):
         imag[(1 << k) - 1] = v
