@@ -67,8 +67,9 @@ def felupe_contenders(beam: Cantilever, u: np.ndarray) -> tuple[dict[str, Callab
 
 
 def bench_newton_iteration(mesh_path: Path, repeat: int = 5, warmup: int = 1,
-                           with_felupe: bool = True) -> dict[str, float | str]:
-    """Median seconds of every contender on one mesh, the per-iteration totals and speed-up."""
+                           with_felupe: bool = True, min_time: float = 0.05) -> dict[str, float | str]:
+    """Median (and min) seconds per call of every contender on one mesh, the per-iteration totals
+    and the speed-up; a sample averages back-to-back calls up to ≥ min_time seconds."""
     with threadpool_limits(limits=1):
         beam, u = bent_beam(mesh_path)
         contenders, our_step = hodphys_contenders(beam, u)
@@ -81,7 +82,7 @@ def bench_newton_iteration(mesh_path: Path, repeat: int = 5, warmup: int = 1,
             ours = our_step()
             row["step_difference"] = float(np.linalg.norm(their_step() - ours)
                                            / np.linalg.norm(ours))
-        times = interleaved(contenders, repeat=repeat, warmup=warmup)
+        times, _ = interleaved(contenders, repeat=repeat, warmup=warmup, min_time=min_time)
     for name, samples in times.items():
         stats = summarize(samples)
         row[name], row[f"{name} min"] = stats["median"], stats["min"]
@@ -130,6 +131,8 @@ def main(argv: list[str] | None = None) -> list[dict]:
                                      description=__doc__.splitlines()[0])
     parser.add_argument("meshes", nargs="*", default=[str(MESH_DIR / m) for m in DEFAULT_MESHES])
     parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--min-time", type=float, default=0.05,
+                        help="seconds a sample lasts at least (short calls are repeated)")
     parser.add_argument("--no-felupe", action="store_true", help="time hodphys alone")
     args = parser.parse_args(argv)
     with_felupe = not args.no_felupe
@@ -139,8 +142,8 @@ def main(argv: list[str] | None = None) -> list[dict]:
         except ImportError:
             print("felupe is not installed (pip install 'hodphys[fem-test]'): timing hodphys alone")
             with_felupe = False
-    rows = [bench_newton_iteration(Path(mesh), repeat=args.repeat, with_felupe=with_felupe)
-            for mesh in args.meshes]
+    rows = [bench_newton_iteration(Path(mesh), repeat=args.repeat, with_felupe=with_felupe,
+                                   min_time=args.min_time) for mesh in args.meshes]
     print(markdown_table(rows))
     return rows
 
