@@ -1,4 +1,7 @@
-"""Matplotlib figures of simulation time series (Agg backend: no display needed).
+"""Matplotlib figures of simulation time series.
+
+Figures are made with matplotlib.figure.Figure, not pyplot: no display is needed and the
+caller's backend and open figures are left alone.
 
 Index letters: t time points, k curves.
 """
@@ -6,11 +9,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402  (the backend must be chosen first)
-import numpy as np  # noqa: E402
+import numpy as np
+from matplotlib.figure import Figure
 
 
 def plot_time_series(path: str | Path, times: np.ndarray,
@@ -22,8 +22,8 @@ def plot_time_series(path: str | Path, times: np.ndarray,
             if values.shape != times.shape:
                 raise ValueError(f"plot_time_series: expected {label!r} / {name!r} of shape "
                                  f"{times.shape} (like times), got {values.shape}")
-    figure, axes = plt.subplots(len(panels), 1, sharex=True, squeeze=False,
-                                figsize=(8, 2.6 * len(panels)))
+    figure = Figure(figsize=(8, 2.6 * len(panels)))
+    axes = figure.subplots(len(panels), 1, sharex=True, squeeze=False)
     for axis, (label, curves) in zip(axes[:, 0], panels.items()):
         for name, values in curves.items():
             axis.plot(times, values, label=name)
@@ -38,5 +38,4 @@ def plot_time_series(path: str | Path, times: np.ndarray,
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     figure.savefig(path, dpi=120)
-    plt.close(figure)
     return path
