@@ -9,8 +9,6 @@ fields/beam.pvd + VTU frames (ParaView), tip_energy.png (tip displacement, energ
 iterations against time), beam.png (the beam at its largest deflection; needs pyvista and
 off-screen OpenGL, skipped otherwise), metrics.json.
 """
-# no `from __future__ import annotations` here: hodphys.problems executes this file without
-# registering it in sys.modules, and dataclasses then cannot resolve string annotations
 import time
 from dataclasses import dataclass, field
 from pathlib import Path

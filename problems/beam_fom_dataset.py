@@ -9,7 +9,6 @@ random direction in the y–z plane, random peak force in [0, max_tip_force] and
 [min_pulse, max_pulse] (seeded). Every trajectory's load parameters are stored as attributes of
 its HDF5 group (see hodphys.io.snapshots for the layout). Writes dataset.h5 and metrics.json.
 """
-# no `from __future__ import annotations`: see problems/beam_fom.py
 import time
 from dataclasses import dataclass
 from pathlib import Path

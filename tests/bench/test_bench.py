@@ -252,3 +252,10 @@ def test_quick_run_on_cuda_with_allocator_peaks():
     results = run_bench(BenchOptions(cases=("A-laplacian-pinn",), quick=True, device="cuda", repeat=2, warmup=1))
     assert all_correct(results) and results["meta"]["gpu"]
     assert all(row["memory"]["peak_bytes"] >= 0 for row in results["cases"][0]["contenders"])
+
+
+def test_fem_group_quick_run_agrees_with_its_reference(tmp_path):
+    path = tmp_path / "fem.json"
+    assert cli.main(["bench", "--group", "fem", "--quick", "--no-memory", "--json", str(path)]) == 0
+    rows = json.loads(path.read_text())["cases"]
+    assert {case["name"] for case in rows} == {"fem-newton-coarse", "fem-newton-fine"}
