@@ -17,10 +17,11 @@ import torch
 from torch import Tensor
 
 from hodphys.engines import register_engine
-from hodphys.multicomplex.algebra import broadcast_shape, check_step
+from hodphys.multicomplex.algebra import check_step
 from hodphys.multicomplex.jet import Jet, SecondOrderJet
 from hodphys.multicomplex.rules import Rule, compile_model
 from hodphys.request import Request
+from hodphys.shapes import broadcast_shape
 
 
 def _forward(rules: Sequence[Rule], state, save: bool = False):
