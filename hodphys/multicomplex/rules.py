@@ -101,7 +101,7 @@ def compile_model(model: nn.Module) -> list[Rule]:
         fn = elementwise_of(module)
         if fn is None:
             raise NotImplementedError(
-                f"no multicomplex rule for {type(module).__name__} ({module!r} at {path}); "
+                f"no multicomplex rule for {type(module).__name__} (at {path}); "
                 f"covered: nn.Sequential of nn.Linear, elementwise activations and "
                 f"hodphys.nn layers (register more with hodphys.multicomplex.register_rule)"
             )
