@@ -1,0 +1,45 @@
+"""Walk a network into its layers and check that they compose (widths match, output layers last)."""
+from __future__ import annotations
+
+from torch import nn
+
+
+def is_plain_sequential(module: nn.Module) -> bool:
+    """An nn.Sequential (or subclass) whose forward is Sequential's: it only chains its children."""
+    return isinstance(module, nn.Sequential) and type(module).forward is nn.Sequential.forward
+
+
+def leaf_layers(model: nn.Module, path: str = "model") -> list[tuple[str, nn.Module]]:
+    """The layers a plain (possibly nested) nn.Sequential chains, in order, with their paths.
+
+    Iterates ``_modules`` rather than ``named_children``, which skips a module that appears
+    twice (e.g. one activation instance reused between layers).
+    """
+    if not is_plain_sequential(model):
+        return [(path, model)]
+    layers: list[tuple[str, nn.Module]] = []
+    for name, child in model._modules.items():
+        if child is not None:
+            layers.extend(leaf_layers(child, f"{path}[{name}]"))
+    return layers
+
+
+def check_composition(layers: list[tuple[str, nn.Module]]) -> None:
+    """ValueError if a layer's in_features differs from the width before it, or an output layer
+    (``terminal``, e.g. QuadraticLayer) is not last."""
+    width, source = None, None
+    for i, (path, layer) in enumerate(layers):
+        if getattr(layer, "terminal", False) and i < len(layers) - 1:
+            raise ValueError(
+                f"{path} ({type(layer).__name__}) is an output layer (it maps to a scalar) and must "
+                f"be the last layer; it is followed by {layers[i + 1][0]} ({type(layers[i + 1][1]).__name__})"
+            )
+        features = getattr(layer, "in_features", None)
+        if isinstance(features, int) and width is not None and features != width:
+            raise ValueError(
+                f"{path} ({type(layer).__name__}) expects in_features={features}, but {source} "
+                f"gives {width} features; expected matching widths between consecutive layers"
+            )
+        out = getattr(layer, "out_features", None)
+        if isinstance(out, int):
+            width, source = out, f"{path} ({type(layer).__name__})"
