@@ -89,7 +89,7 @@ def _polynomial_ode_derivatives(f: Tensor, u_value: Tensor, u: tuple[float, ...]
     """[f, f', …, f⁽ⁿ⁾] for an f with f' = u(f); u_value = u(f) computed stably by the caller."""
     out = [f]
     for q in _chain_polynomials(u, n)[:n] if n else ():
-        out.append(u_value * _horner(q, f))
+        out.append(u_value if q == (1.0,) else u_value * _horner(q, f))
     return out
 
 

@@ -82,7 +82,7 @@ class AnalyticForward(_Analytic):
 
     def jacobian(self, request: Request) -> Tensor:
         s, out = self._run(request)
-        return sweep.to_input(s, out.tangents.transpose(1, 2))
+        return sweep.to_input(s, sweep.batch_first(out.tangents))
 
     def hessian(self, request: Request) -> Tensor:
         s, out = self._run(request, "triu")
@@ -90,7 +90,7 @@ class AnalyticForward(_Analytic):
         return sweep.hessian_to_input(s, h)
 
     def laplacian(self, request: Request) -> Tensor:
-        return self._run(request, TRACE)[1].second_rows()[:, 0]
+        return self._run(request, TRACE)[1].second_rows()[0]
 
     def hvp(self, request: Request) -> Tensor:
         """Tangents [W₁v or v, c_1..c_p] and pairs (0, j): rows D²f[v, c_j]."""
@@ -99,16 +99,15 @@ class AnalyticForward(_Analytic):
         if s.back is not None:
             v = v @ s.back.t() @ s.directions  # (W₁v)ᵀ = vᵀQR
         p = s.directions.shape[0]
-        n = max(v.shape[0], 1)
-        tangents = torch.cat([v.unsqueeze(1), s.directions.expand(n, p, p)], 1)
+        tangents = torch.cat([v.unsqueeze(0), s.directions.unsqueeze(1).expand(p, v.shape[0], p)])
         pairs = (torch.zeros(p, dtype=torch.long, device=v.device), torch.arange(1, p + 1, device=v.device))
         out = sweep.forward(s.rules, Jet.seed(s.x, tangents, pairs))[0]
-        return sweep.to_input(s, out.second_rows().transpose(1, 2))
+        return sweep.to_input(s, sweep.batch_first(out.second_rows()))
 
     def directional(self, request: Request) -> Tensor:
-        tangents = torch.stack(torch.broadcast_tensors(*request.vectors), 1)
+        tangents = torch.stack(torch.broadcast_tensors(*request.vectors))
         out = sweep.forward(compile_model(request.model), Jet.seed(request.x, tangents, _mixed(request)))[0]
-        return out.tangents[:, 0] if out.pairs is None else out.second_rows()[:, 0]
+        return out.tangents[0] if out.pairs is None else out.second_rows()[0]
 
     def directional_grad(self, request: Request) -> Tensor:
         """wᵀ∇²f·v = Σ_k w_k (∇²f_k·v) from the forward hvp."""
@@ -122,7 +121,7 @@ class AnalyticForward(_Analytic):
         index = torch.arange(d, device=request.x.device)
         eye = torch.eye(d, dtype=request.x.dtype, device=request.x.device)
         out = sweep.forward(compile_model(request.model), Jet.seed(request.x, eye, (index, index)))[0]
-        return out.second_rows().diagonal(dim1=1, dim2=2)
+        return out.second_rows().diagonal(dim1=0, dim2=2)
 
     def derivatives(self, request: Request) -> dict[str, Tensor]:
         want = request.want
@@ -130,14 +129,14 @@ class AnalyticForward(_Analytic):
         s, out = self._run(request, pairs)
         result = {"value": out.value}
         if "jacobian" in want:
-            result["jacobian"] = sweep.to_input(s, out.tangents.transpose(1, 2))
+            result["jacobian"] = sweep.to_input(s, sweep.batch_first(out.tangents))
         if "hessian" in want:
             h = sweep.hessian_to_input(s, sweep.symmetric(out.second_rows(), out.pairs, s.directions.shape[0]))
             result["hessian"] = h
             if "laplacian" in want:
                 result["laplacian"] = h.diagonal(dim1=-2, dim2=-1).sum(-1)
         elif "laplacian" in want:
-            result["laplacian"] = out.second_rows()[:, 0]
+            result["laplacian"] = out.second_rows()[0]
         return result
 
 
@@ -154,41 +153,36 @@ class AnalyticBackward(_Analytic):
         rules = compile_model(request.model)
         out, saved = sweep.forward(rules, Jet.seed(request.x, None), save=True)
         eye = torch.eye(out.rows.shape[-1], dtype=request.x.dtype, device=request.x.device)
-        grad = sweep.backward(rules, saved, sweep.seeds(eye, 1, 0)).rows[:, :, 0]
-        return _batch(grad, request.n_batch)
-
-    def _sites(self, request: Request):
-        s = sweep.start(request, compile_model(request.model))
-        out, sites = sweep.curvature_sites(s, self._m(request))
-        return s, out, sites
+        grad = sweep.backward(rules, saved, sweep.seeds(eye, 1, 0)).rows[:, 0]  # (m, N, d)
+        return _batch(grad.transpose(0, 1), request.n_batch)
 
     def hessian(self, request: Request) -> Tensor:
-        s, out, sites = self._sites(request)
-        h = sweep.contract_hessian(sites, request.n_batch, out.rows.shape[-1], s.directions.shape[0], s.x)
-        return sweep.hessian_to_input(s, h)
+        s = sweep.start(request, compile_model(request.model))
+        return sweep.hessian_to_input(s, sweep.curvature(s, self._m(request), hessian=True)[1])
 
     def laplacian(self, request: Request) -> Tensor:
-        s, out, sites = self._sites(request)
-        return sweep.contract_laplacian(sites, request.n_batch, out.rows.shape[-1], s.x)
+        s = sweep.start(request, compile_model(request.model))
+        return sweep.curvature(s, self._m(request), hessian=False)[1]
 
     def _reverse(self, request: Request, weights: Tensor) -> Tensor:
-        """∇ₓ of the top jet row seeded by weights (S, m) or (N, S, m): (N, S, d)."""
+        """∇ₓ of the top jet row seeded by weights (S, m) or (S, N, m): (N, S, d)."""
         vs = request.vectors
         pairs = _mixed(request)
-        tangents = torch.stack(torch.broadcast_tensors(*vs), 1)
+        tangents = torch.stack(torch.broadcast_tensors(*vs))
         rules = compile_model(request.model)
         out, saved = sweep.forward(rules, Jet.seed(request.x, tangents, pairs), save=True)
-        k = out.rows.shape[1]
+        k = out.rows.shape[0]
         if pairs is not None and not out.has_second:  # f is affine in x: ∇³f = 0
-            return request.x.new_zeros((request.n_batch, weights.shape[-2], request.d))
-        return _batch(sweep.backward(rules, saved, sweep.seeds(weights, k, k - 1)).rows[:, :, 0], request.n_batch)
+            return request.x.new_zeros((request.n_batch, weights.shape[0], request.d))
+        grad = sweep.backward(rules, saved, sweep.seeds(weights, k, k - 1)).rows[:, 0]  # (S, N, d)
+        return _batch(grad.transpose(0, 1), request.n_batch)
 
     def hvp(self, request: Request) -> Tensor:
         m = self._m(request)
         return self._reverse(request, torch.eye(m, dtype=request.x.dtype, device=request.x.device))
 
     def directional_grad(self, request: Request) -> Tensor:
-        return self._reverse(request, request.weight.unsqueeze(1))[:, 0]
+        return self._reverse(request, request.weight.unsqueeze(0))[:, 0]
 
     def derivatives(self, request: Request) -> dict[str, Tensor]:
         want = request.want
@@ -197,15 +191,17 @@ class AnalyticBackward(_Analytic):
             if "jacobian" in want:
                 result["jacobian"] = self.jacobian(request)
             return result
-        s, out, sites = self._sites(request)
-        n, m, p = request.n_batch, out.rows.shape[-1], s.directions.shape[0]
+        s = sweep.start(request, compile_model(request.model))
+        out, curvature = sweep.curvature(s, self._m(request), hessian="hessian" in want)
         result = {"value": out.value}
         if "jacobian" in want:
-            result["jacobian"] = sweep.to_input(s, out.tangents.transpose(1, 2))
+            result["jacobian"] = sweep.to_input(s, sweep.batch_first(out.tangents))
         if "hessian" in want:
-            result["hessian"] = sweep.hessian_to_input(s, sweep.contract_hessian(sites, n, m, p, s.x))
-        if "laplacian" in want:
-            result["laplacian"] = sweep.contract_laplacian(sites, n, m, s.x)
+            result["hessian"] = sweep.hessian_to_input(s, curvature)
+            if "laplacian" in want:
+                result["laplacian"] = result["hessian"].diagonal(dim1=-2, dim2=-1).sum(-1)
+        else:
+            result["laplacian"] = curvature
         return result
 
 

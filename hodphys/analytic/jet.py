@@ -1,7 +1,8 @@
 """Forward-mode state of the analytic engine: value, tangents and second-order rows in one tensor.
 
 A :class:`Jet` holds, for each of N samples, the K = 1 + P + R rows of a layer's features
-(width w), stacked as ``rows`` (N, K, w):
+(width w), stacked component-major as ``rows`` (K, N, w) — each row a contiguous (N, w) block,
+so σ reads its value row and the Laplacian sums its tangent rows without strides:
 
 * row 0: the value u;
 * rows 1..P: tangents Du[t_p] along P input directions (the Jacobian when they are the e_i);
@@ -26,7 +27,7 @@ TRACE = "trace"
 
 
 class Jet:
-    """rows (N, K, w) with P tangents and second-order rows described by ``pairs`` (see module doc).
+    """rows (K, N, w) with P tangents and second-order rows described by ``pairs`` (see module doc).
 
     ``pairs`` is None (first order only), :data:`TRACE`, or two index tensors (R,) into the tangents.
     """
@@ -38,11 +39,13 @@ class Jet:
 
     @classmethod
     def seed(cls, x: Tensor, tangents: Tensor | None, pairs: tuple[Tensor, Tensor] | str | None = None) -> "Jet":
-        """x (N, d) with tangents (P, d) or (N, P, d) shared across samples; second rows start at zero."""
+        """x (N, d) with tangents (P, d) shared by all samples or (P, N, d); second rows start at zero."""
         if tangents is None:
-            return cls(x.unsqueeze(1), 0, pairs)
-        tangents = tangents.expand(x.shape[0], *tangents.shape[-2:])
-        return cls(torch.cat([x.unsqueeze(1), tangents], 1), tangents.shape[1], pairs)
+            return cls(x.unsqueeze(0), 0, pairs)
+        if tangents.ndim == 2:
+            tangents = tangents.unsqueeze(1)
+        tangents = tangents.expand(tangents.shape[0], *x.shape)
+        return cls(torch.cat([x.unsqueeze(0), tangents]), tangents.shape[0], pairs)
 
     def _like(self, rows: Tensor) -> "Jet":
         return Jet(rows, self.n_tangents, self.pairs)
@@ -50,42 +53,42 @@ class Jet:
     @property
     def value(self) -> Tensor:
         """(N, w)."""
-        return self.rows[:, 0]
+        return self.rows[0]
 
     @property
     def tangents(self) -> Tensor:
-        """(N, P, w)."""
-        return self.rows[:, 1:1 + self.n_tangents]
+        """(P, N, w)."""
+        return self.rows[1:1 + self.n_tangents]
 
     @property
     def second(self) -> Tensor | None:
-        """(N, R, w), (N, 1, w) for TRACE, or None while it is zero."""
-        return self.rows[:, 1 + self.n_tangents:] if self.has_second else None
+        """(R, N, w), (1, N, w) for TRACE, or None while it is zero."""
+        return self.rows[1 + self.n_tangents:] if self.has_second else None
 
     def second_rows(self) -> Tensor:
-        """The second rows, zeros (N, R, w) while the state is still affine in x."""
+        """The second rows, zeros (R, N, w) while the state is still affine in x."""
         if self.has_second:
             return self.second
         r = 1 if self.pairs == TRACE else len(self.pairs[0])
-        return self.rows.new_zeros((self.rows.shape[0], r, self.rows.shape[2]))
+        return self.rows.new_zeros((r, *self.rows.shape[1:]))
 
     @property
     def has_second(self) -> bool:
-        return self.rows.shape[1] > 1 + self.n_tangents
+        return self.rows.shape[0] > 1 + self.n_tangents
 
     def products(self) -> Tensor:
-        """The σ″ factor of the second rows: Dz_a ⊙ Dz_b (N, R, w), or Σ_p (Dz_p)² (N, 1, w) for TRACE."""
+        """The σ″ factor of the second rows: Dz_a ⊙ Dz_b (R, N, w), or Σ_p (Dz_p)² (1, N, w) for TRACE."""
         t = self.tangents
         if self.pairs == TRACE:
-            return t.square().sum(1, keepdim=True)
+            return (t * t).sum(0, keepdim=True)  # t * t: pow(t, 2) is several times slower on CPU
         a, b = self.pairs
-        return t[:, a] * t[:, b]
+        return t[a] * t[b]
 
     def linear(self, weight: Tensor, bias: Tensor | None = None) -> "Jet":
         """u ↦ W u + b on every row, the bias on the value row only; W (w_out, w)."""
         out = torch.matmul(self.rows, weight.t())
         if bias is not None:
-            out[:, 0] += bias
+            out[0] += bias
         return self._like(out)
 
     def scale(self, c: float) -> "Jet":
@@ -94,22 +97,26 @@ class Jet:
     def add(self, other: "Jet") -> "Jet":
         """Sum of two states on the same tangents; a missing (zero) second block is padded."""
         a, b = self.rows, other.rows
-        if a.shape[1] != b.shape[1]:
-            short, long = (a, b) if a.shape[1] < b.shape[1] else (b, a)
-            return self._like(long + torch.nn.functional.pad(short, (0, 0, 0, long.shape[1] - short.shape[1])))
+        if a.shape[0] != b.shape[0]:
+            short, long = (a, b) if a.shape[0] < b.shape[0] else (b, a)
+            pad = (0, 0, 0, 0, 0, long.shape[0] - short.shape[0])
+            return self._like(long + torch.nn.functional.pad(short, pad))
         return self._like(a + b)
 
     def elementwise(self, fn: ElementwiseFunction) -> "Jet":
         """σ applied to the value, its chain rule to the other rows (module doc)."""
-        if self.rows.shape[1] == 1:
+        if self.rows.shape[0] == 1:
             return self._like(fn.derivatives(self.rows, 0)[0])
         second = self.pairs is not None
-        f = fn.derivatives(self.rows[:, :1], 2 if second else 1)
-        rest = f[1] * self.rows[:, 1:]
+        f = fn.derivatives(self.rows[:1], 2 if second else 1)
+        # σ′ times all rows, then overwrite row 0 with σ: one product and a small copy instead of
+        # a product and a torch.cat of all K rows
+        out = f[1] * self.rows
+        out[:1] = f[0]
         if second:
             curvature = f[2] * self.products()
             if self.has_second:
-                rest[:, self.n_tangents:] += curvature
+                out[1 + self.n_tangents:] += curvature
             else:
-                rest = torch.cat([rest, curvature], 1)
-        return self._like(torch.cat([f[0], rest], 1))
+                out = torch.cat([out, curvature])
+        return self._like(out)

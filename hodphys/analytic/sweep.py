@@ -63,51 +63,65 @@ def forward(rules: Sequence[Any], jet: Jet, save: bool = False) -> tuple[Jet, li
 
 def backward(rules: Sequence[Any], saved: list, adjoint: Adjoint) -> Adjoint:
     """Run the rules' transposes from the output back to the start."""
-    for rule, kept in zip(reversed(rules), reversed(saved)):
-        adjoint = rule.backward(adjoint, kept)
+    for rule in reversed(rules):
+        adjoint = rule.backward(adjoint, saved.pop())  # pop: free each saved jet once used
     return adjoint
 
 
 def seeds(weights: Tensor, rows: int, row: int) -> Adjoint:
-    """Adjoint with weights (S, m) or (N, S, m) on jet row ``row`` of ``rows``, zero elsewhere."""
+    """Adjoint with weights (S, m) or (S, N, m) on jet row ``row`` of ``rows``, zero elsewhere."""
     if weights.ndim == 2:
-        weights = weights.unsqueeze(0)
-    out = weights.new_zeros((*weights.shape[:2], rows, weights.shape[-1]))
-    out[:, :, row] = weights
+        weights = weights.unsqueeze(1)
+    out = weights.new_zeros((weights.shape[0], rows, *weights.shape[1:]))
+    out[:, row] = weights
     return Adjoint(out)
 
 
-def curvature_sites(start_: Start, m: int) -> tuple[Jet, list[tuple[Tensor, Tensor]]]:
-    """Forward tangents along the start directions, then m value-only adjoints collecting the sites.
+class Curvature:
+    """Accumulates the curvature sites an adjoint sweep meets, contracting each on arrival.
 
-    Returns the output jet (value and Jacobian rows) and the sites (Dz (N, p, w), σ″⊙ḡ (·, m, w)).
+    At a site with tangents Dz (p, N, w) and weights c = σ″(z) ⊙ ḡ (m, N, w), adds
+    Dzᵀ diag(c) Dz to the Hessian (N, m, p, p), or Σ_w c_w ‖Dz_w‖² to the Laplacian (N, m).
+    """
+
+    def __init__(self, hessian: bool):
+        self.hessian, self.total = hessian, None
+
+    def append(self, site: tuple[Tensor, Tensor]) -> None:
+        dz, c = site
+        if self.hessian:
+            dz = dz.transpose(0, 1)  # (N, p, w): per-sample matrices for one batched matmul
+            term = torch.matmul(dz.unsqueeze(1) * c.transpose(0, 1).unsqueeze(2), dz.transpose(1, 2).unsqueeze(1))
+        else:
+            term = (c * (dz * dz).sum(0)).sum(-1).t()
+        self.total = term if self.total is None else self.total + term
+
+    def result(self, n: int, m: int, p: int, like: Tensor) -> Tensor:
+        """The sum, zeros if the network had no curvature site (it is affine)."""
+        if self.total is None:
+            return like.new_zeros((n, m, p, p) if self.hessian else (n, m))
+        return self.total.expand(n, *self.total.shape[1:])
+
+
+def curvature(start_: Start, m: int, hessian: bool) -> tuple[Jet, Tensor]:
+    """Forward tangents along the start directions, then m value-only adjoints contracting the sites.
+
+    Returns the output jet (value and Jacobian rows) and the Hessian (N, m, p, p) in start
+    coordinates, or the Laplacian (N, m).
     """
     jet = Jet.seed(start_.x, start_.directions)
     out, saved = forward(start_.rules, jet, save=True)
     eye = torch.eye(m, dtype=jet.rows.dtype, device=jet.rows.device)
     adjoint = seeds(eye, 1, 0)
-    adjoint.sites = []
+    adjoint.sites = Curvature(hessian)
     backward(start_.rules, saved, adjoint)
-    return out, adjoint.sites
+    p = start_.directions.shape[0]
+    return out, adjoint.sites.result(start_.x.shape[0], m, p, start_.x)
 
 
-def contract_hessian(sites: list[tuple[Tensor, Tensor]], n: int, m: int, p: int, like: Tensor) -> Tensor:
-    """H (N, m, p, p) = Σ_sites Dzᵀ diag(σ″ ⊙ ḡ) Dz, all sites in one batched matmul."""
-    if not sites:
-        return like.new_zeros((n, m, p, p))
-    t = torch.cat([dz for dz, _ in sites], -1)  # (N, p, W)
-    s = torch.cat([c.expand(n, m, -1) for _, c in sites], -1)  # (N, m, W)
-    if m == 1:
-        return torch.bmm(t * s, t.transpose(1, 2)).unsqueeze(1)
-    return torch.matmul(t.unsqueeze(1) * s.unsqueeze(2), t.transpose(1, 2).unsqueeze(1))
-
-
-def contract_laplacian(sites: list[tuple[Tensor, Tensor]], n: int, m: int, like: Tensor) -> Tensor:
-    """Δf (N, m) = Σ_sites Σ_w (σ″ ⊙ ḡ)_w ‖Dz_w‖²."""
-    out = like.new_zeros((n, m))
-    for dz, c in sites:
-        out = out + (c * dz.square().sum(1, keepdim=True)).sum(-1)
-    return out
+def batch_first(t: Tensor) -> Tensor:
+    """Rows (K, N, m) → (N, m, K), the layout results are returned in."""
+    return t.permute(1, 2, 0)
 
 
 def to_input(start_: Start, t: Tensor) -> Tensor:
@@ -121,9 +135,9 @@ def hessian_to_input(start_: Start, h: Tensor) -> Tensor:
 
 
 def symmetric(upper: Tensor, pairs: tuple[Tensor, Tensor], p: int) -> Tensor:
-    """Second rows (N, R, m) at the pairs a ≤ b → (N, m, p, p)."""
+    """Second rows (R, N, m) at the pairs a ≤ b → (N, m, p, p)."""
     a, b = pairs
-    upper = upper.transpose(1, 2)
+    upper = batch_first(upper)
     h = upper.new_zeros((*upper.shape[:2], p, p))
     h[..., a, b] = upper
     h[..., b, a] = upper
