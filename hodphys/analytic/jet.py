@@ -45,7 +45,10 @@ class Jet:
         if tangents.ndim == 2:
             tangents = tangents.unsqueeze(1)
         tangents = tangents.expand(tangents.shape[0], *x.shape)
-        return cls(torch.cat([x.unsqueeze(0), tangents]), tangents.shape[0], pairs)
+        # the one TRACE row starts as zeros: it costs the first matmul one row, where adding it
+        # at the first σ would copy all K rows (pairs, with R rows, are added lazily instead)
+        zero = [x.new_zeros((1, *x.shape))] if pairs == TRACE else []
+        return cls(torch.cat([x.unsqueeze(0), tangents, *zero]), tangents.shape[0], pairs)
 
     def _like(self, rows: Tensor) -> "Jet":
         return Jet(rows, self.n_tangents, self.pairs)
@@ -108,11 +111,11 @@ class Jet:
         if self.rows.shape[0] == 1:
             return self._like(fn.derivatives(self.rows, 0)[0])
         second = self.pairs is not None
-        f = fn.derivatives(self.rows[:1], 2 if second else 1)
+        f = fn.derivatives(self.rows[0], 2 if second else 1)
         # σ′ times all rows, then overwrite row 0 with σ: one product and a small copy instead of
         # a product and a torch.cat of all K rows
         out = f[1] * self.rows
-        out[:1] = f[0]
+        out[0] = f[0]
         if second:
             curvature = f[2] * self.products()
             if self.has_second:
