@@ -46,10 +46,11 @@ class Choice:
 
     def __str__(self) -> str:
         lines = [f"{self.quantity}: chosen method={self.chosen!r}"]
+        width = max(map(len, [*self.costs, *self.ruled_out]))
         for name, cost in sorted(self.costs.items(), key=lambda kv: kv[1]):
-            lines.append(f"  {name:<14} estimated cost {cost:.3g} multiply-adds")
+            lines.append(f"  {name:<{width}} estimated cost {cost:.3g} multiply-adds")
         for name, why in self.ruled_out.items():
-            lines.append(f"  {name:<14} cannot: {why}")
+            lines.append(f"  {name:<{width}} cannot: {why}")
         return "\n".join(lines)
 
 

@@ -1,29 +1,24 @@
-"""Cost model of the analytic engines, in multiply-adds (only ratios between engines matter).
+"""Cost model of the analytic engines in the shared currency of :mod:`hodphys.cost`.
 
-From the rules: L = Σ multiply-adds of the linear maps per row, E = Σ widths of the σ sites,
-n_rules; from the request: N, d, m, the quantity and its order. A sweep over K rows costs
-N·K·(L + c_σ·E) (a linear map touches every row once; σ about c_σ operations per entry),
-contractions and the first-layer map add their own terms, and every tensor op pays a fixed
-:data:`LAUNCH` (dispatch and allocation), which is what dominates at batch 1.
+From the rules: L (linear multiply-adds per row), E (σ-site width), the layer count; from the
+request: N, d, m, the quantity and its order. The forward mode pushes K = 1 + P + R rows
+(value, tangents, second rows); the backward mode a tangent sweep plus S-seed adjoint sweeps
+and the site contractions; a factored first layer (d > w₁) runs on the value row only and
+adds the map back to x.
 """
 from __future__ import annotations
 
 from typing import Any, Sequence
 
 from hodphys.analytic.sweep import factorable
+from hodphys.cost import Sizes, launches, sweep
 from hodphys.request import Request
 
-LAUNCH = 3e4  # multiply-adds one tensor op costs besides its arithmetic (a few µs on one core)
-ELEMENTWISE = 4.0  # operations per σ-site entry and row (σ′ product, σ″ product, sums)
 OPS_PER_RULE = 6  # tensor ops per layer and sweep
 
 
-def _sizes(rules: Sequence[Any]) -> tuple[float, float]:
-    return float(sum(r.shape.linear for r in rules)), float(sum(r.shape.sites for r in rules))
-
-
 def _sweep(n: int, rows: float, linear: float, sites: float) -> float:
-    return n * rows * (linear + ELEMENTWISE * sites)
+    return sweep(n, rows, Sizes(linear, sites, 0))
 
 
 def _forward_rows(request: Request, p: int) -> float:
@@ -53,7 +48,8 @@ def _backward_terms(request: Request, p: int, m: int, linear: float, sites: floa
 
 def analytic_cost(request: Request, rules: Sequence[Any], mode: str) -> float:
     """Estimated multiply-adds of ``request`` in the given mode ("forward" or "backward")."""
-    linear, sites = _sizes(rules)
+    linear = float(sum(r.shape.linear for r in rules))
+    sites = float(sum(r.shape.sites for r in rules))
     d, m, n = request.d, rules[-1].shape.width or request.d, request.n_batch
     p = d
     if factorable(rules, d):
@@ -68,4 +64,4 @@ def analytic_cost(request: Request, rules: Sequence[Any], mode: str) -> float:
         sweeps = 2
     if p < d and request.quantity in ("hessian", "derivatives"):
         work += n * m * (d * d * p + d * p * p)  # H = Bᵀ H_c B
-    return work + LAUNCH * OPS_PER_RULE * sweeps * len(rules)
+    return work + launches(Sizes(linear, sites, len(rules)), sweeps, OPS_PER_RULE)

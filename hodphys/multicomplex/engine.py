@@ -16,6 +16,7 @@ from typing import Sequence
 import torch
 from torch import Tensor
 
+from hodphys import cost
 from hodphys.engines import register_engine
 from hodphys.multicomplex.algebra import check_step
 from hodphys.multicomplex.jet import Jet, SecondOrderJet
@@ -85,7 +86,7 @@ class MulticomplexEngine:
     def _h(self, request: Request, order: int) -> float:
         return check_step(request.options.get("h", 0.0), order, request.x.dtype)
 
-    # --- cost model: multiply-adds of the linear layers, in units of one forward pass ---------
+    # --- cost model (hodphys.cost): rows pushed through the network, and tensor ops issued ----
     def cost(self, request: Request) -> float:
         d, m, n = request.d, self._m(request), len(request.vectors)
         pairs = d * (d + 1) // 2
@@ -101,8 +102,12 @@ class MulticomplexEngine:
             "derivatives": (1 + d + pairs if "hessian" in request.want
                             else d + 2 if "laplacian" in request.want else 1 + d),
         }[request.quantity]
-        params = sum(p.numel() for p in request.model.parameters())
-        return units * request.n_batch * max(params, request.d)
+        order = {"directional": n, "directional_grad": n, "dim_derivative": request.order,
+                 "jacobian": 1, "divergence": 1}.get(request.quantity, 2)
+        sweeps = 2 if request.quantity in ("directional_grad", "hvp") else 1
+        sizes = cost.network_sizes(request.model, request.d)
+        # multicomplex products issue ~3·2ⁿ ops per σ (component table), linear maps a few
+        return cost.sweep(request.n_batch, units, sizes) + cost.launches(sizes, sweeps, 4 + 3 * 2 ** order)
 
     # --- first order ----------------------------------------------------------------------
     def jacobian(self, request: Request) -> Tensor:
