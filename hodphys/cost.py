@@ -16,7 +16,7 @@ from torch import nn
 
 from hodphys.elementwise import elementwise_of
 from hodphys.nn.block import BranchBlock
-from hodphys.nn.compose import leaf_layers
+from hodphys.nn.compose import cached_by_structure, leaf_layers
 
 LAUNCH = 3e4  # multiply-adds one tensor op costs besides its arithmetic (a few µs on one core)
 ELEMENTWISE = 4.0  # operations per σ-site entry and row
@@ -35,6 +35,7 @@ def _numel(m: object) -> int:
     return 0 if isinstance(m, float) else m.numel()
 
 
+@cached_by_structure
 def network_sizes(model: nn.Module, d: int) -> Sizes:
     """Sizes of any model: exact for Sequentials of known layers, parameter count otherwise."""
     linear, sites, width = 0.0, 0.0, d

@@ -23,7 +23,7 @@ from hodphys.analytic.adjoint import Adjoint
 from hodphys.analytic.jet import Jet
 from hodphys.elementwise import ElementwiseFunction, elementwise_of
 from hodphys.nn.block import BranchBlock, propagate, propagate_adjoint
-from hodphys.nn.compose import check_composition, leaf_layers
+from hodphys.nn.compose import cached_by_structure, check_composition, leaf_layers
 
 
 @dataclass(frozen=True)
@@ -95,6 +95,7 @@ def register_rule(module_type: type, factory: Callable[[nn.Module, int | None], 
     _RULES[module_type] = factory
 
 
+@cached_by_structure
 def compile_model(model: nn.Module) -> list[Any]:
     """The model as a flat list of rules; NotImplementedError names the first uncovered module,
     ValueError a composition that does not fit (see :func:`hodphys.nn.check_composition`)."""

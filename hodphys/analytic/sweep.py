@@ -82,6 +82,9 @@ class Curvature:
 
     At a site with tangents Dz (p, N, w) and weights c = σ″(z) ⊙ ḡ (m, N, w), adds
     Dzᵀ diag(c) Dz to the Hessian (N, m, p, p), or Σ_w c_w ‖Dz_w‖² to the Laplacian (N, m).
+    The Hessian term is one batched matmul per site, (Dz ⊙ c) (N, m·p, w) @ Dzᵀ (N, w, p):
+    the m outputs are stacked into the rows so no operand is broadcast (a broadcast batched
+    matmul copies its expanded operand) and no (N, w, p, p) outer products are formed.
     """
 
     def __init__(self, hessian: bool):
@@ -89,15 +92,17 @@ class Curvature:
 
     def append(self, site: tuple[Tensor, Tensor]) -> None:
         dz, c = site
-        if self.hessian:
-            dz = dz.transpose(0, 1)  # (N, p, w): per-sample matrices for one batched matmul
-            term = torch.matmul(dz.unsqueeze(1) * c.transpose(0, 1).unsqueeze(2), dz.transpose(1, 2).unsqueeze(1))
-        else:
+        if not self.hessian:
             term = (c * (dz * dz).sum(0)).sum(-1).t()
+        else:
+            m, (p, n, w) = c.shape[0], dz.shape
+            dz = dz.transpose(0, 1)  # (N, p, w)
+            scaled = (dz.unsqueeze(1) * c.transpose(0, 1).unsqueeze(2)).reshape(n, m * p, w)
+            term = torch.bmm(scaled, dz.transpose(1, 2)).view(n, m, p, p)
         self.total = term if self.total is None else self.total + term
 
     def result(self, n: int, m: int, p: int, like: Tensor) -> Tensor:
-        """The sum, zeros if the network had no curvature site (it is affine)."""
+        """The Hessian (N, m, p, p) or Laplacian (N, m); zeros if the network is affine."""
         if self.total is None:
             return like.new_zeros((n, m, p, p) if self.hessian else (n, m))
         return self.total.expand(n, *self.total.shape[1:])
@@ -115,8 +120,7 @@ def curvature(start_: Start, m: int, hessian: bool) -> tuple[Jet, Tensor]:
     adjoint = seeds(eye, 1, 0)
     adjoint.sites = Curvature(hessian)
     backward(start_.rules, saved, adjoint)
-    p = start_.directions.shape[0]
-    return out, adjoint.sites.result(start_.x.shape[0], m, p, start_.x)
+    return out, adjoint.sites.result(start_.x.shape[0], m, start_.directions.shape[0], start_.x)
 
 
 def batch_first(t: Tensor) -> Tensor:
@@ -130,8 +134,9 @@ def to_input(start_: Start, t: Tensor) -> Tensor:
 
 
 def hessian_to_input(start_: Start, h: Tensor) -> Tensor:
-    """H = Bᵀ H_c B for a factored start."""
-    return h if start_.back is None else start_.back.t() @ h @ start_.back
+    """H = Bᵀ H_c B for a factored start, as (H_c B)ᵀ B (H_c is symmetric): both products are
+    batch-by-matrix, one GEMM each, where B on the left would be broadcast and copied."""
+    return h if start_.back is None else (h @ start_.back).transpose(-1, -2) @ start_.back
 
 
 def symmetric(upper: Tensor, pairs: tuple[Tensor, Tensor], p: int) -> Tensor:

@@ -19,7 +19,7 @@ from torch import nn
 
 from hodphys.elementwise import ElementwiseFunction, elementwise_of
 from hodphys.nn.block import BranchBlock, propagate, propagate_adjoint
-from hodphys.nn.compose import check_composition, leaf_layers
+from hodphys.nn.compose import cached_by_structure, check_composition, leaf_layers
 from hodphys.nn.icnn import ICNNLayer, QuadraticICNNLayer, QuadraticLayer
 from hodphys.nn.residual import ResidualBlock
 
@@ -91,6 +91,7 @@ def register_rule(module_type: type, factory: Callable[[nn.Module], Rule]) -> No
     _RULES[module_type] = factory
 
 
+@cached_by_structure
 def compile_model(model: nn.Module) -> list[Rule]:
     """The model as a flat list of rules; NotImplementedError names the first uncovered module,
     ValueError a composition that does not fit (see :func:`hodphys.nn.check_composition`)."""

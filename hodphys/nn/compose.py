@@ -1,7 +1,13 @@
 """Walk a network into its layers and check that they compose (widths match, output layers last)."""
 from __future__ import annotations
 
+import functools
+import weakref
+from typing import Any, Callable, TypeVar
+
 from torch import nn
+
+T = TypeVar("T")
 
 
 def is_plain_sequential(module: nn.Module) -> bool:
@@ -43,3 +49,24 @@ def check_composition(layers: list[tuple[str, nn.Module]]) -> None:
         out = getattr(layer, "out_features", None)
         if isinstance(out, int):
             width, source = out, f"{path} ({type(layer).__name__})"
+
+
+def cached_by_structure(fn: Callable[..., T]) -> Callable[..., T]:
+    """Cache ``fn(model, *args)`` per model while its layers are the same objects.
+
+    Engines compile a model into rules several times per call (``auto`` asks every engine
+    whether it can and at what cost); rules read the parameters when they run, so only the
+    layer structure has to match. The key is the identity of every leaf layer.
+    """
+    cache: "weakref.WeakKeyDictionary[nn.Module, dict]" = weakref.WeakKeyDictionary()
+
+    @functools.wraps(fn)
+    def wrapper(model: nn.Module, *args: Any) -> T:
+        signature = (tuple(id(layer) for _, layer in leaf_layers(model)), args)
+        entry = cache.setdefault(model, {})
+        if signature not in entry:
+            entry.clear()
+            entry[signature] = fn(model, *args)
+        return entry[signature]
+
+    return wrapper
