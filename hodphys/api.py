@@ -7,7 +7,8 @@ engine options (e.g. ``h=2**-20`` for multicomplex) are passed as keywords.
 """
 from __future__ import annotations
 
-from typing import Any, NamedTuple, Sequence
+from typing import Any, NamedTuple
+from collections.abc import Sequence
 
 import torch
 from torch import Tensor, nn

@@ -5,11 +5,11 @@ rule covers. f denotes the model on one sample: (d,) → (m,).
 """
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 from torch import Tensor
-from torch.func import hessian, jacfwd, jacrev, jvp, vmap
+from torch.func import jacfwd, jacrev, jvp, vjp, vmap
 
 from hodphys import cost
 from hodphys.engines import register_engine
@@ -32,20 +32,41 @@ def _per_sample(request: Request) -> Callable[[Tensor], Tensor]:
     return f
 
 
-def _jvp_of(g: Callable[[Tensor], Tensor], v: Tensor) -> Callable[[Tensor], Tensor]:
-    """y ↦ Dg(y)[v]."""
-    return lambda y: jvp(g, (y,), (v,))[1]
+def _jvp_of(g: Callable[[Tensor], Tensor], v: Tensor, reverse_only: bool) -> Callable[[Tensor], Tensor]:
+    """y ↦ Dg(y)[v]; reverse_only transposes a vjp instead (for ops without forward-AD rules)."""
+    if not reverse_only:
+        return lambda y: jvp(g, (y,), (v,))[1]
+
+    def by_double_vjp(y: Tensor) -> Tensor:
+        out, pullback = vjp(g, y)
+        return vjp(lambda u: pullback(u)[0], torch.zeros_like(out))[1](v)[0]
+
+    return by_double_vjp
 
 
-def _nested_jvp(f: Callable[[Tensor], Tensor]) -> Callable[..., Tensor]:
+def _nested_jvp(f: Callable[[Tensor], Tensor], reverse_only: bool) -> Callable[..., Tensor]:
     """g(x, v1..vn) = Dⁿf(x)[v1..vn] by n nested jvps."""
     def g(x: Tensor, *vs: Tensor) -> Tensor:
         inner = f
         for v in vs:
-            inner = _jvp_of(inner, v)
+            inner = _jvp_of(inner, v, reverse_only)
         return inner(x)
 
     return g
+
+
+def _forward_ad_or_reverse(method: Callable[..., Tensor]) -> Callable[..., Tensor]:
+    """Run with forward-mode AD; where an op has no forward-AD rule (e.g. silu_backward in
+    torch 2.x), run the same transform built from reverse mode only."""
+    def wrapped(self, request: Request) -> Tensor:
+        try:
+            return method(self, request, reverse_only=False)
+        except NotImplementedError as err:
+            if "forward AD" not in str(err):
+                raise
+            return method(self, request, reverse_only=True)
+
+    return wrapped
 
 
 def _expand(request: Request, t: Tensor) -> Tensor:
@@ -89,33 +110,39 @@ class AutogradEngine:
         transform = jacfwd if request.m is not None and request.d <= request.m else jacrev
         return vmap(transform(f))(request.x)
 
-    def hessian(self, request: Request) -> Tensor:
-        return vmap(hessian(_per_sample(request)))(request.x)
+    @_forward_ad_or_reverse
+    def hessian(self, request: Request, reverse_only: bool) -> Tensor:
+        outer = jacrev if reverse_only else jacfwd
+        return vmap(outer(jacrev(_per_sample(request))))(request.x)
 
     def laplacian(self, request: Request) -> Tensor:
         return self.hessian(request).diagonal(dim1=-2, dim2=-1).sum(-1)
 
-    def hvp(self, request: Request) -> Tensor:
+    @_forward_ad_or_reverse
+    def hvp(self, request: Request, reverse_only: bool) -> Tensor:
         grad = jacrev(_per_sample(request))
-        return vmap(lambda x, v: jvp(grad, (x,), (v,))[1])(request.x, _expand(request, request.vectors[0]))
+        return vmap(lambda x, v: _jvp_of(grad, v, reverse_only)(x))(request.x, _expand(request, request.vectors[0]))
 
-    def directional(self, request: Request) -> Tensor:
-        g = _nested_jvp(_per_sample(request))
+    @_forward_ad_or_reverse
+    def directional(self, request: Request, reverse_only: bool) -> Tensor:
+        g = _nested_jvp(_per_sample(request), reverse_only)
         vs = [_expand(request, v) for v in request.vectors]
         return vmap(g)(request.x, *vs)
 
-    def directional_grad(self, request: Request) -> Tensor:
-        g = _nested_jvp(_per_sample(request))
+    @_forward_ad_or_reverse
+    def directional_grad(self, request: Request, reverse_only: bool) -> Tensor:
+        g = _nested_jvp(_per_sample(request), reverse_only)
         vs = [_expand(request, v) for v in request.vectors]
         w = _expand(request, request.weight)
         return vmap(jacrev(lambda x, w, *v: (w * g(x, *v)).sum()))(request.x, w, *vs)
 
-    def dim_derivative(self, request: Request) -> Tensor:
+    @_forward_ad_or_reverse
+    def dim_derivative(self, request: Request, reverse_only: bool) -> Tensor:
         f, d, k = _per_sample(request), request.d, request.order
         eye = torch.eye(d, dtype=request.x.dtype, device=request.x.device)
 
         def diagonal(x: Tensor) -> Tensor:
-            per_direction = vmap(lambda e: _nested_jvp(f)(x, *(e,) * k))(eye)  # (d, m)
+            per_direction = vmap(lambda e: _nested_jvp(f, reverse_only)(x, *(e,) * k))(eye)  # (d, m)
             return per_direction.diagonal()
 
         return vmap(diagonal)(request.x)

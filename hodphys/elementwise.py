@@ -22,8 +22,9 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from functools import lru_cache
-from typing import Callable, ClassVar
+from functools import cache
+from typing import ClassVar
+from collections.abc import Callable
 
 import numpy as np
 import torch
@@ -50,7 +51,7 @@ def _horner(coeffs: tuple[float, ...], t: Tensor) -> Tensor | float:
     return out + coeffs[0] if coeffs[0] else out
 
 
-@lru_cache(maxsize=None)
+@cache
 def _chain_polynomials(u: tuple[float, ...], n: int) -> tuple[tuple[float, ...], ...]:
     """Q_1..Q_n for an f with f' = u(f): f⁽ᵏ⁾ = u(f)·Q_k(f).
 

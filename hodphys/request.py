@@ -6,7 +6,8 @@ features, m output features, n derivative order, P perturbations, S adjoint seed
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Any
+from collections.abc import Sequence
 
 import torch
 from torch import Tensor, nn
@@ -74,7 +75,7 @@ class Request:
         """(N, …) → (*B, …)."""
         if t is None:
             return None
-        return t.reshape(*self.batch_shape, *t.shape[1:])
+        return t.reshape(tuple(self.batch_shape) + tuple(t.shape[1:]))
 
 
 def _check_tensor(call: str, name: str, t: Any) -> Tensor:

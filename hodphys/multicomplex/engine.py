@@ -11,14 +11,14 @@ forms apply; h > 0 reproduces finite-step CSFD, O(h²)-accurate).
 """
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import torch
 from torch import Tensor
 
 from hodphys import cost
 from hodphys.engines import register_engine
-from hodphys.multicomplex.algebra import check_step
+from hodphys.multicomplex.algebra import broadcast_shape, check_step
 from hodphys.multicomplex.jet import Jet, SecondOrderJet
 from hodphys.multicomplex.rules import Rule, compile_model
 from hodphys.request import Request
@@ -46,7 +46,7 @@ def _eye(request: Request, size: int) -> Tensor:
 def _perturbed(request: Request, units: Sequence[Tensor], h: float) -> Jet:
     """x + h Σ_k i_k v_k for P perturbations; units[k] is (P, N or 1, d)."""
     order = len(units)
-    shape = torch.broadcast_shapes(*(u.shape for u in units)) if units else (1, 1, request.d)
+    shape = broadcast_shape(*(u.shape for u in units)) if units else (1, 1, request.d)
     imag = request.x.new_zeros(((1 << order) - 1, *shape))
     for k, v in enumerate(units):
         imag[(1 << k) - 1] = v

@@ -16,12 +16,11 @@ Glossary: C = 2ⁿ components, P perturbations, S adjoint seeds, *R the value's 
 """
 from __future__ import annotations
 
-import torch
 import torch.nn.functional as F
 from torch import Tensor
 
 from hodphys.elementwise import ElementwiseFunction
-from hodphys.multicomplex.algebra import multiply, taylor
+from hodphys.multicomplex.algebra import multiply_parts, taylor_parts
 
 
 class Jet:
@@ -36,38 +35,34 @@ class Jet:
     def __init__(self, real: Tensor, imag: Tensor, order: int, h: float):
         self.real, self.imag, self.order, self.h = real, imag, order, h
 
-    def _with(self, real: Tensor, imag: Tensor) -> "Jet":
+    def _with(self, real: Tensor, imag: Tensor) -> Jet:
         return Jet(real, imag, self.order, self.h)
 
-    def linear(self, weight: Tensor, bias: Tensor | None = None) -> "Jet":
+    def linear(self, weight: Tensor, bias: Tensor | None = None) -> Jet:
         """x ↦ W x + b on every component; the bias only on the real part."""
         return self._with(F.linear(self.real, weight, bias), F.linear(self.imag, weight))
 
-    def add(self, other: "Jet") -> "Jet":
+    def add(self, other: Jet) -> Jet:
         return self._with(self.real + other.real, self.imag + other.imag)
 
-    def scale(self, c: float) -> "Jet":
+    def scale(self, c: float) -> Jet:
         return self._with(c * self.real, c * self.imag)
 
-    def _stack(self) -> Tensor:
-        """All C components on one axis: (C, P, *R) after broadcasting."""
-        shape = torch.broadcast_shapes(self.imag.shape[1:], self.real.shape)
-        return torch.cat([self.real.expand(1, *shape), self.imag.expand(-1, *shape)])
-
-    def elementwise(self, fn: ElementwiseFunction, shift: int = 0) -> "Jet":
+    def elementwise(self, fn: ElementwiseFunction, shift: int = 0) -> Jet:
         """f⁽ˢʰⁱᶠᵗ⁾ applied by its truncated Taylor series; the real part is f⁽ˢʰⁱᶠᵗ⁾(real) exactly."""
         derivatives = fn.derivatives(self.real, self.order + shift)[shift:]
         if self.order == 0:
             return self._with(derivatives[0], self.imag)
-        eps = torch.cat([torch.zeros_like(self.imag[:1]), self.imag])
-        return self._with(derivatives[0], taylor(derivatives, eps, self.order, self.h)[1:])
+        _, imag = taylor_parts(derivatives, self.imag, self.order, self.h, with_real=False)
+        return self._with(derivatives[0], imag)
 
-    def times(self, other: "Jet") -> "Jet":
+    def times(self, other: Jet) -> Jet:
         """The multicomplex product, real part pinned to the product of the real parts."""
-        product = multiply(self._stack(), other._stack(), self.order, self.h)
-        return self._with(self.real * other.real, product[1:])
+        _, imag = multiply_parts(self.real, self.imag, other.real, other.imag, self.order, self.h,
+                                 with_real=False)
+        return self._with(self.real * other.real, imag)
 
-    def with_seed_axis(self) -> "Jet":
+    def with_seed_axis(self) -> Jet:
         """Insert the seed axis S (size 1) after P, to meet an adjoint of shape (…, P, S, *R)."""
         return self._with(self.real, self.imag.unsqueeze(2))
 
@@ -92,21 +87,21 @@ class SecondOrderJet:
                  pairs: tuple[Tensor, Tensor] | None):
         self.real, self.first, self.second, self.pairs = real, first, second, pairs
 
-    def _with(self, real: Tensor, first: Tensor, second: Tensor | None) -> "SecondOrderJet":
+    def _with(self, real: Tensor, first: Tensor, second: Tensor | None) -> SecondOrderJet:
         return SecondOrderJet(real, first, second, self.pairs)
 
-    def linear(self, weight: Tensor, bias: Tensor | None = None) -> "SecondOrderJet":
+    def linear(self, weight: Tensor, bias: Tensor | None = None) -> SecondOrderJet:
         second = None if self.second is None else F.linear(self.second, weight)
         return self._with(F.linear(self.real, weight, bias), F.linear(self.first, weight), second)
 
-    def add(self, other: "SecondOrderJet") -> "SecondOrderJet":
+    def add(self, other: SecondOrderJet) -> SecondOrderJet:
         if self.second is None or other.second is None:
             second = self.second if other.second is None else other.second
         else:
             second = self.second + other.second
         return self._with(self.real + other.real, self.first + other.first, second)
 
-    def scale(self, c: float) -> "SecondOrderJet":
+    def scale(self, c: float) -> SecondOrderJet:
         second = None if self.second is None else c * self.second
         return self._with(c * self.real, c * self.first, second)
 
@@ -116,7 +111,7 @@ class SecondOrderJet:
         a, b = self.pairs
         return self.first[a] * self.first[b]
 
-    def elementwise(self, fn: ElementwiseFunction) -> "SecondOrderJet":
+    def elementwise(self, fn: ElementwiseFunction) -> SecondOrderJet:
         """f(x + ε): first ↦ f'·first, second ↦ f'·second + f''·(first_a ⊙ first_b)."""
         f0, f1, f2 = fn.derivatives(self.real, 2)
         second = f2 * self._first_products()

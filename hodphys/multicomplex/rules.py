@@ -13,7 +13,8 @@ QuadraticICNNLayer), and ``nn.Sequential`` of those (nested too). More with :fun
 """
 from __future__ import annotations
 
-from typing import Any, Callable, Protocol
+from typing import Any, Protocol
+from collections.abc import Callable
 
 from torch import nn
 

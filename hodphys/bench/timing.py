@@ -1,0 +1,77 @@
+"""Interleaved timing: every repetition runs each contender once, in a shuffled order.
+
+Interleaving spreads the machine's drift (other processes, clock changes) over all contenders
+alike, so the ratios of medians from one run are meaningful even when the absolute times are
+noisy. The order is reshuffled every repetition (seeded): a fixed cyclic order would always put
+the same contender after the same heavy one, whose freed memory and evicted caches it inherits.
+Python's garbage collector runs between calls, never inside one (as ``timeit`` does).
+"""
+from __future__ import annotations
+
+import contextlib
+import gc
+import random
+import time
+from collections.abc import Callable, Iterator, Sequence
+
+import numpy as np
+
+
+def schedule(names: Sequence[str], repetitions: int, seed: int = 0) -> list[list[str]]:
+    """The order of each repetition: every name once, shuffled with a seeded generator."""
+    generator = random.Random(seed)
+    return [generator.sample(list(names), len(names)) for _ in range(repetitions)]
+
+
+@contextlib.contextmanager
+def _collector_between_calls() -> Iterator[Callable[[], None]]:
+    """Freeze what exists now (so collections are cheap), disable automatic collection, and
+    yield a function that collects garbage; everything is restored afterwards."""
+    enabled = gc.isenabled()
+    gc.collect()
+    gc.freeze()
+    gc.disable()
+    try:
+        yield gc.collect
+    finally:
+        gc.unfreeze()
+        if enabled:
+            gc.enable()
+
+
+def interleaved(contenders: dict[str, Callable[[], object]], repeat: int, warmup: int,
+                sync: Callable[[], None] = lambda: None) -> dict[str, list[float]]:
+    """Seconds per call of each contender over ``repeat`` timed repetitions after ``warmup`` ones,
+    interleaved in the orders of :func:`schedule`.
+
+    sync() waits for queued device work (e.g. ``torch.cuda.synchronize``) before each clock read.
+    Returns name → ``repeat`` times, in the order they were taken.
+    """
+    if repeat < 1 or warmup < 0:
+        raise ValueError(f"interleaved: expected repeat ≥ 1 and warmup ≥ 0, got repeat={repeat}, warmup={warmup}")
+    times: dict[str, list[float]] = {name: [] for name in contenders}
+    with _collector_between_calls() as collect:
+        for repetition, order in enumerate(schedule(list(contenders), warmup + repeat)):
+            for name in order:
+                collect()
+                sync()
+                start = time.perf_counter()
+                contenders[name]()
+                sync()
+                if repetition >= warmup:
+                    times[name].append(time.perf_counter() - start)
+    return times
+
+
+def summarize(times: Sequence[float]) -> dict[str, float]:
+    """median, quartiles (q1, q3), min and max of a list of times, in the same unit."""
+    if len(times) == 0:
+        raise ValueError("summarize: expected at least one time, got none")
+    q1, median, q3 = np.percentile(np.asarray(times, dtype=float), [25, 50, 75])
+    return {"median": float(median), "q1": float(q1), "q3": float(q3),
+            "min": float(min(times)), "max": float(max(times))}
+
+
+def speedup(reference_median: float, median: float) -> float:
+    """How many times faster than the reference: t_reference / t (inf for a zero time)."""
+    return reference_median / median if median > 0 else float("inf")

@@ -1,0 +1,89 @@
+"""Finding problems for ``hodphys run``/``hodphys list`` without importing ``problems/`` as a package.
+
+A problem is a Python file defining
+
+    NAME = "poisson"                 # what `hodphys run NAME` uses
+    DESCRIPTION = "one line"
+    @dataclass
+    class Config: ...                # every knob with a default
+    def main(config, run) -> dict    # returns the final metrics
+
+found by name in the repository's ``problems/`` folder, or given as a path (``hodphys run my.py``),
+so a user's own script is first-class.
+"""
+from __future__ import annotations
+
+import dataclasses
+import importlib.util
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from hodphys.config import resolve_config
+from hodphys.runs import Run, existing_run_dir
+
+PROBLEMS_DIR = Path(__file__).resolve().parent.parent / "problems"
+
+
+def load_problem_file(path: str | Path) -> ModuleType:
+    """Import a problem script and check it defines NAME, Config (a dataclass) and main."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"problem file {path} does not exist")
+    spec = importlib.util.spec_from_file_location(f"hodphys_problem_{path.stem}", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    missing = [name for name in ("NAME", "Config", "main") if not hasattr(module, name)]
+    if missing:
+        raise ValueError(f"problem file {path} must define NAME, Config and main(config, run); "
+                         f"missing {missing}")
+    if not dataclasses.is_dataclass(module.Config):
+        raise ValueError(f"problem file {path}: Config must be a @dataclass with defaults")
+    return module
+
+
+def known_problems(directory: Path = PROBLEMS_DIR) -> dict[str, Path]:
+    """NAME → file for every problem module in ``directory`` (files starting with _ are helpers)."""
+    found: dict[str, Path] = {}
+    if not directory.is_dir():
+        return found
+    for path in sorted(directory.glob("*.py")):
+        if path.name.startswith("_"):
+            continue
+        found[load_problem_file(path).NAME] = path
+    return found
+
+
+def find_problem(name_or_path: str) -> ModuleType:
+    """A problem by NAME (from ``problems/``) or by path to a ``.py`` file."""
+    if name_or_path.endswith(".py") or Path(name_or_path).is_file():
+        return load_problem_file(name_or_path)
+    problems = known_problems()
+    if name_or_path not in problems:
+        raise ValueError(f"unknown problem {name_or_path!r}; known: {sorted(problems) or 'none'} "
+                         f"(or give a path to a problem .py file)")
+    return load_problem_file(problems[name_or_path])
+
+
+def run_problem(name_or_path: str, config_file: str | Path | None = None, overrides: list[str] = (),
+                device: str = "cpu", resume: str | Path | None = None,
+                root: str | Path = "runs") -> tuple[Run, dict[str, Any]]:
+    """Resolve the config, make the run directory, call ``main`` and write ``metrics.json``.
+
+    With ``resume`` the run continues in that directory, from its saved config unless another
+    config file is given (overrides still apply).
+    """
+    module = find_problem(name_or_path)
+    if resume is not None and config_file is None:
+        config_file = existing_run_dir(resume) / "config.toml"
+    config = resolve_config(module.Config, config_file, list(overrides))
+    run = Run.create(module.NAME, config, root=root, device=device, resume=resume)
+    try:
+        metrics = module.main(config, run) or {}
+        run.write_metrics(metrics)
+        for key, value in sorted(metrics.items()):
+            run.log.info("  %-28s %s", key, value)
+        run.log.info("wrote %s", run.dir)
+    finally:
+        run.close()
+    return run, metrics

@@ -1,0 +1,148 @@
+"""Run directories: ``runs/<problem>-<time>/`` with the resolved config, a log, metrics and files.
+
+A problem's ``main(config, run)`` receives a :class:`Run`; it writes what it produces under
+``run.dir`` and logs through ``run.log``. Everything a run writes that another process may read
+(metrics, checkpoints) goes through :func:`atomic_write`, so a killed run never leaves a torn file.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import random
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from collections.abc import Callable, Iterable
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from hodphys.config import config_to_toml
+
+
+def atomic_write(path: str | Path, write: Callable[[Any], None], binary: bool = True) -> Path:
+    """Write a file by ``write(handle)`` into a temporary sibling, fsync, then rename over ``path``."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb" if binary else "w") as handle:
+            write(handle)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def existing_run_dir(path: str | Path) -> Path:
+    """The directory of an earlier run, for --resume."""
+    path = Path(path)
+    if not (path / "config.toml").is_file():
+        raise FileNotFoundError(f"--resume {path}: no such run directory (expected {path / 'config.toml'})")
+    return path
+
+
+def check_device(device: str) -> torch.device:
+    """A torch.device, refusing CUDA where there is none."""
+    try:
+        parsed = torch.device(device)
+    except RuntimeError:
+        raise ValueError(f"--device {device!r}: expected cpu, cuda or cuda:N") from None
+    if parsed.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"--device {device}: CUDA is not available on this machine "
+                         f"(torch.cuda.is_available() is False); use --device cpu")
+    return parsed
+
+
+def seed_everything(seed: int) -> None:
+    """Seed Python, NumPy and torch (all devices) from one integer."""
+    random.seed(seed)
+    np.random.seed(seed % 2 ** 32)
+    torch.manual_seed(seed)
+
+
+def _logger(name: str, logfile: Path) -> logging.Logger:
+    log = logging.getLogger(f"hodphys.run.{name}.{logfile.parent.name}")
+    log.setLevel(logging.INFO)
+    log.propagate = False
+    for handler in (logging.FileHandler(logfile), logging.StreamHandler()):
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s", "%H:%M:%S"))
+        log.addHandler(handler)
+    return log
+
+
+@dataclass
+class Run:
+    """One run of a problem.
+
+    Attributes:
+        name: the problem's name.
+        dir: the run directory (exists).
+        log: a logger writing to ``dir/run.log`` and the console.
+        device: where tensors should live.
+        resumed: True when continuing an earlier run in the same directory.
+    """
+
+    name: str
+    dir: Path
+    log: logging.Logger
+    device: torch.device
+    resumed: bool = False
+
+    @classmethod
+    def create(cls, name: str, config: Any, root: str | Path = "runs", device: str = "cpu",
+               resume: str | Path | None = None) -> Run:
+        """Make ``root/<name>-<YYYYmmdd-HHMMSS>`` (or reopen ``resume``), write config, seed."""
+        device = check_device(device)
+        if resume is not None:
+            run_dir = existing_run_dir(resume)
+        else:
+            stamp = time.strftime("%Y%m%d-%H%M%S")
+            run_dir = Path(root) / f"{name}-{stamp}"
+            suffix = 1
+            while run_dir.exists():
+                run_dir = Path(root) / f"{name}-{stamp}-{suffix}"
+                suffix += 1
+            run_dir.mkdir(parents=True)
+        atomic_write(run_dir / "config.toml", lambda f: f.write(config_to_toml(config)), binary=False)
+        seed = getattr(config, "seed", None)
+        if isinstance(seed, int):
+            seed_everything(seed)
+        log = _logger(name, run_dir / "run.log")
+        log.info("%s run %s in %s", "resuming" if resume else "starting", name, run_dir)
+        return cls(name, run_dir, log, device, resumed=resume is not None)
+
+    def path(self, *parts: str) -> Path:
+        """A path inside the run directory (parent folders created)."""
+        target = self.dir.joinpath(*parts)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        return target
+
+    def progress(self, iterable: Iterable | None = None, total: int | None = None, desc: str = "",
+                 **kwargs: Any) -> tqdm:
+        """A progress bar (tqdm) that stays quiet when output is not a terminal and CI is set."""
+        disable = kwargs.pop("disable", None)
+        return tqdm(iterable, total=total, desc=desc or self.name, dynamic_ncols=True,
+                    disable=disable, **kwargs)
+
+    def append_metrics(self, **values: Any) -> None:
+        """One JSON line in ``metrics.jsonl`` (during a run)."""
+        with open(self.dir / "metrics.jsonl", "a") as handle:
+            handle.write(json.dumps(values) + "\n")
+
+    def write_metrics(self, metrics: dict[str, Any]) -> Path:
+        """The final ``metrics.json``, written atomically."""
+        text = json.dumps(metrics, indent=2, sort_keys=True, default=float)
+        return atomic_write(self.dir / "metrics.json", lambda f: f.write(text + "\n"), binary=False)
+
+    def close(self) -> None:
+        for handler in list(self.log.handlers):
+            handler.close()
+            self.log.removeHandler(handler)
