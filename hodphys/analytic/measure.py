@@ -1,15 +1,15 @@
-"""Measuring tools for benchmarks: interleaved median timings and peak tensor memory.
+"""Measuring tools for the analytic benchmarks: median timings and peak tensor memory.
 
-* :func:`time_interleaved` runs each candidate once per round, round after round, with torch
-  on one thread, and reports medians, so a noisy (shared) machine slows all candidates alike.
+* :func:`time_interleaved`: medians of :func:`hodphys.bench.timing.interleaved` (shuffled
+  interleaved rounds) with torch on one thread and autograd off.
 * :func:`peak_bytes` counts every tensor storage created while a function runs (a
   ``TorchDispatchMode`` sees the real tensors under vmap/jvp too) and reports the peak of the
-  live total: the same number for CPU and GPU, independent of the allocator's caching.
+  live total, in-process and independent of the allocator's caching — cheap enough for a sweep
+  of 44 cells × 3 methods, where ``hodphys bench``'s RSS probe spawns a process per contender.
 """
 from __future__ import annotations
 
 import statistics
-import time
 import weakref
 from contextlib import contextmanager
 from typing import Any, Callable, Iterator
@@ -17,6 +17,8 @@ from typing import Any, Callable, Iterator
 import torch
 from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils._pytree import tree_flatten
+
+from hodphys.bench.timing import interleaved
 
 
 @contextmanager
@@ -33,16 +35,8 @@ def single_thread() -> Iterator[None]:
 def time_interleaved(candidates: dict[str, Callable[[], Any]], repeats: int = 7,
                      warmup: int = 1) -> dict[str, float]:
     """Median wall time in seconds of each candidate over ``repeats`` interleaved rounds."""
-    times: dict[str, list[float]] = {name: [] for name in candidates}
     with single_thread(), torch.no_grad():
-        for _ in range(warmup):
-            for fn in candidates.values():
-                fn()
-        for _ in range(repeats):
-            for name, fn in candidates.items():
-                start = time.perf_counter()
-                fn()
-                times[name].append(time.perf_counter() - start)
+        times = interleaved(candidates, repeat=repeats, warmup=warmup)
     return {name: statistics.median(ts) for name, ts in times.items()}
 
 
