@@ -122,10 +122,11 @@ def to_hessquik(model: nn.Module):
         raise ImportError("to_hessquik needs hessQuik: pip install hessQuik (or hodphys[bench])")
     import hessQuik.networks as net
 
-    p = next(model.parameters())
-    offset, layers = torch.zeros(getattr(leaf_layers(model)[0][1], "in_features"), dtype=p.dtype), []
+    pairs = _pairs(model)
+    offset = torch.zeros(getattr(pairs[0][0], "in_features", 0), dtype=next(model.parameters()).dtype)
+    layers = []
     with torch.no_grad():
-        for layer, activation in _pairs(model):
+        for layer, activation in pairs:
             twin, offset = _twin(layer, activation, offset)
             layers.append(twin)
     return net.NN(*layers)

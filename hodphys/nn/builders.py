@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import math
+from collections import OrderedDict
 from typing import Sequence
 
 from torch import nn
@@ -35,6 +36,12 @@ class _Checked(nn.Sequential):
     def __init__(self, *layers: nn.Module):
         super().__init__(*layers)
         check_composition(leaf_layers(self))
+
+    def __getitem__(self, idx: int | slice) -> nn.Module:
+        """model[i] is a layer; model[a:b] a plain nn.Sequential (a builder's arguments would not fit)."""
+        if isinstance(idx, slice):
+            return nn.Sequential(OrderedDict(list(self._modules.items())[idx]))
+        return super().__getitem__(idx)
 
 
 class MLP(_Checked):
