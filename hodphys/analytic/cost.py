@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any, Sequence
 
-from hodphys.analytic.sweep import factorable
+from hodphys.analytic.rules import LinearRule
 from hodphys.cost import Sizes, launches, sweep
 from hodphys.request import Request
 
@@ -52,10 +52,9 @@ def analytic_cost(request: Request, rules: Sequence[Any], mode: str) -> float:
     sites = float(sum(r.shape.sites for r in rules))
     d, m, n = request.d, rules[-1].shape.width or request.d, request.n_batch
     p = d
-    if factorable(rules, d):
-        p = rules[0].module.out_features
-        linear -= rules[0].shape.linear  # the first map runs on the value row only
-        linear += rules[0].shape.linear / max(_forward_rows(request, p), 1)
+    if isinstance(rules[0], LinearRule):  # the sweep starts at z₁: the first map runs on the value row
+        p = min(d, rules[0].module.out_features)
+        linear -= rules[0].shape.linear * (1 - 1 / max(_forward_rows(request, p), 1))
     if mode == "forward":
         work = _sweep(n, _forward_rows(request, p), linear, sites)
         sweeps = 1

@@ -95,11 +95,9 @@ class AnalyticForward(_Analytic):
     def hvp(self, request: Request) -> Tensor:
         """Tangents [W₁v or v, c_1..c_p] and pairs (0, j): rows D²f[v, c_j]."""
         s = sweep.start(request, compile_model(request.model))
-        v = request.vectors[0]
-        if s.back is not None:
-            v = v @ s.back.t() @ s.directions  # (W₁v)ᵀ = vᵀQR
-        p = s.directions.shape[0]
-        tangents = torch.cat([v.unsqueeze(0), s.directions.unsqueeze(1).expand(p, v.shape[0], p)])
+        v = s.lift(request.vectors[0])
+        p, w = s.directions.shape
+        tangents = torch.cat([v.unsqueeze(0), s.directions.unsqueeze(1).expand(p, v.shape[0], w)])
         pairs = (torch.zeros(p, dtype=torch.long, device=v.device), torch.arange(1, p + 1, device=v.device))
         out = sweep.forward(s.rules, Jet.seed(s.x, tangents, pairs))[0]
         return sweep.to_input(s, sweep.batch_first(out.second_rows()))

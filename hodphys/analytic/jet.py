@@ -30,12 +30,17 @@ class Jet:
     """rows (K, N, w) with P tangents and second-order rows described by ``pairs`` (see module doc).
 
     ``pairs`` is None (first order only), :data:`TRACE`, or two index tensors (R,) into the tangents.
+    ``scratch``: σ may overwrite the rows it is applied to — set for sweeps that keep no state
+    for a backward pass; every σ input is then a fresh tensor no one else reads, and updating it
+    in place saves allocating (and page-faulting) K new rows per layer. It is not done while
+    autograd records the rows (training), whose graph needs them as they were.
     """
 
-    __slots__ = ("rows", "n_tangents", "pairs")
+    __slots__ = ("rows", "n_tangents", "pairs", "scratch")
 
-    def __init__(self, rows: Tensor, n_tangents: int, pairs: tuple[Tensor, Tensor] | str | None = None):
-        self.rows, self.n_tangents, self.pairs = rows, n_tangents, pairs
+    def __init__(self, rows: Tensor, n_tangents: int, pairs: tuple[Tensor, Tensor] | str | None = None,
+                 scratch: bool = False):
+        self.rows, self.n_tangents, self.pairs, self.scratch = rows, n_tangents, pairs, scratch
 
     @classmethod
     def seed(cls, x: Tensor, tangents: Tensor | None, pairs: tuple[Tensor, Tensor] | str | None = None) -> "Jet":
@@ -51,7 +56,7 @@ class Jet:
         return cls(torch.cat([x.unsqueeze(0), tangents, *zero]), tangents.shape[0], pairs)
 
     def _like(self, rows: Tensor) -> "Jet":
-        return Jet(rows, self.n_tangents, self.pairs)
+        return Jet(rows, self.n_tangents, self.pairs, self.scratch)
 
     @property
     def value(self) -> Tensor:
@@ -111,13 +116,15 @@ class Jet:
         if self.rows.shape[0] == 1:
             return self._like(fn.derivatives(self.rows, 0)[0])
         second = self.pairs is not None
-        f = fn.derivatives(self.rows[0], 2 if second else 1)
-        # σ′ times all rows, then overwrite row 0 with σ: one product and a small copy instead of
-        # a product and a torch.cat of all K rows
-        out = f[1] * self.rows
+        in_place = self.scratch and not (torch.is_grad_enabled() and self.rows.requires_grad)
+        value = self.rows[0].clone() if in_place else self.rows[0]  # σ′ may alias the value row
+        f = fn.derivatives(value, 2 if second else 1)
+        curvature = f[2] * self.products() if second else None
+        # σ′ times all rows, then row 0 overwritten with σ: one product instead of a product and
+        # a torch.cat of all K rows
+        out = self.rows.mul_(f[1]) if in_place else f[1] * self.rows
         out[0] = f[0]
         if second:
-            curvature = f[2] * self.products()
             if self.has_second:
                 out[1 + self.n_tangents:] += curvature
             else:

@@ -1,11 +1,14 @@
 """The sweeps both analytic modes are built from: where to start, forward, backward, contraction.
 
-Glossary: N batch, d input dim, m outputs, p the dimension tangents live in at the start
-(d, or the first layer's width w₁ when the first layer is factored), S adjoint seeds, W the
-total width of the curvature sites.
+Glossary: N batch, d input dim, m outputs, p the number of tangent directions (d, or the first
+layer's width w₁ when it is factored), S adjoint seeds, W the total width of curvature sites.
 
-Factoring the first layer (issue: cost ∝ min(d, w₁)): when the network opens with
-z₁ = W₁x + b₁ and d > w₁, write W₁ᵀ = QR (reduced QR, R (w₁, w₁)); then W₁ = RᵀQᵀ and
+Starting after the first layer: a network that opens with z₁ = W₁x + b₁ starts its tangent
+sweep at z₁, whose tangents are the same for every sample (the rows of W₁ᵀ, or of R below):
+they are broadcast, not pushed through an (N·p, d) × (d, w₁) matmul.
+
+Factoring the first layer (issue: cost ∝ min(d, w₁)): when d > w₁, write W₁ᵀ = QR (reduced
+QR, R (w₁, w₁)); then W₁ = RᵀQᵀ and
 
 * tangents start at z₁ along the w₁ rows c_j of R (instead of the d columns of W₁),
 * a result in those coordinates maps back with B = Qᵀ (w₁, d), whose rows are orthonormal:
@@ -27,12 +30,21 @@ from hodphys.request import Request
 
 @dataclass(frozen=True)
 class Start:
-    """rules to run from x (N, p) with tangent directions (p, p); back (p, d) maps results to x, or None."""
+    """Run ``rules`` from x (N, w) with tangent rows ``directions`` (p, w) shared by all samples.
+
+    ``back`` (p, d) maps results in tangent coordinates to x (None: they are x's coordinates);
+    ``first`` is W₁ when the sweep starts at z₁ (an input direction v becomes W₁v there).
+    """
 
     rules: Sequence[Any]
     x: Tensor
     directions: Tensor
     back: Tensor | None
+    first: Tensor | None
+
+    def lift(self, v: Tensor) -> Tensor:
+        """An input direction v (·, d) where the sweep starts."""
+        return v if self.first is None else torch.nn.functional.linear(v, self.first)
 
 
 def factorable(rules: Sequence[Any], d: int) -> bool:
@@ -40,19 +52,25 @@ def factorable(rules: Sequence[Any], d: int) -> bool:
     return isinstance(rules[0], LinearRule) and rules[0].module.out_features < d
 
 
-def start(request: Request, rules: Sequence[Any], factor: bool = True) -> Start:
-    """Where the tangent sweep begins: at x with the unit vectors, or (factored) at z₁ along R's rows."""
+def start(request: Request, rules: Sequence[Any]) -> Start:
+    """Where the tangent sweep begins: after an opening linear layer (factored when d > w₁), else at x."""
     x = request.x
-    if factor and factorable(rules, request.d):
-        linear = rules[0].module
-        q, r = torch.linalg.qr(linear.weight.t())  # W₁ᵀ = QR: (d, w₁), (w₁, w₁)
-        z = torch.nn.functional.linear(x, linear.weight, linear.bias)
-        return Start(rules[1:], z, r, q.t())
-    return Start(rules, x, torch.eye(request.d, dtype=x.dtype, device=x.device), None)
+    if not isinstance(rules[0], LinearRule):
+        return Start(rules, x, torch.eye(request.d, dtype=x.dtype, device=x.device), None, None)
+    weight, bias = rules[0].module.weight, rules[0].module.bias
+    z = torch.nn.functional.linear(x, weight, bias)
+    if factorable(rules, request.d):
+        q, r = torch.linalg.qr(weight.t())  # W₁ᵀ = QR: (d, w₁), (w₁, w₁)
+        return Start(rules[1:], z, r, q.t(), weight)
+    return Start(rules[1:], z, weight.t(), None, weight)
 
 
 def forward(rules: Sequence[Any], jet: Jet, save: bool = False) -> tuple[Jet, list]:
-    """Run the rules on a jet; with ``save``, keep what each rule's backward needs."""
+    """Run the rules on a jet; with ``save``, keep what each rule's backward needs.
+
+    Without ``save``, σ may work in place (``Jet.scratch``).
+    """
+    jet.scratch = not save
     saved = []
     for rule in rules:
         jet, kept = rule.forward(jet)

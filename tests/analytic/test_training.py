@@ -66,3 +66,17 @@ def test_compiled_rules_follow_layer_replacement():
     hp.laplacian(model, x, method="analytic-forward")
     model[1] = torch.nn.Softplus()
     assert_close_rel(hp.laplacian(model, x, method="analytic-forward"), hp.laplacian(model, x, method="autograd"), 1e-10)
+
+
+@pytest.mark.parametrize("kind, d, m", [("quadratic", 4, 1), ("mixed", 2, 3), ("resnet", 3, 2), ("wide", 7, 2)])
+def test_in_place_sweeps_without_autograd_give_the_same_results(kind, d, m):
+    model = build(kind, d, m)
+    x, v, u = torch.randn(3, 4, d, dtype=torch.float64)
+    for quantity, args in (("laplacian", []), ("hessian", []), ("jacobian", []), ("hvp", [v]),
+                           ("directional", [[v, u]])):
+        recorded = getattr(hp, quantity)(model, x, *args, method="analytic-forward")
+        assert recorded.requires_grad
+        with torch.no_grad():
+            in_place = getattr(hp, quantity)(model, x, *args, method="analytic-forward")
+        assert_close_rel(in_place, recorded, 1e-14)
+        assert_close_rel(in_place, getattr(hp, quantity)(model, x, *args, method="autograd"), 1e-10)
