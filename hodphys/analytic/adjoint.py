@@ -32,29 +32,29 @@ class Adjoint:
     def __init__(self, rows: Tensor, sites: Any = None):
         self.rows, self.sites = rows, sites
 
-    def _like(self, rows: Tensor) -> "Adjoint":
+    def _like(self, rows: Tensor) -> Adjoint:
         return Adjoint(rows, self.sites)
 
-    def linear(self, weight: Tensor) -> "Adjoint":
+    def linear(self, weight: Tensor) -> Adjoint:
         """ḡ ↦ weight·ḡ per row, written like F.linear: the adjoint of u ↦ W u is ``linear(W.t())``."""
         return self._like(torch.matmul(self.rows, weight.t()))
 
-    def scale(self, c: float) -> "Adjoint":
+    def scale(self, c: float) -> Adjoint:
         return self._like(c * self.rows)
 
-    def add(self, other: "Adjoint") -> "Adjoint":
+    def add(self, other: Adjoint) -> Adjoint:
         """Sum of adjoints of one state; extra rows on one side belong to second rows that are
         still zero on the state (see Jet.add) and are dropped."""
         k = min(self.rows.shape[1], other.rows.shape[1])
         return self._like(self.rows[:, :k] + other.rows[:, :k])
 
-    def elementwise(self, fn: ElementwiseFunction, z: Jet) -> "Adjoint":
+    def elementwise(self, fn: ElementwiseFunction, z: Jet) -> Adjoint:
         """The adjoint of a ↦ σ(z) on the jet rows, evaluated at the saved input jet z."""
         if self.rows.shape[1] == 1:
             return self._value_only(fn, z)
         return self._directional(fn, z)
 
-    def _value_only(self, fn: ElementwiseFunction, z: Jet) -> "Adjoint":
+    def _value_only(self, fn: ElementwiseFunction, z: Jet) -> Adjoint:
         collect = self.sites is not None and z.n_tangents > 0
         f = fn.derivatives(z.value, 2 if collect else 1)  # (N, w): broadcast over S
         g = self.rows[:, 0]  # (S, N, w)
@@ -62,7 +62,7 @@ class Adjoint:
             self.sites.append((z.tangents, f[2] * g))
         return self._like((f[1] * g).unsqueeze(1))
 
-    def _directional(self, fn: ElementwiseFunction, z: Jet) -> "Adjoint":
+    def _directional(self, fn: ElementwiseFunction, z: Jet) -> Adjoint:
         """Reverse of (z, t, s) ↦ (σ, σ′t, σ′s + σ″ t_a t_b):
         ḡ_z = σ′ḡ_σ + σ″ Σ_p t_p ḡ_p + Σ_r (σ‴ t_a t_b + σ″ s_r) ḡ_r,
         ḡ_t = σ′ḡ_t + σ″ ḡ_r t_b (into a) + σ″ ḡ_r t_a (into b), ḡ_s = σ′ḡ_s."""

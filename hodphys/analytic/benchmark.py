@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import sys
 from dataclasses import dataclass
-from typing import Any, Callable, Sequence
+from typing import Any
+from collections.abc import Callable, Sequence
 
 import torch
 from torch import nn
@@ -160,7 +161,8 @@ def render_cases(rows: list[dict]) -> str:
 
 def render_floor(rows: list[dict]) -> str:
     """Markdown table of :func:`laplacian_floor`."""
-    lines = ["| case | forward ms | auto ms | analytic-forward ms | torch.func ms | auto / forward | auto / ((d+2)·forward) |",
+    lines = ["| case | forward ms | auto ms | analytic-forward ms | torch.func ms | auto / forward "
+             "| auto / ((d+2)·forward) |",
              "|---|---|---|---|---|---|---|"]
     for r in rows:
         t = r["times"]
@@ -179,10 +181,12 @@ def render_sweep(rows: list[dict]) -> str:
             continue
         t, peak = r["times"], r.get("peak", {})
         hq = t.get("hessQuik")
-        mem = " / ".join(f"{peak[n] / 2 ** 20:.1f}" if n in peak else "–" for n in ("hodphys", "torch.func", "hessQuik"))
+        mem = " / ".join(f"{peak[n] / 2 ** 20:.1f}" if n in peak else "–"
+                         for n in ("hodphys", "torch.func", "hessQuik"))
+        hq_ratio = f"{hq / t['hodphys']:.1f}" if hq else "–"
         lines.append(f"| {r['batch']} | {r['m']} | {r['d']} | {r['chosen']} | {_ms(t['hodphys'])} | "
-                     f"{_ms(t['torch.func'])} | {_ms(hq) if hq else '–'} | "
-                     f"{(hq / t['hodphys']) if hq else float('nan'):.1f} | {t['torch.func'] / t['hodphys']:.1f} | {mem} |")
+                     f"{_ms(t['torch.func'])} | {_ms(hq) if hq else '–'} | {hq_ratio} | "
+                     f"{t['torch.func'] / t['hodphys']:.1f} | {mem} |")
     return "\n".join(lines)
 
 

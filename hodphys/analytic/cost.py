@@ -8,7 +8,8 @@ adds the map back to x.
 """
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import Any
+from collections.abc import Sequence
 
 from hodphys.analytic.rules import LinearRule
 from hodphys.cost import Sizes, launches, sweep

@@ -18,6 +18,7 @@ from hodphys.analytic import sweep
 from hodphys.analytic.cost import analytic_cost
 from hodphys.analytic.jet import TRACE, Jet
 from hodphys.analytic.rules import compile_model
+from hodphys.nn.compose import run_adjoint
 from hodphys.engines import register_engine
 from hodphys.request import Request
 
@@ -151,7 +152,7 @@ class AnalyticBackward(_Analytic):
         rules = compile_model(request.model)
         out, saved = sweep.forward(rules, Jet.seed(request.x, None), save=True)
         eye = torch.eye(out.rows.shape[-1], dtype=request.x.dtype, device=request.x.device)
-        grad = sweep.backward(rules, saved, sweep.seeds(eye, 1, 0)).rows[:, 0]  # (m, N, d)
+        grad = run_adjoint(rules, saved, sweep.seeds(eye, 1, 0)).rows[:, 0]  # (m, N, d)
         return _batch(grad.transpose(0, 1), request.n_batch)
 
     def hessian(self, request: Request) -> Tensor:
@@ -172,7 +173,7 @@ class AnalyticBackward(_Analytic):
         k = out.rows.shape[0]
         if pairs is not None and not out.has_second:  # f is affine in x: ∇³f = 0
             return request.x.new_zeros((request.n_batch, weights.shape[0], request.d))
-        grad = sweep.backward(rules, saved, sweep.seeds(weights, k, k - 1)).rows[:, 0]  # (S, N, d)
+        grad = run_adjoint(rules, saved, sweep.seeds(weights, k, k - 1)).rows[:, 0]  # (S, N, d)
         return _batch(grad.transpose(0, 1), request.n_batch)
 
     def hvp(self, request: Request) -> Tensor:

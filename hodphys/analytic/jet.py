@@ -43,7 +43,7 @@ class Jet:
         self.rows, self.n_tangents, self.pairs, self.scratch = rows, n_tangents, pairs, scratch
 
     @classmethod
-    def seed(cls, x: Tensor, tangents: Tensor | None, pairs: tuple[Tensor, Tensor] | str | None = None) -> "Jet":
+    def seed(cls, x: Tensor, tangents: Tensor | None, pairs: tuple[Tensor, Tensor] | str | None = None) -> Jet:
         """x (N, d) with tangents (P, d) shared by all samples or (P, N, d); second rows start at zero."""
         if tangents is None:
             return cls(x.unsqueeze(0), 0, pairs)
@@ -55,7 +55,7 @@ class Jet:
         zero = [x.new_zeros((1, *x.shape))] if pairs == TRACE else []
         return cls(torch.cat([x.unsqueeze(0), tangents, *zero]), tangents.shape[0], pairs)
 
-    def _like(self, rows: Tensor) -> "Jet":
+    def _like(self, rows: Tensor) -> Jet:
         return Jet(rows, self.n_tangents, self.pairs, self.scratch)
 
     @property
@@ -92,17 +92,17 @@ class Jet:
         a, b = self.pairs
         return t[a] * t[b]
 
-    def linear(self, weight: Tensor, bias: Tensor | None = None) -> "Jet":
+    def linear(self, weight: Tensor, bias: Tensor | None = None) -> Jet:
         """u ↦ W u + b on every row, the bias on the value row only; W (w_out, w)."""
         out = torch.matmul(self.rows, weight.t())
         if bias is not None:
             out[0] += bias
         return self._like(out)
 
-    def scale(self, c: float) -> "Jet":
+    def scale(self, c: float) -> Jet:
         return self._like(c * self.rows)
 
-    def add(self, other: "Jet") -> "Jet":
+    def add(self, other: Jet) -> Jet:
         """Sum of two states on the same tangents; a missing (zero) second block is padded."""
         a, b = self.rows, other.rows
         if a.shape[0] != b.shape[0]:
@@ -111,7 +111,7 @@ class Jet:
             return self._like(long + torch.nn.functional.pad(short, pad))
         return self._like(a + b)
 
-    def elementwise(self, fn: ElementwiseFunction) -> "Jet":
+    def elementwise(self, fn: ElementwiseFunction) -> Jet:
         """σ applied to the value, its chain rule to the other rows (module doc)."""
         if self.rows.shape[0] == 1:
             return self._like(fn.derivatives(self.rows, 0)[0])

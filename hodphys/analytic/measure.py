@@ -12,7 +12,8 @@ from __future__ import annotations
 import statistics
 import weakref
 from contextlib import contextmanager
-from typing import Any, Callable, Iterator
+from typing import Any
+from collections.abc import Callable, Iterator
 
 import torch
 from torch.utils._python_dispatch import TorchDispatchMode

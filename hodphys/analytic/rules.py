@@ -3,7 +3,7 @@
 A rule reads the user's module (parameters used as they are, so losses on derivatives
 backpropagate to them) and offers
 
-* ``forward(jet) -> (jet, saved)``: the layer on a :class:`~hodphys.analytic.jet.Jet`;
+* ``apply(jet) -> (jet, saved)``: the layer on a :class:`~hodphys.analytic.jet.Jet`;
 * ``backward(adjoint, saved) -> adjoint``: its transpose on an :class:`~hodphys.analytic.adjoint.Adjoint`;
 * ``shape``: (linear multiply-adds per row, activation sites' total width, output width) for the
   cost model.
@@ -15,7 +15,8 @@ every :class:`hodphys.nn.BranchBlock` (residual, ICNN, quadratic, quadratic-ICNN
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
+from collections.abc import Callable
 
 from torch import nn
 
@@ -43,7 +44,7 @@ class LinearRule:
         w = module.weight
         self.shape = Shape(w.shape[0] * w.shape[1], 0, w.shape[0])
 
-    def forward(self, jet: Jet) -> tuple[Jet, Any]:
+    def apply(self, jet: Jet) -> tuple[Jet, Any]:
         return jet.linear(self.module.weight, self.module.bias), None
 
     def backward(self, adjoint: Adjoint, saved: Any) -> Adjoint:
@@ -57,7 +58,7 @@ class ElementwiseRule:
         self.fn = fn
         self.shape = Shape(0, width or 0, width or 0)
 
-    def forward(self, jet: Jet) -> tuple[Jet, Any]:
+    def apply(self, jet: Jet) -> tuple[Jet, Any]:
         return jet.elementwise(self.fn), jet
 
     def backward(self, adjoint: Adjoint, saved: Jet) -> Adjoint:
@@ -77,7 +78,7 @@ class BlockRule:
         out = br.outer.shape[0] if not isinstance(br.outer, float) else br.inner.shape[0]
         self.shape = Shape(_numel(br.skip) + br.inner.numel() + _numel(br.outer), br.inner.shape[0], out)
 
-    def forward(self, jet: Jet) -> tuple[Jet, Any]:
+    def apply(self, jet: Jet) -> tuple[Jet, Any]:
         branch = self.module.branch()
         out, z = propagate(jet, branch)
         return out, (z, branch)

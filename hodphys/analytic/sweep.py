@@ -17,7 +17,8 @@ QR, R (w₁, w₁)); then W₁ = RᵀQᵀ and
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any
+from collections.abc import Sequence
 
 import torch
 from torch import Tensor
@@ -25,6 +26,7 @@ from torch import Tensor
 from hodphys.analytic.adjoint import Adjoint
 from hodphys.analytic.jet import Jet
 from hodphys.analytic.rules import LinearRule
+from hodphys.nn.compose import run_adjoint, run_rules
 from hodphys.request import Request
 
 
@@ -71,19 +73,7 @@ def forward(rules: Sequence[Any], jet: Jet, save: bool = False) -> tuple[Jet, li
     Without ``save``, σ may work in place (``Jet.scratch``).
     """
     jet.scratch = not save
-    saved = []
-    for rule in rules:
-        jet, kept = rule.forward(jet)
-        if save:
-            saved.append(kept)
-    return jet, saved
-
-
-def backward(rules: Sequence[Any], saved: list, adjoint: Adjoint) -> Adjoint:
-    """Run the rules' transposes from the output back to the start."""
-    for rule in reversed(rules):
-        adjoint = rule.backward(adjoint, saved.pop())  # pop: free each saved jet once used
-    return adjoint
+    return run_rules(rules, jet, save)
 
 
 def seeds(weights: Tensor, rows: int, row: int) -> Adjoint:
@@ -137,7 +127,7 @@ def curvature(start_: Start, m: int, hessian: bool) -> tuple[Jet, Tensor]:
     eye = torch.eye(m, dtype=jet.rows.dtype, device=jet.rows.device)
     adjoint = seeds(eye, 1, 0)
     adjoint.sites = Curvature(hessian)
-    backward(start_.rules, saved, adjoint)
+    run_adjoint(start_.rules, saved, adjoint)
     return out, adjoint.sites.result(start_.x.shape[0], m, start_.directions.shape[0], start_.x)
 
 

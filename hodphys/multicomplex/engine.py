@@ -20,23 +20,12 @@ from hodphys import cost
 from hodphys.engines import register_engine
 from hodphys.multicomplex.algebra import broadcast_shape, check_step
 from hodphys.multicomplex.jet import Jet, SecondOrderJet
-from hodphys.multicomplex.rules import Rule, compile_model
+from hodphys.multicomplex.rules import compile_model
+from hodphys.nn.compose import run_adjoint, run_rules
 from hodphys.request import Request
 
 
-def _forward(rules: Sequence[Rule], state, save: bool = False):
-    saved = []
-    for rule in rules:
-        state, kept = rule.apply(state)
-        if save:
-            saved.append(kept)
-    return state, saved
-
-
-def _backward(rules: Sequence[Rule], saved: list, adjoint: Jet) -> Jet:
-    for rule, kept in zip(reversed(rules), reversed(saved)):
-        adjoint = rule.backward(adjoint, kept)
-    return adjoint
+_forward, _backward = run_rules, run_adjoint
 
 
 def _eye(request: Request, size: int) -> Tensor:

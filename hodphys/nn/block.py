@@ -10,13 +10,14 @@ Glossary: u (*B, n_in) the layer input, z = K u + b (*B, k) the pre-activation, 
 """
 from __future__ import annotations
 
-from typing import Any, Callable, NamedTuple, Union
+from typing import Any, NamedTuple
+from collections.abc import Callable
 
 from torch import Tensor, nn
 
 from hodphys.elementwise import ElementwiseFunction
 
-Map = Union[Tensor, float]  # a matrix (out, in), or a scalar multiple of the identity
+Map = Tensor | float  # a matrix (out, in), or a scalar multiple of the identity
 
 
 class Branch(NamedTuple):

@@ -10,7 +10,7 @@ from __future__ import annotations
 import copy
 import math
 from collections import OrderedDict
-from typing import Sequence
+from collections.abc import Sequence
 
 from torch import nn
 

@@ -1,9 +1,15 @@
-"""Walk a network into its layers and check that they compose (widths match, output layers last)."""
+"""Walk a network into its layers, check that they compose, and run an engine's rules over them.
+
+An engine compiles a network into one rule per layer, each with ``apply(state) -> (state, saved)``
+and ``backward(adjoint, saved) -> adjoint``; :func:`run_rules` and :func:`run_adjoint` are the two
+sweeps every engine makes with them.
+"""
 from __future__ import annotations
 
 import functools
 import weakref
-from typing import Any, Callable, TypeVar
+from typing import Any, TypeVar
+from collections.abc import Callable, Sequence
 
 from torch import nn
 
@@ -58,7 +64,7 @@ def cached_by_structure(fn: Callable[..., T]) -> Callable[..., T]:
     whether it can and at what cost); rules read the parameters when they run, so only the
     layer structure has to match. The key is the identity of every leaf layer.
     """
-    cache: "weakref.WeakKeyDictionary[nn.Module, dict]" = weakref.WeakKeyDictionary()
+    cache: weakref.WeakKeyDictionary[nn.Module, dict] = weakref.WeakKeyDictionary()
 
     @functools.wraps(fn)
     def wrapper(model: nn.Module, *args: Any) -> T:
@@ -70,3 +76,21 @@ def cached_by_structure(fn: Callable[..., T]) -> Callable[..., T]:
         return entry[signature]
 
     return wrapper
+
+
+def run_rules(rules: Sequence[Any], state: Any, save: bool = False) -> tuple[Any, list]:
+    """Apply the rules in order; with ``save``, keep what each rule's backward needs."""
+    saved = []
+    for rule in rules:
+        state, kept = rule.apply(state)
+        if save:
+            saved.append(kept)
+    return state, saved
+
+
+def run_adjoint(rules: Sequence[Any], saved: list, adjoint: Any) -> Any:
+    """Apply the rules' transposes from the output back to the input; empties ``saved`` as it
+    goes, so each saved state is freed once used."""
+    for rule in reversed(rules):
+        adjoint = rule.backward(adjoint, saved.pop())
+    return adjoint

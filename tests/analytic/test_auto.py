@@ -75,7 +75,7 @@ def test_register_rule_teaches_the_engine_a_layer():
             from hodphys.analytic.rules import Shape
             self.shape = Shape(0, 0, width)
 
-        def forward(self, jet):
+        def apply(self, jet):
             return jet.scale(2.0), None
 
         def backward(self, adjoint, saved):
