@@ -57,25 +57,32 @@ def check_composition(layers: list[tuple[str, nn.Module]]) -> None:
             width, source = out, f"{path} ({type(layer).__name__})"
 
 
-def cached_by_structure(fn: Callable[..., T]) -> Callable[..., T]:
+def cached_by_structure(fn: Callable[..., T] | None = None, *, key_args: int | None = None):
     """Cache ``fn(model, *args)`` per model while its layers are the same objects.
 
     Engines compile a model into rules several times per call (``auto`` asks every engine
     whether it can and at what cost); rules read the parameters when they run, so only the
-    layer structure has to match. The key is the identity of every leaf layer.
+    layer structure has to match: the identity of every leaf layer. The first ``key_args``
+    arguments (all by default) select the entry; any after them are passed through unkeyed.
     """
-    cache: weakref.WeakKeyDictionary[nn.Module, dict] = weakref.WeakKeyDictionary()
+    def decorate(fn: Callable[..., T]) -> Callable[..., T]:
+        cache: weakref.WeakKeyDictionary[nn.Module, tuple] = weakref.WeakKeyDictionary()
 
-    @functools.wraps(fn)
-    def wrapper(model: nn.Module, *args: Any) -> T:
-        signature = (tuple(id(layer) for _, layer in leaf_layers(model)), args)
-        entry = cache.setdefault(model, {})
-        if signature not in entry:
-            entry.clear()
-            entry[signature] = fn(model, *args)
-        return entry[signature]
+        @functools.wraps(fn)
+        def wrapper(model: nn.Module, *args: Any) -> T:
+            layers = tuple(id(layer) for _, layer in leaf_layers(model))
+            key = args if key_args is None else args[:key_args]
+            known, values = cache.get(model, (None, {}))
+            if known != layers:
+                values = {}
+                cache[model] = (layers, values)
+            if key not in values:
+                values[key] = fn(model, *args)
+            return values[key]
 
-    return wrapper
+        return wrapper
+
+    return decorate if fn is None else decorate(fn)
 
 
 def run_rules(rules: Sequence[Any], state: Any, save: bool = False) -> tuple[Any, list]:

@@ -86,3 +86,13 @@ def test_register_rule_teaches_the_engine_a_layer():
     x = torch.randn(4, 2, dtype=torch.float64)
     for method in ("analytic-forward", "analytic-backward"):
         assert_close_rel(hp.hessian(model, x, method=method), hp.hessian(model, x, method="autograd"), 1e-10)
+
+
+def test_choices_are_remembered_per_model_until_its_layers_change():
+    model, x = build("mlp", 3, 2), torch.randn(4, 3, dtype=torch.float64)
+    first = hp.explain(model, x, "laplacian")
+    assert hp.explain(model, x, "laplacian") is first
+    assert hp.explain(model, x, "hessian") is not first and hp.explain(model, x, "laplacian") is first
+    assert hp.explain(model, torch.randn(9, 3, dtype=torch.float64), "laplacian") is not first
+    model[1] = nn.Dropout(0.0)
+    assert hp.explain(model, x, "laplacian").chosen == "autograd"
