@@ -148,10 +148,11 @@ def hessian_to_input(start_: Start, h: Tensor) -> Tensor:
 
 
 def symmetric(upper: Tensor, pairs: tuple[Tensor, Tensor], p: int) -> Tensor:
-    """Second rows (R, N, m) at the pairs a ≤ b → (N, m, p, p)."""
+    """Second rows (R, N, m) at the pairs a ≤ b → (N, m, p, p), written by two index_copy_ on
+    the flattened last axes (advanced-index assignment is several times slower)."""
     a, b = pairs
     upper = batch_first(upper)
-    h = upper.new_zeros((*upper.shape[:2], p, p))
-    h[..., a, b] = upper
-    h[..., b, a] = upper
-    return h
+    h = upper.new_zeros((*upper.shape[:2], p * p))
+    h.index_copy_(2, a * p + b, upper)
+    h.index_copy_(2, b * p + a, upper)
+    return h.unflatten(2, (p, p))
