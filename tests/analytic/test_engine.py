@@ -117,3 +117,16 @@ def test_one_activation_instance_reused_between_layers():
     x = _vectors(2, (3,), 1, 8)[0]
     for method in MODES + ["multicomplex"]:
         assert_close_rel(hp.hessian(model, x, method=method), hp.hessian(model, x, method="autograd"), 1e-10)
+
+
+@pytest.mark.cuda
+@pytest.mark.parametrize("method", MODES)
+def test_cuda_matches_cpu(method):
+    model = build("wide", 7, 2)
+    x, v = _vectors(7, (5,), 2, 9)
+    for quantity, args in (("hessian", []), ("laplacian", []), ("jacobian", []), ("hvp", [v])):
+        cpu = getattr(hp, quantity)(model, x, *args, method=method)
+        gpu = getattr(hp, quantity)(model.cuda(), x.cuda(), *[a.cuda() for a in args], method=method)
+        model.cpu()
+        assert gpu.device.type == "cuda"
+        assert_close_rel(gpu.cpu(), cpu, 1e-10)
