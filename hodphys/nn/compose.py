@@ -70,6 +70,8 @@ def cached_by_structure(fn: Callable[..., T] | None = None, *, key_args: int | N
 
         @functools.wraps(fn)
         def wrapper(model: nn.Module, *args: Any) -> T:
+            if not is_plain_sequential(model):  # a single layer: cheap, and rules would keep it alive
+                return fn(model, *args)
             layers = tuple(id(layer) for _, layer in leaf_layers(model))
             key = args if key_args is None else args[:key_args]
             known, values = cache.get(model, (None, {}))

@@ -81,3 +81,17 @@ def test_in_place_sweeps_without_autograd_give_the_same_results(kind, d, m):
             in_place = getattr(hp, quantity)(model, x, *args, method="analytic-forward")
         assert_close_rel(in_place, recorded, 1e-14)
         assert_close_rel(in_place, getattr(hp, quantity)(model, x, *args, method="autograd"), 1e-10)
+
+
+def test_caches_do_not_keep_models_alive():
+    import gc
+    import weakref
+
+    for make in (lambda: build("resnet", 3, 2), lambda: hp.nn.ResidualBlock(3).double()):
+        model, x = make(), torch.randn(4, 3, dtype=torch.float64)
+        hp.hessian(model, x)
+        hp.laplacian(model, x, method="analytic-forward")
+        ref = weakref.ref(model)
+        del model
+        gc.collect()
+        assert ref() is None
