@@ -85,10 +85,13 @@ class AnalyticForward(_Analytic):
         s, out = self._run(request)
         return sweep.to_input(s, sweep.batch_first(out.tangents))
 
+    @staticmethod
+    def _hessian(s: sweep.Start, out: Jet) -> Tensor:
+        """The upper-pair rows of the output as the full Hessian in x's coordinates."""
+        return sweep.hessian_to_input(s, sweep.symmetric(out.second_rows(), out.pairs, s.directions.shape[0]))
+
     def hessian(self, request: Request) -> Tensor:
-        s, out = self._run(request, "triu")
-        h = sweep.symmetric(out.second_rows(), out.pairs, s.directions.shape[0])
-        return sweep.hessian_to_input(s, h)
+        return self._hessian(*self._run(request, "triu"))
 
     def laplacian(self, request: Request) -> Tensor:
         return self._run(request, TRACE)[1].second_rows()[0]
@@ -130,8 +133,7 @@ class AnalyticForward(_Analytic):
         if "jacobian" in want:
             result["jacobian"] = sweep.to_input(s, sweep.batch_first(out.tangents))
         if "hessian" in want:
-            h = sweep.hessian_to_input(s, sweep.symmetric(out.second_rows(), out.pairs, s.directions.shape[0]))
-            result["hessian"] = h
+            result["hessian"] = h = self._hessian(s, out)
             if "laplacian" in want:
                 result["laplacian"] = h.diagonal(dim1=-2, dim2=-1).sum(-1)
         elif "laplacian" in want:
@@ -146,7 +148,8 @@ class AnalyticBackward(_Analytic):
     max_order = {"directional": 0, "directional_grad": 2, "dim_derivative": 0}
 
     def _m(self, request: Request) -> int:
-        return request.m if request.m is not None else request.d
+        """m: from the model's declared out_features, else from the last rule's width."""
+        return request.m if request.m is not None else compile_model(request.model)[-1].shape.width
 
     def jacobian(self, request: Request) -> Tensor:
         rules = compile_model(request.model)
