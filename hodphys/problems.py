@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import importlib.util
+import sys
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -32,7 +33,14 @@ def load_problem_file(path: str | Path) -> ModuleType:
         raise FileNotFoundError(f"problem file {path} does not exist")
     spec = importlib.util.spec_from_file_location(f"hodphys_problem_{path.stem}", path)
     module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    # dataclasses resolve string annotations (from __future__ import annotations) through
+    # sys.modules[cls.__module__], so the module must be registered before it runs
+    sys.modules[spec.name] = module
+    try:
+        spec.loader.exec_module(module)
+    except BaseException:
+        del sys.modules[spec.name]
+        raise
     missing = [name for name in ("NAME", "Config", "main") if not hasattr(module, name)]
     if missing:
         raise ValueError(f"problem file {path} must define NAME, Config and main(config, run); "

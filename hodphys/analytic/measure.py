@@ -1,7 +1,7 @@
 """Measuring tools for the analytic benchmarks: median timings and peak tensor memory.
 
 * :func:`time_interleaved`: medians of :func:`hodphys.bench.timing.interleaved` (shuffled
-  interleaved rounds) with torch on one thread and autograd off.
+  interleaved rounds, samples of ≥ 20 ms) with torch on one thread and autograd off.
 * :func:`peak_bytes` counts every tensor storage created while a function runs (a
   ``TorchDispatchMode`` sees the real tensors under vmap/jvp too) and reports the peak of the
   live total, in-process and independent of the allocator's caching — cheap enough for a sweep
@@ -34,10 +34,11 @@ def single_thread() -> Iterator[None]:
 
 
 def time_interleaved(candidates: dict[str, Callable[[], Any]], repeats: int = 7,
-                     warmup: int = 1) -> dict[str, float]:
-    """Median wall time in seconds of each candidate over ``repeats`` interleaved rounds."""
+                     warmup: int = 1, min_time: float = 0.02) -> dict[str, float]:
+    """Median seconds per call of each candidate over ``repeats`` interleaved rounds; a sample
+    repeats fast candidates until it lasts ``min_time`` (see :func:`hodphys.bench.timing.interleaved`)."""
     with single_thread(), torch.no_grad():
-        times = interleaved(candidates, repeat=repeats, warmup=warmup)
+        times, _ = interleaved(candidates, repeat=repeats, warmup=warmup, min_time=min_time)
     return {name: statistics.median(ts) for name, ts in times.items()}
 
 

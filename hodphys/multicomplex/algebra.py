@@ -20,6 +20,8 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor
 
+from hodphys.shapes import broadcast_shape
+
 
 DEFAULT_STEPS = {torch.float64: 2.0 ** -26, torch.float32: 2.0 ** -12}
 
@@ -29,20 +31,6 @@ def default_step(dtype: torch.dtype) -> float:
     if dtype not in DEFAULT_STEPS:
         raise TypeError(f"multicomplex arithmetic needs float32 or float64, got {dtype}")
     return DEFAULT_STEPS[dtype]
-
-
-def broadcast_shape(*shapes: Sequence[int]) -> tuple[int, ...]:
-    """torch.broadcast_shapes without its symbolic-shape guards (~150 µs a call in torch 2.13,
-    the largest single cost of batch-1 requests)."""
-    ndim = max(len(shape) for shape in shapes)
-    out = [1] * ndim
-    for shape in shapes:
-        for axis, size in enumerate(shape, start=ndim - len(shape)):
-            if size != 1:
-                if out[axis] not in (1, size):
-                    raise ValueError(f"shapes {[tuple(s) for s in shapes]} do not broadcast")
-                out[axis] = size
-    return tuple(out)
 
 
 def check_step(h: float, order: int, dtype: torch.dtype) -> float:

@@ -18,11 +18,12 @@ from torch import Tensor
 
 from hodphys import cost
 from hodphys.engines import register_engine
-from hodphys.multicomplex.algebra import broadcast_shape, check_step
+from hodphys.multicomplex.algebra import check_step
 from hodphys.multicomplex.jet import Jet, SecondOrderJet
 from hodphys.multicomplex.rules import compile_model
 from hodphys.nn.compose import run_adjoint, run_rules
 from hodphys.request import Request
+from hodphys.shapes import broadcast_shape
 
 
 _forward, _backward = run_rules, run_adjoint

@@ -114,7 +114,7 @@ def test_bad_construction_is_refused():
 
 
 def test_broadcast_shape_matches_torch():
-    from hodphys.multicomplex.algebra import broadcast_shape
+    from hodphys.shapes import broadcast_shape
 
     for shapes in [((3, 1, 5), (4, 1), ()), ((1,), (2, 3)), ((0, 1), (1, 7))]:
         assert broadcast_shape(*shapes) == tuple(torch.broadcast_shapes(*shapes))
