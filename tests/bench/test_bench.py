@@ -202,7 +202,8 @@ def test_list_names_every_case(capsys):
     for case in select_cases("foundation"):
         assert case.name in printed
     groups_line = next(line for line in printed.splitlines() if line.startswith("groups:"))
-    assert {"foundation", "training", "fem"} <= set(groups_line.removeprefix("groups:").replace(",", " ").split())
+    groups = set(groups_line.removeprefix("groups:").replace(",", " ").split())
+    assert {"foundation", "training", "fem", "hollow", "analytic"} <= groups
 
 
 def test_markdown_table_and_strict_json(tmp_path):
