@@ -14,7 +14,7 @@ import torch
 from torch import Tensor, nn
 
 from hodphys import engines
-from hodphys.request import Request, make_request
+from hodphys.request import Request, check_order, make_request
 
 
 class Derivatives(NamedTuple):
@@ -96,8 +96,7 @@ def directional_grad(model: nn.Module, x: Tensor, vs: Sequence[Tensor], w: Tenso
 def dim_derivative(model: nn.Module, x: Tensor, k: int = 1, method: str = "auto", **options: Any) -> Tensor:
     """Dimension-wise derivatives [∂ᵏf_i/∂x_iᵏ]_i, shape (*B, d); needs m = d."""
     call = _call("dim_derivative", f", k={k!r}")
-    if isinstance(k, bool) or not isinstance(k, int) or k < 1:
-        raise ValueError(f"{call}: expected an integer order k ≥ 1, got k={k!r}")
+    check_order(call, k)
     request = make_request(call, "dim_derivative", model, x, order=k, options=options)
     if request.m is not None and request.m != request.d:
         raise ValueError(f"{call}: needs as many outputs as inputs, the model maps d={request.d} to m={request.m}")

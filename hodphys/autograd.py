@@ -11,6 +11,7 @@ import torch
 from torch import Tensor
 from torch.func import jacfwd, jacrev, jvp, vjp, vmap
 
+from hodphys import cost
 from hodphys.engines import register_engine
 from hodphys.request import Request
 
@@ -72,18 +73,12 @@ def _expand(request: Request, t: Tensor) -> Tensor:
     return t.expand(request.n_batch, t.shape[-1])
 
 
-def _forward_units(request: Request) -> float:
-    """A forward pass's multiply-adds: N × (number of parameters), at least N·d."""
-    params = sum(p.numel() for p in request.model.parameters())
-    return request.n_batch * max(params, request.d)
-
-
 class AutogradEngine:
     """torch.func: jacrev/jacfwd/hessian/jvp under vmap."""
 
     name = "autograd"
     options: frozenset[str] = frozenset()
-    overhead = 2.0  # graph building and vmap batching rules, relative to hand-fused engines
+    ops_per_layer = 30  # each op goes through vmap and one to three grad/jvp transforms
 
     def unsupported(self, request: Request) -> str | None:
         if request.quantity in ("dim_derivative", "divergence") and request.m not in (None, request.d):
@@ -91,19 +86,21 @@ class AutogradEngine:
         return None
 
     def cost(self, request: Request) -> float:
+        """Rows per sample: jacrev is a forward and m vjps (~2 rows each), jacfwd d jvps (~2 rows),
+        hessian = jacfwd(jacrev): d·(1 + 2m); nested jvps double the rows per level."""
         d, m, n = request.d, request.m or request.d, len(request.vectors)
-        per_quantity = {
-            "jacobian": 3 * min(d, m),
-            "hessian": 6 * d * m,
-            "laplacian": 6 * d * m,
-            "hvp": 6 * m,
-            "directional": 3 ** n,
-            "directional_grad": 3 ** (n + 1),
-            "dim_derivative": d * 3 ** request.order,
-            "divergence": 3 * d,
-            "derivatives": 6 * d * m if request.want & {"hessian", "laplacian"} else 3 * min(d, m),
-        }
-        return self.overhead * per_quantity[request.quantity] * _forward_units(request)
+        first = 1 + 2 * min(d, m)
+        second = d * (1 + 2 * m)
+        rows = {
+            "jacobian": first, "divergence": first, "hessian": second, "laplacian": second,
+            "hvp": 2 * (1 + 2 * m), "directional": 2 ** n, "directional_grad": 3 * 2 ** n,
+            "dim_derivative": d * 2 ** request.order,
+            "derivatives": second if request.want & {"hessian", "laplacian"} else first,
+        }[request.quantity]
+        depth = {"jacobian": 1, "divergence": 1, "directional": n, "directional_grad": n + 1,
+                 "dim_derivative": request.order}.get(request.quantity, 2)
+        sizes = cost.network_sizes(request.model, request.d)
+        return cost.sweep(request.n_batch, rows, sizes) + cost.launches(sizes, 1 + depth, self.ops_per_layer)
 
     def value(self, request: Request) -> Tensor:
         return request.model(request.x)

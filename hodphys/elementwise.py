@@ -10,6 +10,8 @@ The rules:
   Q₁ = 1, Q_{k+1} = u′·Q_k + u·Q_k′ (polynomials in f, generated once and cached);
 * softplus_β: f⁽ᵏ⁾(x) = β^{k−1} σ⁽ᵏ⁻¹⁾(βx), linear above torch's threshold;
 * SiLU x·σ(x): Leibniz, f⁽ᵏ⁾ = x σ⁽ᵏ⁾ + k σ⁽ᵏ⁻¹⁾;
+* log-cosh (hessQuik's "antiTanh"): f' = tanh, so f⁽ᵏ⁺¹⁾ = tanh⁽ᵏ⁾;
+* quadratic x²/2: [x²/2, x, 1, 0, …];
 * exp, sin, cos, log, ELU, identity: closed cycles/recurrences.
 
 Module → function: :func:`elementwise_of` maps ``nn.Tanh``, ``nn.Sigmoid``, ``nn.Softplus``,
@@ -31,16 +33,22 @@ from torch import Tensor, nn
 
 __all__ = [
     "ElementwiseFunction", "Tanh", "Sigmoid", "Softplus", "Exp", "Log", "Sin", "Cos", "ELU",
-    "SiLU", "Identity", "elementwise_of", "register_elementwise",
+    "SiLU", "Identity", "LogCosh", "Quadratic", "elementwise_of", "register_elementwise",
 ]
 
 
-def _horner(coeffs: tuple[float, ...], t: Tensor) -> Tensor:
-    """Evaluate Σ_j coeffs[j] t^j (ascending coefficients) at t."""
-    out = torch.full_like(t, coeffs[-1])
-    for c in reversed(coeffs[:-1]):
-        out = out * t + c
-    return out
+def _horner(coeffs: tuple[float, ...], t: Tensor) -> Tensor | float:
+    """Evaluate Σ_j coeffs[j] t^j (ascending coefficients) at t.
+
+    A constant polynomial stays a Python float and zero terms are skipped: each skipped
+    tensor op is one kernel less in the hot loop of every engine.
+    """
+    if len(coeffs) == 1:
+        return coeffs[0]
+    out = coeffs[-1] * t
+    for c in reversed(coeffs[1:-1]):
+        out = (out + c if c else out) * t
+    return out + coeffs[0] if coeffs[0] else out
 
 
 @cache
@@ -82,7 +90,7 @@ def _polynomial_ode_derivatives(f: Tensor, u_value: Tensor, u: tuple[float, ...]
     """[f, f', …, f⁽ⁿ⁾] for an f with f' = u(f); u_value = u(f) computed stably by the caller."""
     out = [f]
     for q in _chain_polynomials(u, n)[:n] if n else ():
-        out.append(u_value * _horner(q, f))
+        out.append(u_value if q == (1.0,) else u_value * _horner(q, f))
     return out
 
 
@@ -233,6 +241,35 @@ class Identity(ElementwiseFunction):
 
     def derivatives(self, x: Tensor, n: int) -> list[Tensor]:
         return [x] + [torch.full_like(x, 1.0 if k == 1 else 0.0) for k in range(1, n + 1)]
+
+
+@dataclass(frozen=True)
+class LogCosh(ElementwiseFunction):
+    """log cosh x (hessQuik's "antiTanh", which is log cosh x + log 2); f' = tanh, f'' = 1 − tanh².
+
+    Evaluated as x + softplus(−2x) − log 2: it never overflows, and autograd through it is
+    exact everywhere (a form with |x| has a kink at 0 that only cancels on paper).
+    """
+
+    name: ClassVar[str] = "logcosh"
+    convex: ClassVar[bool] = True
+
+    def derivatives(self, x: Tensor, n: int) -> list[Tensor]:
+        # threshold 50 (not 20): past it softplus is linear and its 2nd derivative ~e^-50, not e^-20
+        value = x + torch.nn.functional.softplus(-2 * x, threshold=50.0) - math.log(2.0)
+        return [value] + (Tanh().derivatives(x, n - 1) if n else [])
+
+
+@dataclass(frozen=True)
+class Quadratic(ElementwiseFunction):
+    """x²/2: [x²/2, x, 1, 0, …] (the quadratic activation and output layers)."""
+
+    name: ClassVar[str] = "quadratic"
+    convex: ClassVar[bool] = True
+
+    def derivatives(self, x: Tensor, n: int) -> list[Tensor]:
+        out = [0.5 * x * x, x, torch.ones_like(x)][: n + 1]
+        return out + [torch.zeros_like(x)] * (n + 1 - len(out))
 
 
 _MODULE_RULES: dict[type, Callable[[nn.Module], ElementwiseFunction]] = {

@@ -14,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from hodphys.nn.compose import cached_by_structure
 from hodphys.request import Request
 
 
@@ -46,10 +47,11 @@ class Choice:
 
     def __str__(self) -> str:
         lines = [f"{self.quantity}: chosen method={self.chosen!r}"]
+        width = max(map(len, [*self.costs, *self.ruled_out]))
         for name, cost in sorted(self.costs.items(), key=lambda kv: kv[1]):
-            lines.append(f"  {name:<14} estimated cost {cost:.3g} multiply-adds")
+            lines.append(f"  {name:<{width}} estimated cost {cost:.3g} multiply-adds")
         for name, why in self.ruled_out.items():
-            lines.append(f"  {name:<14} cannot: {why}")
+            lines.append(f"  {name:<{width}} cannot: {why}")
         return "\n".join(lines)
 
 
@@ -59,8 +61,23 @@ def _serves(engine: Engine, request: Request) -> str | None:
     return engine.unsupported(request)
 
 
+def _choice_key(request: Request) -> tuple:
+    """What a choice depends on besides the model's layers: the request's sizes and the registry."""
+    return (request.quantity, request.n_batch, request.d, request.m, request.order, len(request.vectors),
+            request.weight is None, request.want, request.x.dtype, request.x.device.type, tuple(ENGINES))
+
+
 def choose(request: Request) -> Choice:
-    """Rank every registered engine that can serve the request by its estimated cost."""
+    """Rank every registered engine that can serve the request by its estimated cost.
+
+    The ranking is remembered per model (while its layers are the same objects) and request
+    sizes: at batch 10 asking four engines costs as much as computing a Hessian.
+    """
+    return _choose(request.model, _choice_key(request), request)
+
+
+@cached_by_structure(key_args=1)
+def _choose(model: Any, key: tuple, request: Request) -> Choice:
     costs: dict[str, float] = {}
     ruled_out: dict[str, str] = {}
     for name, engine in ENGINES.items():

@@ -34,10 +34,14 @@ def load_problem_file(path: str | Path) -> ModuleType:
         raise FileNotFoundError(f"problem file {path} does not exist")
     spec = importlib.util.spec_from_file_location(f"hodphys_problem_{path.stem}", path)
     module = importlib.util.module_from_spec(spec)
-    # registered before running it: @dataclass and typing.get_type_hints look the module up
-    # there to resolve string annotations (``from __future__ import annotations``)
+    # dataclasses resolve string annotations (from __future__ import annotations) through
+    # sys.modules[cls.__module__], so the module must be registered before it runs
     sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
+    try:
+        spec.loader.exec_module(module)
+    except BaseException:
+        del sys.modules[spec.name]
+        raise
     missing = [name for name in ("NAME", "Config", "main") if not hasattr(module, name)]
     if missing:
         raise ValueError(f"problem file {path} must define NAME, Config and main(config, run); "

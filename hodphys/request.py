@@ -12,6 +12,8 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor, nn
 
+from hodphys.shapes import broadcast_shape
+
 FLOAT_DTYPES = (torch.float32, torch.float64)
 
 
@@ -78,6 +80,13 @@ class Request:
         return t.reshape(tuple(self.batch_shape) + tuple(t.shape[1:]))
 
 
+def check_order(call: str, k: Any) -> int:
+    """k for dim_derivative: an integer ≥ 1 (bool is not an order)."""
+    if isinstance(k, bool) or not isinstance(k, int) or k < 1:
+        raise ValueError(f"{call}: expected an integer order k ≥ 1, got k={k!r}")
+    return k
+
+
 def _check_tensor(call: str, name: str, t: Any) -> Tensor:
     if not isinstance(t, Tensor):
         raise TypeError(f"{call}: expected {name} to be a torch.Tensor, got {type(t).__name__}")
@@ -120,10 +129,10 @@ def _flatten_batched(call: str, name: str, t: Tensor, batch_shape: torch.Size, f
     if all(s == 1 for s in lead):
         return t.reshape(1, features)
     try:
-        full = torch.broadcast_shapes(lead, batch_shape)
-    except RuntimeError:
+        full = broadcast_shape(lead, batch_shape)
+    except ValueError:
         full = None
-    if full != batch_shape:
+    if full != tuple(batch_shape):
         raise ValueError(
             f"{call}: {name} of shape {tuple(t.shape)} does not broadcast against the batch shape "
             f"{tuple(batch_shape)} of x; expected {name} of shape ({features},) or "

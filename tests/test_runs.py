@@ -60,6 +60,7 @@ def test_atomic_write_leaves_the_old_file_when_writing_fails(tmp_path):
 
 
 PROBLEM = textwrap.dedent('''
+    from __future__ import annotations
     from dataclasses import dataclass
     import torch
     NAME = "toy"

@@ -82,8 +82,11 @@ def loop_hessian(model: nn.Module, x: Tensor) -> Thunk:
     return run
 
 
-def loop_laplacian(model: nn.Module, x: Tensor) -> Thunk:
-    """Δf_k = Σ_i ∂(∂f_k/∂x_i)/∂x_i for every output k: m·(1 + d) grads."""
+def loop_laplacian(model: nn.Module, x: Tensor, keep_graph: bool = False) -> Thunk:
+    """Δf_k = Σ_i ∂(∂f_k/∂x_i)/∂x_i for every output k: m·(1 + d) grads.
+
+    keep_graph returns Δf still attached to the weights' graph (for a training loss).
+    """
     def run() -> Tensor:
         with torch.enable_grad():
             xg = _leaf(x)
@@ -92,7 +95,8 @@ def loop_laplacian(model: nn.Module, x: Tensor) -> Thunk:
             for k in range(y.shape[1]):
                 g = _d(y[:, k], xg)
                 out.append(sum(_d(g[:, i], xg)[:, i] for i in range(xg.shape[1])))
-            return torch.stack(out, 1).detach()
+            laplacian = torch.stack(out, 1)
+            return laplacian if keep_graph else laplacian.detach()
 
     return run
 

@@ -20,7 +20,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--quick", action="store_true",
                         help="tiny sizes and few repetitions: a smoke test of the harness in seconds")
     parser.add_argument("--repeat", type=int, default=None, help="timed repetitions (default 7; 3 with --quick)")
-    parser.add_argument("--warmup", type=int, default=None, help="untimed repetitions first (default 2; 1 with --quick)")
+    parser.add_argument("--warmup", type=int, default=None,
+                        help="untimed repetitions first (default 2; 1 with --quick)")
+    parser.add_argument("--min-time", type=float, default=None, metavar="SECONDS",
+                        help="a sample repeats fast contenders until it lasts this long (default 0.05; 0 with --quick)")
     parser.add_argument("--threads", type=int, default=1, help="torch.set_num_threads (default 1)")
     parser.add_argument("--dtype", choices=sorted(DTYPES), default="float32")
     parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
@@ -40,6 +43,7 @@ def options_from(args: argparse.Namespace) -> BenchOptions:
         warmup=args.warmup if args.warmup is not None else (1 if args.quick else 2),
         threads=args.threads, dtype=args.dtype, device=args.device,
         memory=args.memory if args.memory is not None else not args.quick,
+        min_time=args.min_time if args.min_time is not None else (0.0 if args.quick else 0.05),
     )
 
 

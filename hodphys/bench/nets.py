@@ -13,11 +13,12 @@ from hodphys.bench.registry import BenchEnv
 Thunk = Callable[[], Tensor]
 
 
-def tanh_mlp(widths: Sequence[int], env: BenchEnv, seed: int = 0) -> nn.Sequential:
+def tanh_mlp(widths: Sequence[int], env: BenchEnv, seed: int = 0, trainable: bool = False) -> nn.Sequential:
     """``nn.Sequential`` of Linear layers widths[0] → … → widths[-1] with tanh between them.
 
-    The weights (torch's default init, seeded) do not require grad: the foundation cases measure
-    derivative evaluation alone, so no contender records a graph for the parameters.
+    The weights are torch's default init, seeded. Unless ``trainable`` they do not require grad:
+    the foundation cases measure derivative evaluation alone, so no contender records a graph
+    for the parameters.
     """
     if len(widths) < 2:
         raise ValueError(f"tanh_mlp: expected at least an input and an output width, got {list(widths)}")
@@ -28,7 +29,7 @@ def tanh_mlp(widths: Sequence[int], env: BenchEnv, seed: int = 0) -> nn.Sequenti
             layers.append(nn.Tanh())
         layers.append(nn.Linear(fan_in, fan_out))
     model = nn.Sequential(*layers).to(device=env.device, dtype=env.dtype)
-    return model.requires_grad_(False)
+    return model.requires_grad_(trainable)
 
 
 def randn(env: BenchEnv, *shape: int, seed: int = 1) -> Tensor:

@@ -25,7 +25,8 @@ def _memory(row: dict) -> str:
         return "—"
     if "error" in found:
         return "failed"
-    return f"{found['peak_bytes'] / 2**20:.1f} MiB"
+    peak = found["peak_bytes"]
+    return f"{peak / 2**20:.1f} MiB" if peak >= 2**20 else f"{peak / 2**10:.0f} KiB"
 
 
 def _check(row: dict) -> str:
@@ -48,20 +49,38 @@ def rows(results: dict) -> list[tuple[str, ...]]:
     return [_cells(case, row) for case in results["cases"] for row in case["contenders"]]
 
 
+def conditions(meta: dict) -> str:
+    """One line: machine, versions, threads, dtype, repetitions and load."""
+    load = meta.get("load_average")
+    return (f"{meta['device']} ({meta['gpu'] or meta['cpu']}, {meta['cpu_count']} CPUs), torch {meta['torch']}, "
+            f"threads={meta['threads']}, {meta['dtype']}, median of {meta['repeat']} interleaved samples after "
+            f"{meta['warmup']} warm-up, ≥{meta['min_time'] * 1e3:.0f} ms a sample"
+            + (f", load average {load[0]:.1f} at the start" if load else ""))
+
+
+def _notes(results: dict, bullet: str) -> list[str]:
+    lines = ["speed-up = median time of the reference / median time of the contender; a sample of a "
+             "fast contender is the mean of several back-to-back calls (calls_per_sample in the JSON)"]
+    if "meta" in results:
+        lines.append(conditions(results["meta"]))
+    for case in results["cases"]:
+        lines.append(f"{bullet}{case['name']}: {case['description']}")
+        lines += [f"  {bullet}{row['name']} failed: {row['error']}" for row in case["contenders"] if row["error"]]
+    return lines
+
+
 def format_table(results: dict, markdown: bool = False) -> str:
-    """The results as an aligned text table (descriptions and failures below) or a Markdown table."""
+    """The results as an aligned text table or a Markdown table, with the conditions, each
+    case's description and any failure below."""
     body = rows(results)
     if markdown:
         lines = ["| " + " | ".join(HEADER) + " |", "|" + "---|" * len(HEADER)]
-        return "\n".join(lines + ["| " + " | ".join(cells) + " |" for cells in body])
+        lines += ["| " + " | ".join(cells) + " |" for cells in body]
+        return "\n".join(lines + [""] + _notes(results, "- "))
     widths = [max(len(cells[i]) for cells in [HEADER, *body]) for i in range(len(HEADER))]
     align = lambda cells: "  ".join(c.ljust(w) for c, w in zip(cells, widths)).rstrip()  # noqa: E731
     lines = [align(HEADER), align(tuple("-" * w for w in widths))] + [align(cells) for cells in body]
-    lines.append("speed-up = median time of the reference / median time of the contender")
-    for case in results["cases"]:
-        lines.append(f"{case['name']}: {case['description']}")
-        lines += [f"  {row['name']} failed: {row['error']}" for row in case["contenders"] if row["error"]]
-    return "\n".join(lines)
+    return "\n".join(lines + _notes(results, ""))
 
 
 def _finite(value):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime
 import math
+import os
 import platform
 from dataclasses import asdict, dataclass
 from collections.abc import Callable
@@ -31,6 +32,7 @@ class BenchOptions:
     dtype: str = "float32"
     device: str = "cpu"
     memory: bool = True
+    min_time: float = 0.05
 
 
 def make_env(options: BenchOptions) -> BenchEnv:
@@ -43,9 +45,10 @@ def make_env(options: BenchOptions) -> BenchEnv:
         raise ValueError("hodphys bench --device cuda: CUDA is not available on this machine")
     if options.repeat < 5 and not options.quick:
         raise ValueError(f"hodphys bench: --repeat must be ≥ 5 for a median worth reporting, got {options.repeat}")
-    if options.repeat < 1 or options.warmup < 0 or options.threads < 1:
-        raise ValueError(f"hodphys bench: expected --repeat ≥ 1, --warmup ≥ 0 and --threads ≥ 1, got "
-                         f"{options.repeat}, {options.warmup} and {options.threads}")
+    if options.repeat < 1 or options.warmup < 0 or options.threads < 1 or options.min_time < 0:
+        raise ValueError(f"hodphys bench: expected --repeat ≥ 1, --warmup ≥ 0, --threads ≥ 1 and "
+                         f"--min-time ≥ 0, got {options.repeat}, {options.warmup}, {options.threads} "
+                         f"and {options.min_time}")
     return BenchEnv(torch.device(options.device), DTYPES[options.dtype], options.quick)
 
 
@@ -86,12 +89,12 @@ def run_case(case: BenchCase, env: BenchEnv, options: BenchOptions) -> dict:
     tolerance = spec.tolerance if spec.tolerance is not None else TOLERANCE[env.dtype]
     rows = _evaluate(spec, tolerance)
     runnable = {name: fn for name, fn in spec.contenders.items() if rows[name]["error"] is None}
-    times = timing.interleaved(runnable, options.repeat, options.warmup, _sync(env))
+    times, number = timing.interleaved(runnable, options.repeat, options.warmup, _sync(env), options.min_time)
     reference = timing.summarize(times[spec.reference])["median"]
     for name, seconds in times.items():
         stats = timing.summarize(seconds)
         rows[name].update({f"{key}_s": value for key, value in stats.items()}, times_s=seconds,
-                          speedup=timing.speedup(reference, stats["median"]))
+                          calls_per_sample=number[name], speedup=timing.speedup(reference, stats["median"]))
         if options.memory:
             rows[name]["memory"] = _memory(case, spec, name, env, options.threads)
     return {"name": case.name, "group": case.group, "description": spec.description,
@@ -114,7 +117,8 @@ def metadata(options: BenchOptions, env: BenchEnv) -> dict:
     return {
         "time": datetime.datetime.now().isoformat(timespec="seconds"),
         "hodphys": hodphys.__version__, "torch": torch.__version__, "python": platform.python_version(),
-        "platform": platform.platform(), "cpu": _cpu_model(),
+        "platform": platform.platform(), "cpu": _cpu_model(), "cpu_count": os.cpu_count(),
+        "load_average": os.getloadavg() if hasattr(os, "getloadavg") else None,
         "gpu": torch.cuda.get_device_name(env.device) if env.device.type == "cuda" else None,
         "memory_method": (None if not options.memory else "cuda max_memory_allocated" if env.device.type == "cuda"
                           else "peak RSS increase in a fresh spawned process"),

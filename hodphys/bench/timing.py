@@ -4,12 +4,13 @@ Interleaving spreads the machine's drift (other processes, clock changes) over a
 alike, so the ratios of medians from one run are meaningful even when the absolute times are
 noisy. The order is reshuffled every repetition (seeded): a fixed cyclic order would always put
 the same contender after the same heavy one, whose freed memory and evicted caches it inherits.
-Python's garbage collector runs between calls, never inside one (as ``timeit`` does).
+Python's garbage collector runs between samples, never inside one (as ``timeit`` does).
 """
 from __future__ import annotations
 
 import contextlib
 import gc
+import math
 import random
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -39,28 +40,47 @@ def _collector_between_calls() -> Iterator[Callable[[], None]]:
             gc.enable()
 
 
+def calls_per_sample(seconds: float, min_time: float) -> int:
+    """How many back-to-back calls make one sample last ≥ min_time (1 for slow contenders)."""
+    if seconds <= 0:
+        return 1 if min_time <= 0 else 1000
+    return max(1, math.ceil(min_time / seconds))
+
+
 def interleaved(contenders: dict[str, Callable[[], object]], repeat: int, warmup: int,
-                sync: Callable[[], None] = lambda: None) -> dict[str, list[float]]:
+                sync: Callable[[], None] = lambda: None, min_time: float = 0.0
+                ) -> tuple[dict[str, list[float]], dict[str, int]]:
     """Seconds per call of each contender over ``repeat`` timed repetitions after ``warmup`` ones,
     interleaved in the orders of :func:`schedule`.
 
+    A sample is the mean of ``number`` back-to-back calls, with number set from the fastest warm-up
+    call so that a sample lasts ≥ min_time (as ``timeit`` does): sub-millisecond contenders get
+    samples long enough for the clock and the scheduler, slow ones are called once.
     sync() waits for queued device work (e.g. ``torch.cuda.synchronize``) before each clock read.
-    Returns name → ``repeat`` times, in the order they were taken.
+    Returns name → ``repeat`` seconds per call, and name → number.
     """
     if repeat < 1 or warmup < 0:
         raise ValueError(f"interleaved: expected repeat ≥ 1 and warmup ≥ 0, got repeat={repeat}, warmup={warmup}")
     times: dict[str, list[float]] = {name: [] for name in contenders}
+    number = {name: 1 for name in contenders}
+    fastest: dict[str, float] = {}
     with _collector_between_calls() as collect:
         for repetition, order in enumerate(schedule(list(contenders), warmup + repeat)):
             for name in order:
                 collect()
                 sync()
                 start = time.perf_counter()
-                contenders[name]()
+                for _ in range(number[name]):
+                    contenders[name]()
                 sync()
+                seconds = (time.perf_counter() - start) / number[name]
                 if repetition >= warmup:
-                    times[name].append(time.perf_counter() - start)
-    return times
+                    times[name].append(seconds)
+                else:
+                    fastest[name] = min(fastest.get(name, seconds), seconds)
+                if repetition == warmup - 1:
+                    number[name] = calls_per_sample(fastest[name], min_time)
+    return times, number
 
 
 def summarize(times: Sequence[float]) -> dict[str, float]:

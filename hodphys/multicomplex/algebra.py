@@ -20,6 +20,8 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor
 
+from hodphys.shapes import broadcast_shape
+
 
 DEFAULT_STEPS = {torch.float64: 2.0 ** -26, torch.float32: 2.0 ** -12}
 
@@ -78,7 +80,7 @@ def _weights(overlaps: tuple[int, ...], h: float, like: Tensor, ndim: int) -> Te
 
 def _add_product(total: Tensor, a: Tensor, b: Tensor) -> Tensor:
     """total + a·b, in place (no temporary) unless a·b broadcasts beyond total's shape."""
-    if torch.broadcast_shapes(total.shape, a.shape, b.shape) == total.shape:
+    if broadcast_shape(total.shape, a.shape, b.shape) == tuple(total.shape):
         return total.addcmul_(a, b)
     return torch.addcmul(total, a, b)
 
@@ -92,7 +94,7 @@ def multiply_parts(ar: Tensor | None, ai: Tensor, br: Tensor | None, bi: Tensor,
     imag_U = ar b_U + a_U br + Σ_{S,T≠∅, S△T=U} (−h²)^{|S∩T|} a_S b_T;
     real = ar br + Σ_{S≠∅} (−h²)^{|S|} a_S b_S (only when ``with_real``).
     """
-    shape = torch.broadcast_shapes(ai.shape, bi.shape)
+    shape = broadcast_shape(ai.shape, bi.shape)
     if br is not None:
         imag = _add_product(ai * br, ar, bi) if ar is not None else ai * br
     elif ar is not None:
@@ -100,7 +102,7 @@ def multiply_parts(ar: Tensor | None, ai: Tensor, br: Tensor | None, bi: Tensor,
     else:
         imag = ai.new_zeros(shape)
     rows = _cross_table(order, h == 0)
-    if rows and imag.shape != shape:
+    if rows and tuple(imag.shape) != shape:
         imag = imag.expand(shape).clone()
     for s, ts, us, overlaps in rows:
         if len(ts) == 1:

@@ -16,26 +16,17 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor
 
+from hodphys import cost
 from hodphys.engines import register_engine
 from hodphys.multicomplex.algebra import check_step
 from hodphys.multicomplex.jet import Jet, SecondOrderJet
-from hodphys.multicomplex.rules import Rule, compile_model
+from hodphys.multicomplex.rules import compile_model
+from hodphys.nn.compose import run_adjoint, run_rules
 from hodphys.request import Request
+from hodphys.shapes import broadcast_shape
 
 
-def _forward(rules: Sequence[Rule], state, save: bool = False):
-    saved = []
-    for rule in rules:
-        state, kept = rule.apply(state)
-        if save:
-            saved.append(kept)
-    return state, saved
-
-
-def _backward(rules: Sequence[Rule], saved: list, adjoint: Jet) -> Jet:
-    for rule, kept in zip(reversed(rules), reversed(saved)):
-        adjoint = rule.backward(adjoint, kept)
-    return adjoint
+_forward, _backward = run_rules, run_adjoint
 
 
 def _eye(request: Request, size: int) -> Tensor:
@@ -45,7 +36,7 @@ def _eye(request: Request, size: int) -> Tensor:
 def _perturbed(request: Request, units: Sequence[Tensor], h: float) -> Jet:
     """x + h Σ_k i_k v_k for P perturbations; units[k] is (P, N or 1, d)."""
     order = len(units)
-    shape = torch.broadcast_shapes(*(u.shape for u in units)) if units else (1, 1, request.d)
+    shape = broadcast_shape(*(u.shape for u in units)) if units else (1, 1, request.d)
     imag = request.x.new_zeros(((1 << order) - 1, *shape))
     for k, v in enumerate(units):
         imag[(1 << k) - 1] = v
@@ -85,7 +76,7 @@ class MulticomplexEngine:
     def _h(self, request: Request, order: int) -> float:
         return check_step(request.options.get("h", 0.0), order, request.x.dtype)
 
-    # --- cost model: multiply-adds of the linear layers, in units of one forward pass ---------
+    # --- cost model (hodphys.cost): rows pushed through the network, and tensor ops issued ----
     def cost(self, request: Request) -> float:
         d, m, n = request.d, self._m(request), len(request.vectors)
         pairs = d * (d + 1) // 2
@@ -101,8 +92,12 @@ class MulticomplexEngine:
             "derivatives": (1 + d + pairs if "hessian" in request.want
                             else d + 2 if "laplacian" in request.want else 1 + d),
         }[request.quantity]
-        params = sum(p.numel() for p in request.model.parameters())
-        return units * request.n_batch * max(params, request.d)
+        order = {"directional": n, "directional_grad": n, "dim_derivative": request.order,
+                 "jacobian": 1, "divergence": 1}.get(request.quantity, 2)
+        sweeps = 2 if request.quantity in ("directional_grad", "hvp") else 1
+        sizes = cost.network_sizes(request.model, request.d)
+        # multicomplex products issue ~3·2ⁿ ops per σ (component table), linear maps a few
+        return cost.sweep(request.n_batch, units, sizes) + cost.launches(sizes, sweeps, 4 + 3 * 2 ** order)
 
     # --- first order ----------------------------------------------------------------------
     def jacobian(self, request: Request) -> Tensor:

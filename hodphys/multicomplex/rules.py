@@ -8,8 +8,8 @@ them) and offers
   evaluated in multicomplex arithmetic (CSFD-BP).
 
 Covered: ``nn.Linear``, every activation :func:`hodphys.elementwise.elementwise_of` knows,
-:class:`hodphys.nn.ResidualBlock`, and ``nn.Sequential`` of those (nested too). More with
-:func:`register_rule`.
+the skip-plus-branch layers of :mod:`hodphys.nn.block` (ResidualBlock, ICNNLayer, QuadraticLayer,
+QuadraticICNNLayer), and ``nn.Sequential`` of those (nested too). More with :func:`register_rule`.
 """
 from __future__ import annotations
 
@@ -19,6 +19,9 @@ from collections.abc import Callable
 from torch import nn
 
 from hodphys.elementwise import ElementwiseFunction, elementwise_of
+from hodphys.nn.block import BranchBlock, propagate, propagate_adjoint
+from hodphys.nn.compose import cached_by_structure, check_composition, leaf_layers
+from hodphys.nn.icnn import ICNNLayer, QuadraticICNNLayer, QuadraticLayer
 from hodphys.nn.residual import ResidualBlock
 
 
@@ -41,6 +44,11 @@ class LinearRule:
         return adjoint.linear(self.module.weight.t())
 
 
+def _through_activation(fn: ElementwiseFunction):
+    """ḡ_a ↦ ḡ_z = σ'(z) ⊙ ḡ_a, with σ'(z) evaluated in multicomplex arithmetic."""
+    return lambda adjoint, z: adjoint.times(z.elementwise(fn, shift=1).with_seed_axis())
+
+
 class ElementwiseRule:
     """y = σ(x); adjoint: ḡ_x = σ'(x) ⊙ ḡ_y with σ'(x) a multicomplex number too."""
 
@@ -51,28 +59,31 @@ class ElementwiseRule:
         return state.elementwise(self.fn), state
 
     def backward(self, adjoint, saved):
-        return adjoint.times(saved.elementwise(self.fn, shift=1).with_seed_axis())
+        return _through_activation(self.fn)(adjoint, saved)
 
 
-class ResidualRule:
-    """y = u + step·σ(K u + b); adjoint: ḡ_u = ḡ_y + Kᵀ(step·σ'(K u + b) ⊙ ḡ_y)."""
+class BlockRule:
+    """y = S u + c + Q σ(K u + b) (residual, ICNN, quadratic layers); adjoint Sᵀḡ + Kᵀ(σ'⊙Qᵀḡ)."""
 
-    def __init__(self, module: ResidualBlock):
+    def __init__(self, module: BranchBlock):
         self.module = module
-        self.fn = elementwise_of(module.activation)
 
     def apply(self, state):
-        z = state.linear(self.module.linear.weight, self.module.linear.bias)
-        return state.add(z.elementwise(self.fn).scale(self.module.step)), z
+        branch = self.module.branch()
+        out, z = propagate(state, branch)
+        return out, (z, branch)
 
     def backward(self, adjoint, saved):
-        branch = adjoint.times(saved.elementwise(self.fn, shift=1).with_seed_axis())
-        return adjoint.add(branch.scale(self.module.step).linear(self.module.linear.weight.t()))
+        z, branch = saved
+        return propagate_adjoint(adjoint, z, branch, _through_activation(branch.function))
 
 
 _RULES: dict[type, Callable[[nn.Module], Rule]] = {
     nn.Linear: LinearRule,
-    ResidualBlock: ResidualRule,
+    ResidualBlock: BlockRule,
+    ICNNLayer: BlockRule,
+    QuadraticLayer: BlockRule,
+    QuadraticICNNLayer: BlockRule,
 }
 
 
@@ -81,31 +92,24 @@ def register_rule(module_type: type, factory: Callable[[nn.Module], Rule]) -> No
     _RULES[module_type] = factory
 
 
-def _is_plain_sequential(module: nn.Module) -> bool:
-    return isinstance(module, nn.Sequential) and type(module).forward is nn.Sequential.forward
-
-
+@cached_by_structure
 def compile_model(model: nn.Module) -> list[Rule]:
-    """The model as a flat list of rules; NotImplementedError names the first uncovered module."""
+    """The model as a flat list of rules; NotImplementedError names the first uncovered module,
+    ValueError a composition that does not fit (see :func:`hodphys.nn.check_composition`)."""
+    layers = leaf_layers(model)
+    check_composition(layers)
     rules: list[Rule] = []
-
-    def visit(module: nn.Module, path: str) -> None:
-        if _is_plain_sequential(module):
-            for name, child in module.named_children():
-                visit(child, f"{path}[{name}]")
-            return
+    for path, module in layers:
         factory = _RULES.get(type(module))
         if factory is not None:
             rules.append(factory(module))
-            return
+            continue
         fn = elementwise_of(module)
         if fn is None:
             raise NotImplementedError(
-                f"no multicomplex rule for {type(module).__name__} ({module!r} at {path}); "
+                f"no multicomplex rule for {type(module).__name__} (at {path}); "
                 f"covered: nn.Sequential of nn.Linear, elementwise activations and "
                 f"hodphys.nn layers (register more with hodphys.multicomplex.register_rule)"
             )
         rules.append(ElementwiseRule(fn))
-
-    visit(model, "model")
     return rules

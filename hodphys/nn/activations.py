@@ -1,4 +1,4 @@
-"""Activation modules that torch.nn lacks, each backed by an ElementwiseFunction."""
+"""Activation modules that torch.nn lacks, each backed by an ElementwiseFunction (stateless)."""
 from __future__ import annotations
 
 from hodphys import elementwise
@@ -10,3 +10,17 @@ class Sin(ElementwiseModule):
 
     def __init__(self) -> None:
         super().__init__(elementwise.Sin())
+
+
+class LogCosh(ElementwiseModule):
+    """log cosh(x) elementwise (hessQuik's "antiTanh" up to the constant log 2); convex, f' = tanh."""
+
+    def __init__(self) -> None:
+        super().__init__(elementwise.LogCosh())
+
+
+class Quadratic(ElementwiseModule):
+    """x²/2 elementwise; convex, f' = x, f'' = 1."""
+
+    def __init__(self) -> None:
+        super().__init__(elementwise.Quadratic())

@@ -4,9 +4,10 @@ from __future__ import annotations
 from torch import Tensor, nn
 
 from hodphys.elementwise import elementwise_of
+from hodphys.nn.block import Branch, BranchBlock
 
 
-class ResidualBlock(nn.Module):
+class ResidualBlock(BranchBlock):
     """u ↦ u + step·σ(K u + b).
 
     Args:
@@ -36,6 +37,11 @@ class ResidualBlock(nn.Module):
     @property
     def out_features(self) -> int:
         return self.linear.out_features
+
+    def branch(self) -> Branch:
+        """S = I, Q = step·I, K and b of the inner linear map."""
+        return Branch(1.0, None, self.linear.weight, self.linear.bias,
+                      elementwise_of(self.activation), self.step)
 
     def forward(self, u: Tensor) -> Tensor:
         return u + self.step * self.activation(self.linear(u))

@@ -6,17 +6,19 @@ from __future__ import annotations
 
 import gc
 import json
+import time
 
 import pytest
 import torch
 
 from hodphys import cli
 from hodphys.bench import report, timing
+from hodphys.bench.nets import tanh_mlp
 from hodphys.bench.registry import CASES, BenchEnv, BenchSpec, bench_case, relative_error, select_cases
 from hodphys.bench.runner import BenchOptions, all_correct, make_env, run_bench, run_case
 
 CONTENDER_KEYS = {"name", "error", "ok", "rel_error", "median_s", "q1_s", "q3_s", "min_s", "max_s",
-                  "times_s", "speedup"}
+                  "times_s", "calls_per_sample", "speedup"}
 
 
 @pytest.fixture
@@ -40,7 +42,7 @@ def test_quick_run_end_to_end_writes_json(tmp_path, capsys):
     printed = capsys.readouterr().out
     assert "A-laplacian-pinn" in printed and "hp[multicomplex]" in printed and "speed-up" in printed
     results = json.loads(path.read_text())
-    assert {"time", "torch", "cpu", "threads", "dtype", "repeat", "warmup"} <= set(results["meta"])
+    assert {"time", "torch", "cpu", "threads", "dtype", "repeat", "warmup", "load_average"} <= set(results["meta"])
     assert results["meta"]["threads"] == 1 and results["meta"]["dtype"] == "float32"
     names = [case["name"] for case in results["cases"]]
     assert names == [case.name for case in select_cases("foundation")]
@@ -68,11 +70,35 @@ def test_schedule_runs_each_once_per_repetition_in_varying_seeded_orders():
 def test_interleaved_runs_round_robin_and_discards_warmup():
     calls = []
     contenders = {name: (lambda name=name: calls.append(name)) for name in "abc"}
-    times = timing.interleaved(contenders, repeat=2, warmup=1)
+    times, number = timing.interleaved(contenders, repeat=2, warmup=1)
     orders = timing.schedule("abc", 3)
     assert calls == [name for order in orders for name in order]
     assert {name: len(t) for name, t in times.items()} == {"a": 2, "b": 2, "c": 2}
+    assert number == {"a": 1, "b": 1, "c": 1}
     assert gc.isenabled()
+
+
+def test_fast_contenders_are_called_several_times_per_sample():
+    calls = {"fast": 0, "slow": 0}
+
+    def fast():
+        calls["fast"] += 1
+
+    def slow():
+        calls["slow"] += 1
+        time.sleep(0.02)
+
+    times, number = timing.interleaved({"fast": fast, "slow": slow}, repeat=3, warmup=2, min_time=0.01)
+    assert number["slow"] == 1 and number["fast"] > 1
+    assert calls == {"slow": 2 + 3, "fast": 2 + 3 * number["fast"]}
+    assert all(t < 0.01 for t in times["fast"]) and all(t >= 0.02 for t in times["slow"])
+
+
+def test_calls_per_sample():
+    assert timing.calls_per_sample(0.5, 0.05) == 1
+    assert timing.calls_per_sample(0.001, 0.05) == 50
+    assert timing.calls_per_sample(0.0, 0.0) == 1
+    assert timing.calls_per_sample(0.0, 0.05) == 1000
 
 
 def test_interleaved_rejects_bad_counts():
@@ -154,7 +180,8 @@ def test_unknown_case_and_group_are_clear_errors(capsys):
 
 @pytest.mark.parametrize("options, message", [
     (BenchOptions(repeat=3), "--repeat must be ≥ 5"),
-    (BenchOptions(repeat=0, quick=True), "expected --repeat ≥ 1, --warmup ≥ 0 and --threads ≥ 1"),
+    (BenchOptions(repeat=0, quick=True), "expected --repeat ≥ 1, --warmup ≥ 0, --threads ≥ 1 and --min-time ≥ 0"),
+    (BenchOptions(min_time=-1.0), "expected --repeat ≥ 1, --warmup ≥ 0, --threads ≥ 1 and --min-time ≥ 0"),
     (BenchOptions(dtype="float16"), "unknown --dtype 'float16'"),
     (BenchOptions(device="tpu"), "unknown --device 'tpu'"),
 ])
@@ -174,18 +201,29 @@ def test_list_names_every_case(capsys):
     printed = capsys.readouterr().out
     for case in select_cases("foundation"):
         assert case.name in printed
-    assert "groups: foundation" in printed
+    groups_line = next(line for line in printed.splitlines() if line.startswith("groups:"))
+    groups = set(groups_line.removeprefix("groups:").replace(",", " ").split())
+    assert {"foundation", "training", "fem", "hollow", "analytic"} <= groups
 
 
 def test_markdown_table_and_strict_json(tmp_path):
     results = run_bench(BenchOptions(cases=("C-hessian",), quick=True, repeat=2, warmup=0, memory=False))
     table = report.format_table(results, markdown=True).splitlines()
     assert table[0].startswith("| case | contender | median") and table[1].startswith("|---|")
-    assert len(table) == 2 + len(results["cases"][0]["contenders"])
+    rows = len(results["cases"][0]["contenders"])
+    assert all(line.startswith("| C-hessian |") for line in table[2:2 + rows]) and table[2 + rows] == ""
+    assert "threads=1, float32" in table[-2] and table[-1].startswith("- C-hessian: full Hessian")
     results["cases"][0]["contenders"][0]["rel_error"] = float("inf")
     path = report.write_json(results, tmp_path / "strict.json")
     assert "Infinity" not in path.read_text()
     assert json.loads(path.read_text())["cases"][0]["contenders"][0]["rel_error"] is None
+
+
+def test_peak_memory_cell():
+    assert report._memory({"memory": {"peak_bytes": 3 * 2**20}}) == "3.0 MiB"
+    assert report._memory({"memory": {"peak_bytes": 40 * 2**10}}) == "40 KiB"
+    assert report._memory({"memory": {"error": "x"}}) == "failed"
+    assert report._memory({}) == "—"
 
 
 def test_format_seconds_units():
@@ -193,3 +231,33 @@ def test_format_seconds_units():
     assert report.format_seconds(0.0123) == "12.3 ms"
     assert report.format_seconds(4.56e-6) == "4.56 µs"
     assert report.format_seconds(None) == "—"
+
+
+def test_training_case_gradients_agree_in_quick_mode():
+    results = run_bench(BenchOptions(group="training", quick=True, repeat=1, warmup=0, memory=False))
+    assert [case["name"] for case in results["cases"]] == ["A-laplacian-pinn-train"]
+    assert all_correct(results)
+
+
+def test_tanh_mlp_layout_and_frozen_weights():
+    model = tanh_mlp([2, 5, 3], BenchEnv(dtype=torch.float64))
+    assert [type(m).__name__ for m in model] == ["Linear", "Tanh", "Linear"]
+    assert all(p.dtype == torch.float64 and not p.requires_grad for p in model.parameters())
+    assert all(p.requires_grad for p in tanh_mlp([2, 3], BenchEnv(), trainable=True).parameters())
+    with pytest.raises(ValueError, match=r"tanh_mlp: expected at least an input and an output width, got \[2\]"):
+        tanh_mlp([2], BenchEnv())
+
+
+@pytest.mark.cuda
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_quick_run_on_cuda_with_allocator_peaks():
+    results = run_bench(BenchOptions(cases=("A-laplacian-pinn",), quick=True, device="cuda", repeat=2, warmup=1))
+    assert all_correct(results) and results["meta"]["gpu"]
+    assert all(row["memory"]["peak_bytes"] >= 0 for row in results["cases"][0]["contenders"])
+
+
+def test_fem_group_quick_run_agrees_with_its_reference(tmp_path):
+    path = tmp_path / "fem.json"
+    assert cli.main(["bench", "--group", "fem", "--quick", "--no-memory", "--json", str(path)]) == 0
+    rows = json.loads(path.read_text())["cases"]
+    assert {case["name"] for case in rows} == {"fem-newton-coarse", "fem-newton-fine"}

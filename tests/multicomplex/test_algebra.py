@@ -111,3 +111,12 @@ def test_bad_construction_is_refused():
         z.to_complex()
     with pytest.raises(ValueError, match="needs h > 0"):
         MulticomplexTensor.from_complex(torch.zeros(2, dtype=torch.complex128), h=0.0)
+
+
+def test_broadcast_shape_matches_torch():
+    from hodphys.shapes import broadcast_shape
+
+    for shapes in [((3, 1, 5), (4, 1), ()), ((1,), (2, 3)), ((0, 1), (1, 7))]:
+        assert broadcast_shape(*shapes) == tuple(torch.broadcast_shapes(*shapes))
+    with pytest.raises(ValueError, match="do not broadcast"):
+        broadcast_shape((2, 3), (4, 3))

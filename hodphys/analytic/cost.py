@@ -1,0 +1,67 @@
+"""Cost model of the analytic engines in the shared currency of :mod:`hodphys.cost`.
+
+From the rules: L (linear multiply-adds per row), E (σ-site width), the layer count; from the
+request: N, d, m, the quantity and its order. The forward mode pushes K = 1 + P + R rows
+(value, tangents, second rows); the backward mode a tangent sweep plus S-seed adjoint sweeps
+and the site contractions; a factored first layer (d > w₁) runs on the value row only and
+adds the map back to x.
+"""
+from __future__ import annotations
+
+from typing import Any
+from collections.abc import Sequence
+
+from hodphys.analytic.rules import LinearRule
+from hodphys.cost import Sizes, launches, sweep
+from hodphys.request import Request
+
+OPS_PER_RULE = 6  # tensor ops per layer and sweep
+
+
+def _sweep(n: int, rows: float, linear: float, sites: float) -> float:
+    return sweep(n, rows, Sizes(linear, sites, 0))
+
+
+def _forward_rows(request: Request, p: int) -> float:
+    """Rows K of the forward jet for each quantity (value + tangents + second rows)."""
+    q, d, n_vs = request.quantity, request.d, len(request.vectors)
+    want = request.want
+    return {
+        "jacobian": 1 + p, "divergence": 1 + p, "laplacian": 2 + p, "hessian": 1 + p + p * (p + 1) / 2,
+        "hvp": 2 + 2 * p, "directional_grad": 2 + 2 * p, "directional": 1 + n_vs + (n_vs == 2),
+        "dim_derivative": 1 + d if request.order == 1 else 1 + 2 * d,
+        "derivatives": (1 + p + p * (p + 1) / 2 if "hessian" in want else 2 + p if "laplacian" in want else 1 + p),
+    }[q]
+
+
+def _backward_terms(request: Request, p: int, m: int, linear: float, sites: float) -> float:
+    """Forward and adjoint sweeps plus contractions of backward mode."""
+    q, n, want = request.quantity, request.n_batch, request.want
+    if q in ("jacobian", "divergence") or (q == "derivatives" and not want & {"hessian", "laplacian"}):
+        return _sweep(n, 1, linear, sites) + _sweep(n, m, linear, sites)
+    if q in ("hvp", "directional_grad"):
+        k = 1 + len(request.vectors) + (len(request.vectors) == 2)
+        seeds = m if q == "hvp" else 1
+        return _sweep(n, k, linear, sites) + 2 * _sweep(n, seeds * k, linear, sites)
+    contraction = n * m * sites * (p * p if q == "hessian" or "hessian" in want else p)
+    return _sweep(n, 1 + p, linear, sites) + _sweep(n, m, linear, sites) + contraction
+
+
+def analytic_cost(request: Request, rules: Sequence[Any], mode: str) -> float:
+    """Estimated multiply-adds of ``request`` in the given mode ("forward" or "backward")."""
+    linear = float(sum(r.shape.linear for r in rules))
+    sites = float(sum(r.shape.sites for r in rules))
+    d, m, n = request.d, rules[-1].shape.width or request.d, request.n_batch
+    p = d
+    if isinstance(rules[0], LinearRule):  # the sweep starts at z₁: the first map runs on the value row
+        p = min(d, rules[0].module.out_features)
+        linear -= rules[0].shape.linear * (1 - 1 / max(_forward_rows(request, p), 1))
+    if mode == "forward":
+        work = _sweep(n, _forward_rows(request, p), linear, sites)
+        sweeps = 1
+    else:
+        work = _backward_terms(request, p, m, linear, sites)
+        sweeps = 2
+    if p < d and request.quantity in ("hessian", "derivatives"):
+        work += n * m * (d * d * p + d * p * p)  # H = Bᵀ H_c B
+    return work + launches(Sizes(linear, sites, len(rules)), sweeps, OPS_PER_RULE)

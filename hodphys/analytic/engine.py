@@ -1,0 +1,211 @@
+"""The analytic engines: closed-form layer derivatives in forward mode and in backward mode.
+
+Two engines share the rules, so ``hp.explain`` lists both and ``method="auto"`` weighs them:
+
+* ``analytic-forward``: propagate value, tangents and second-order rows (hessQuik's forward
+  mode with the (n, d, d, w) tensor replaced by R = p(p+1)/2 rows, or by one Laplacian row);
+  its cost grows with d.
+* ``analytic-backward``: forward tangents plus an adjoint sweep; the Hessian and Laplacian are
+  contractions over curvature sites (:mod:`hodphys.analytic.adjoint`), hvp and
+  wᵀ∇ⁿ⁺¹f[v…] reverse a one- or two-direction jet; its cost grows with m.
+"""
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+from hodphys.analytic import sweep
+from hodphys.analytic.cost import analytic_cost
+from hodphys.analytic.jet import TRACE, Jet
+from hodphys.analytic.rules import compile_model
+from hodphys.nn.compose import run_adjoint
+from hodphys.engines import register_engine
+from hodphys.request import Request
+
+
+def _batch(t: Tensor, n: int) -> Tensor:
+    return t.expand(n, *t.shape[1:])
+
+
+def _triu(p: int, like: Tensor) -> tuple[Tensor, Tensor]:
+    return tuple(torch.triu_indices(p, p, device=like.device))
+
+
+def _mixed(request: Request) -> tuple[Tensor, Tensor] | None:
+    """The one pair (0, 1) of a two-direction jet D²f[v₁, v₂]; None for one direction."""
+    if len(request.vectors) != 2:
+        return None
+    index = torch.arange(2, device=request.x.device)
+    return index[:1], index[1:]
+
+
+class _Analytic:
+    options: frozenset[str] = frozenset()
+    mode = ""
+    max_order = {"directional": 0, "directional_grad": 0, "dim_derivative": 0}
+
+    @property
+    def name(self) -> str:
+        return f"analytic-{self.mode}"
+
+    def unsupported(self, request: Request) -> str | None:
+        try:
+            compile_model(request.model)
+        except NotImplementedError as err:
+            return str(err)
+        q = request.quantity
+        order = len(request.vectors) if q.startswith("directional") else request.order
+        if q in self.max_order and order > self.max_order[q]:
+            return (f"{self.name} computes {q} up to order {self.max_order[q]} (σ, σ′, σ″, σ‴ in "
+                    f"closed form); method='multicomplex' takes any order")
+        if q in ("dim_derivative", "divergence") and request.m not in (None, request.d):
+            return f"{q} needs m == d, the model has m={request.m}, d={request.d}"
+        return None
+
+    def cost(self, request: Request) -> float:
+        return analytic_cost(request, compile_model(request.model), self.mode)
+
+    def divergence(self, request: Request) -> Tensor:
+        return self.jacobian(request).diagonal(dim1=-2, dim2=-1).sum(-1)
+
+
+class AnalyticForward(_Analytic):
+    """Forward mode: every quantity from one forward sweep of a :class:`~hodphys.analytic.jet.Jet`."""
+
+    mode = "forward"
+    max_order = {"directional": 2, "directional_grad": 1, "dim_derivative": 2}
+
+    def _run(self, request: Request, pairs=None) -> tuple[sweep.Start, Jet]:
+        s = sweep.start(request, compile_model(request.model))
+        if pairs == "triu":
+            pairs = _triu(s.directions.shape[0], s.x)
+        return s, sweep.forward(s.rules, Jet.seed(s.x, s.directions, pairs))[0]
+
+    def jacobian(self, request: Request) -> Tensor:
+        s, out = self._run(request)
+        return sweep.to_input(s, sweep.batch_first(out.tangents))
+
+    @staticmethod
+    def _hessian(s: sweep.Start, out: Jet) -> Tensor:
+        """The upper-pair rows of the output as the full Hessian in x's coordinates."""
+        return sweep.hessian_to_input(s, sweep.symmetric(out.second_rows(), out.pairs, s.directions.shape[0]))
+
+    def hessian(self, request: Request) -> Tensor:
+        return self._hessian(*self._run(request, "triu"))
+
+    def laplacian(self, request: Request) -> Tensor:
+        return self._run(request, TRACE)[1].second_rows()[0]
+
+    def hvp(self, request: Request) -> Tensor:
+        """Tangents [W₁v or v, c_1..c_p] and pairs (0, j): rows D²f[v, c_j]."""
+        s = sweep.start(request, compile_model(request.model))
+        v = s.lift(request.vectors[0])
+        p, w = s.directions.shape
+        tangents = torch.cat([v.unsqueeze(0), s.directions.unsqueeze(1).expand(p, v.shape[0], w)])
+        pairs = (torch.zeros(p, dtype=torch.long, device=v.device), torch.arange(1, p + 1, device=v.device))
+        out = sweep.forward(s.rules, Jet.seed(s.x, tangents, pairs))[0]
+        return sweep.to_input(s, sweep.batch_first(out.second_rows()))
+
+    def directional(self, request: Request) -> Tensor:
+        tangents = torch.stack(torch.broadcast_tensors(*request.vectors))
+        out = sweep.forward(compile_model(request.model), Jet.seed(request.x, tangents, _mixed(request)))[0]
+        return out.tangents[0] if out.pairs is None else out.second_rows()[0]
+
+    def directional_grad(self, request: Request) -> Tensor:
+        """wᵀ∇²f·v = Σ_k w_k (∇²f_k·v) from the forward hvp."""
+        hvp = self.hvp(request)
+        return (request.weight.unsqueeze(-1) * hvp).sum(1)
+
+    def dim_derivative(self, request: Request) -> Tensor:
+        if request.order == 1:
+            return self.jacobian(request).diagonal(dim1=-2, dim2=-1)
+        d = request.d
+        index = torch.arange(d, device=request.x.device)
+        eye = torch.eye(d, dtype=request.x.dtype, device=request.x.device)
+        out = sweep.forward(compile_model(request.model), Jet.seed(request.x, eye, (index, index)))[0]
+        return out.second_rows().diagonal(dim1=0, dim2=2)
+
+    def derivatives(self, request: Request) -> dict[str, Tensor]:
+        want = request.want
+        pairs = "triu" if "hessian" in want else TRACE if "laplacian" in want else None
+        s, out = self._run(request, pairs)
+        result = {"value": out.value}
+        if "jacobian" in want:
+            result["jacobian"] = sweep.to_input(s, sweep.batch_first(out.tangents))
+        if "hessian" in want:
+            result["hessian"] = h = self._hessian(s, out)
+            if "laplacian" in want:
+                result["laplacian"] = h.diagonal(dim1=-2, dim2=-1).sum(-1)
+        elif "laplacian" in want:
+            result["laplacian"] = out.second_rows()[0]
+        return result
+
+
+class AnalyticBackward(_Analytic):
+    """Backward mode: adjoint sweeps with m seeds (or one weighted seed)."""
+
+    mode = "backward"
+    max_order = {"directional": 0, "directional_grad": 2, "dim_derivative": 0}
+
+    def _m(self, request: Request) -> int:
+        """m: from the model's declared out_features, else from the last rule's width."""
+        return request.m if request.m is not None else compile_model(request.model)[-1].shape.width
+
+    def jacobian(self, request: Request) -> Tensor:
+        rules = compile_model(request.model)
+        out, saved = sweep.forward(rules, Jet.seed(request.x, None), save=True)
+        eye = torch.eye(out.rows.shape[-1], dtype=request.x.dtype, device=request.x.device)
+        grad = run_adjoint(rules, saved, sweep.seeds(eye, 1, 0)).rows[:, 0]  # (m, N, d)
+        return _batch(grad.transpose(0, 1), request.n_batch)
+
+    def hessian(self, request: Request) -> Tensor:
+        s = sweep.start(request, compile_model(request.model))
+        return sweep.hessian_to_input(s, sweep.curvature(s, self._m(request), hessian=True)[1])
+
+    def laplacian(self, request: Request) -> Tensor:
+        s = sweep.start(request, compile_model(request.model))
+        return sweep.curvature(s, self._m(request), hessian=False)[1]
+
+    def _reverse(self, request: Request, weights: Tensor) -> Tensor:
+        """∇ₓ of the top jet row seeded by weights (S, m) or (S, N, m): (N, S, d)."""
+        vs = request.vectors
+        pairs = _mixed(request)
+        tangents = torch.stack(torch.broadcast_tensors(*vs))
+        rules = compile_model(request.model)
+        out, saved = sweep.forward(rules, Jet.seed(request.x, tangents, pairs), save=True)
+        k = out.rows.shape[0]
+        if pairs is not None and not out.has_second:  # f is affine in x: ∇³f = 0
+            return request.x.new_zeros((request.n_batch, weights.shape[0], request.d))
+        grad = run_adjoint(rules, saved, sweep.seeds(weights, k, k - 1)).rows[:, 0]  # (S, N, d)
+        return _batch(grad.transpose(0, 1), request.n_batch)
+
+    def hvp(self, request: Request) -> Tensor:
+        m = self._m(request)
+        return self._reverse(request, torch.eye(m, dtype=request.x.dtype, device=request.x.device))
+
+    def directional_grad(self, request: Request) -> Tensor:
+        return self._reverse(request, request.weight.unsqueeze(0))[:, 0]
+
+    def derivatives(self, request: Request) -> dict[str, Tensor]:
+        want = request.want
+        if not want & {"hessian", "laplacian"}:
+            result = {"value": request.model(request.x)}
+            if "jacobian" in want:
+                result["jacobian"] = self.jacobian(request)
+            return result
+        s = sweep.start(request, compile_model(request.model))
+        out, curvature = sweep.curvature(s, self._m(request), hessian="hessian" in want)
+        result = {"value": out.value}
+        if "jacobian" in want:
+            result["jacobian"] = sweep.to_input(s, sweep.batch_first(out.tangents))
+        if "hessian" in want:
+            result["hessian"] = sweep.hessian_to_input(s, curvature)
+            if "laplacian" in want:
+                result["laplacian"] = result["hessian"].diagonal(dim1=-2, dim2=-1).sum(-1)
+        else:
+            result["laplacian"] = curvature
+        return result
+
+
+register_engine(AnalyticForward())
+register_engine(AnalyticBackward())

@@ -1,0 +1,158 @@
+"""The sweeps both analytic modes are built from: where to start, forward, backward, contraction.
+
+Glossary: N batch, d input dim, m outputs, p the number of tangent directions (d, or the first
+layer's width w₁ when it is factored), S adjoint seeds, W the total width of curvature sites.
+
+Starting after the first layer: a network that opens with z₁ = W₁x + b₁ starts its tangent
+sweep at z₁, whose tangents are the same for every sample (the rows of W₁ᵀ, or of R below):
+they are broadcast, not pushed through an (N·p, d) × (d, w₁) matmul.
+
+Factoring the first layer (issue: cost ∝ min(d, w₁)): when d > w₁, write W₁ᵀ = QR (reduced
+QR, R (w₁, w₁)); then W₁ = RᵀQᵀ and
+
+* tangents start at z₁ along the w₁ rows c_j of R (instead of the d columns of W₁),
+* a result in those coordinates maps back with B = Qᵀ (w₁, d), whose rows are orthonormal:
+  J = J_c B, H = Bᵀ H_c B, and Σ_j c_j c_jᵀ = RᵀR = W₁W₁ᵀ, so the Laplacian needs no map at all.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+from collections.abc import Sequence
+
+import torch
+from torch import Tensor
+
+from hodphys.analytic.adjoint import Adjoint
+from hodphys.analytic.jet import Jet
+from hodphys.analytic.rules import LinearRule
+from hodphys.nn.compose import run_adjoint, run_rules
+from hodphys.request import Request
+
+
+@dataclass(frozen=True)
+class Start:
+    """Run ``rules`` from x (N, w) with tangent rows ``directions`` (p, w) shared by all samples.
+
+    ``back`` (p, d) maps results in tangent coordinates to x (None: they are x's coordinates);
+    ``first`` is W₁ when the sweep starts at z₁ (an input direction v becomes W₁v there).
+    """
+
+    rules: Sequence[Any]
+    x: Tensor
+    directions: Tensor
+    back: Tensor | None
+    first: Tensor | None
+
+    def lift(self, v: Tensor) -> Tensor:
+        """An input direction v (·, d) where the sweep starts."""
+        return v if self.first is None else torch.nn.functional.linear(v, self.first)
+
+
+def factorable(rules: Sequence[Any], d: int) -> bool:
+    """True when the network opens with a linear layer narrower than its input."""
+    return isinstance(rules[0], LinearRule) and rules[0].module.out_features < d
+
+
+def start(request: Request, rules: Sequence[Any]) -> Start:
+    """Where the tangent sweep begins: after an opening linear layer (factored when d > w₁), else at x."""
+    x = request.x
+    if not isinstance(rules[0], LinearRule):
+        return Start(rules, x, torch.eye(request.d, dtype=x.dtype, device=x.device), None, None)
+    weight, bias = rules[0].module.weight, rules[0].module.bias
+    z = torch.nn.functional.linear(x, weight, bias)
+    if factorable(rules, request.d):
+        q, r = torch.linalg.qr(weight.t())  # W₁ᵀ = QR: (d, w₁), (w₁, w₁)
+        return Start(rules[1:], z, r, q.t(), weight)
+    return Start(rules[1:], z, weight.t(), None, weight)
+
+
+def forward(rules: Sequence[Any], jet: Jet, save: bool = False) -> tuple[Jet, list]:
+    """Run the rules on a jet; with ``save``, keep what each rule's backward needs.
+
+    Without ``save``, σ may work in place (``Jet.scratch``).
+    """
+    jet.scratch = not save
+    return run_rules(rules, jet, save)
+
+
+def seeds(weights: Tensor, rows: int, row: int) -> Adjoint:
+    """Adjoint with weights (S, m) or (S, N, m) on jet row ``row`` of ``rows``, zero elsewhere."""
+    if weights.ndim == 2:
+        weights = weights.unsqueeze(1)
+    out = weights.new_zeros((weights.shape[0], rows, *weights.shape[1:]))
+    out[:, row] = weights
+    return Adjoint(out)
+
+
+class Curvature:
+    """Accumulates the curvature sites an adjoint sweep meets, contracting each on arrival.
+
+    At a site with tangents Dz (p, N, w) and weights c = σ″(z) ⊙ ḡ (m, N, w), adds
+    Dzᵀ diag(c) Dz to the Hessian (N, m, p, p), or Σ_w c_w ‖Dz_w‖² to the Laplacian (N, m).
+    The Hessian term is one batched matmul per site, (Dz ⊙ c) (N, m·p, w) @ Dzᵀ (N, w, p):
+    the m outputs are stacked into the rows so no operand is broadcast (a broadcast batched
+    matmul copies its expanded operand) and no (N, w, p, p) outer products are formed.
+    """
+
+    def __init__(self, hessian: bool):
+        self.hessian, self.total = hessian, None
+
+    def append(self, site: tuple[Tensor, Tensor]) -> None:
+        dz, c = site
+        if not self.hessian:
+            term = (c * (dz * dz).sum(0)).sum(-1).t()
+        else:
+            m, (p, n, w) = c.shape[0], dz.shape
+            dz = dz.transpose(0, 1)  # (N, p, w)
+            scaled = (dz.unsqueeze(1) * c.transpose(0, 1).unsqueeze(2)).reshape(n, m * p, w)
+            term = torch.bmm(scaled, dz.transpose(1, 2)).view(n, m, p, p)
+        self.total = term if self.total is None else self.total + term
+
+    def result(self, n: int, m: int, p: int, like: Tensor) -> Tensor:
+        """The Hessian (N, m, p, p) or Laplacian (N, m); zeros if the network is affine."""
+        if self.total is None:
+            return like.new_zeros((n, m, p, p) if self.hessian else (n, m))
+        return self.total.expand(n, *self.total.shape[1:])
+
+
+def curvature(start_: Start, m: int, hessian: bool) -> tuple[Jet, Tensor]:
+    """Forward tangents along the start directions, then m value-only adjoints contracting the sites.
+
+    Returns the output jet (value and Jacobian rows) and the Hessian (N, m, p, p) in start
+    coordinates, or the Laplacian (N, m).
+    """
+    jet = Jet.seed(start_.x, start_.directions)
+    out, saved = forward(start_.rules, jet, save=True)
+    eye = torch.eye(m, dtype=jet.rows.dtype, device=jet.rows.device)
+    adjoint = seeds(eye, 1, 0)
+    adjoint.sites = Curvature(hessian)
+    run_adjoint(start_.rules, saved, adjoint)
+    return out, adjoint.sites.result(start_.x.shape[0], m, start_.directions.shape[0], start_.x)
+
+
+def batch_first(t: Tensor) -> Tensor:
+    """Rows (K, N, m) → (N, m, K), the layout results are returned in."""
+    return t.permute(1, 2, 0)
+
+
+def to_input(start_: Start, t: Tensor) -> Tensor:
+    """Map (…, p) results in start coordinates to (…, d) (a no-op unless the first layer is factored)."""
+    return t if start_.back is None else t @ start_.back
+
+
+def hessian_to_input(start_: Start, h: Tensor) -> Tensor:
+    """H = Bᵀ H_c B for a factored start, as (H_c B)ᵀ B (H_c is symmetric): both products are
+    batch-by-matrix, one GEMM each, where B on the left would be broadcast and copied."""
+    return h if start_.back is None else (h @ start_.back).transpose(-1, -2) @ start_.back
+
+
+def symmetric(upper: Tensor, pairs: tuple[Tensor, Tensor], p: int) -> Tensor:
+    """Second rows (R, N, m) at the pairs a ≤ b → (N, m, p, p), written by two index_copy_ on
+    the flattened last axes (advanced-index assignment is several times slower)."""
+    a, b = pairs
+    upper = batch_first(upper)
+    h = upper.new_zeros((*upper.shape[:2], p * p))
+    h.index_copy_(2, a * p + b, upper)
+    h.index_copy_(2, b * p + a, upper)
+    return h.unflatten(2, (p, p))

@@ -1,0 +1,71 @@
+"""The skip-plus-branch form y = S u + c + Q σ(K u + b) shared by hodphys's structured layers.
+
+The residual block (S = I, Q = step), the ICNN layer, and the quadratic and quadratic-ICNN
+output layers (σ(t) = t²/2, Q = 1ᵀ) are all this one form, so each derivative engine needs a
+single rule for all of them: the layer states its matrices in :meth:`BranchBlock.branch`, and
+:func:`propagate` / :func:`propagate_adjoint` compose the engine's own primitives
+(``linear``, ``elementwise``, ``scale``, ``add``) in the order the form dictates.
+
+Glossary: u (*B, n_in) the layer input, z = K u + b (*B, k) the pre-activation, y (*B, n_out).
+"""
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+from collections.abc import Callable
+
+from torch import Tensor, nn
+
+from hodphys.elementwise import ElementwiseFunction
+
+Map = Tensor | float  # a matrix (out, in), or a scalar multiple of the identity
+
+
+class Branch(NamedTuple):
+    """y = skip·u + skip_bias + outer·σ(inner·u + inner_bias); a float map is c·I."""
+
+    skip: Map  # S: (n_out, n_in) or a float
+    skip_bias: Tensor | None  # c: (n_out,)
+    inner: Tensor  # K: (k, n_in)
+    inner_bias: Tensor | None  # b: (k,)
+    function: ElementwiseFunction  # σ
+    outer: Map  # Q: (n_out, k) or a float
+
+
+class BranchBlock(nn.Module):
+    """Base of layers of the form y = S u + c + Q σ(K u + b); subclasses implement :meth:`branch`.
+
+    ``terminal = True`` marks an output layer (scalar, must come last in a network).
+    """
+
+    terminal: bool = False
+
+    def branch(self) -> Branch:
+        raise NotImplementedError
+
+
+def _apply(state: Any, m: Map) -> Any:
+    return state.scale(m) if isinstance(m, float) else state.linear(m)
+
+
+def _apply_transposed(adjoint: Any, m: Map) -> Any:
+    return adjoint.scale(m) if isinstance(m, float) else adjoint.linear(m.t())
+
+
+def propagate(state: Any, br: Branch) -> tuple[Any, Any]:
+    """The form on any state with linear/elementwise/scale/add; returns (y, z) (z kept for backward)."""
+    z = state.linear(br.inner, br.inner_bias)
+    branch = _apply(z.elementwise(br.function), br.outer)
+    if isinstance(br.skip, float) and br.skip == 1.0 and br.skip_bias is None:
+        return state.add(branch), z
+    skip = state.scale(br.skip) if isinstance(br.skip, float) else state.linear(br.skip, br.skip_bias)
+    return skip.add(branch), z
+
+
+def propagate_adjoint(adjoint: Any, z: Any, br: Branch,
+                      through_activation: Callable[[Any, Any], Any]) -> Any:
+    """ḡ_u = Sᵀ ḡ_y + Kᵀ (σ′(z) ⊙ Qᵀ ḡ_y); the engine supplies ḡ_a ↦ ḡ_z at z."""
+    g_z = through_activation(_apply_transposed(adjoint, br.outer), z)
+    g_u = g_z.linear(br.inner.t())
+    if isinstance(br.skip, float) and br.skip == 1.0:
+        return adjoint.add(g_u)
+    return _apply_transposed(adjoint, br.skip).add(g_u)

@@ -1,0 +1,98 @@
+"""method="auto" and explain with the analytic engines; what each mode refuses, and why."""
+import pytest
+import torch
+from torch import nn
+
+import hodphys as hp
+from hodphys.analytic import compile_model
+from tests.analytic.nets import build
+from tests.helpers import assert_close_rel
+
+
+def test_explain_lists_both_analytic_modes_with_costs():
+    model, x = build("mlp", 3, 2), torch.randn(4, 3, dtype=torch.float64)
+    choice = hp.explain(model, x, "hessian")
+    assert {"analytic-forward", "analytic-backward", "multicomplex", "autograd"} <= set(choice.costs)
+    text = str(choice)
+    assert "analytic-forward" in text and "analytic-backward" in text and "estimated cost" in text
+
+
+def test_the_cheaper_mode_follows_input_and_output_sizes():
+    many_inputs = hp.nn.MLP([32, 16, 16, 1]).double()
+    many_outputs = hp.nn.MLP([2, 16, 16, 64]).double()
+    x32, x2 = torch.randn(2048, 32, dtype=torch.float64), torch.randn(2048, 2, dtype=torch.float64)
+    costs = hp.explain(many_inputs, x32, "hessian").costs
+    assert costs["analytic-backward"] < costs["analytic-forward"]
+    costs = hp.explain(many_outputs, x2, "hessian").costs
+    assert costs["analytic-forward"] < costs["analytic-backward"]
+    assert hp.explain(many_inputs, x32, "jacobian").costs["analytic-backward"] < \
+        hp.explain(many_inputs, x32, "jacobian").costs["analytic-forward"]
+
+
+def test_auto_is_exact_and_forcing_a_method_works():
+    model, x = build("resnet", 3, 2), torch.randn(5, 3, dtype=torch.float64)
+    assert hp.explain(model, x, "laplacian").chosen != "autograd"
+    assert_close_rel(hp.laplacian(model, x), hp.laplacian(model, x, method="autograd"), 1e-10)
+    for method in ("analytic-forward", "analytic-backward"):
+        assert_close_rel(hp.hessian(model, x, method=method), hp.hessian(model, x, method="autograd"), 1e-10)
+
+
+def test_each_mode_says_what_it_cannot_do():
+    model, x = build("mlp", 3, 2), torch.randn(4, 3, dtype=torch.float64)
+    v = torch.randn(3, dtype=torch.float64)
+    with pytest.raises(NotImplementedError, match="analytic-forward computes directional up to order 2 .*"
+                                                  "method='multicomplex' takes any order"):
+        hp.directional(model, x, [v, v, v], method="analytic-forward")
+    with pytest.raises(NotImplementedError, match="analytic-backward computes directional_grad up to order 2"):
+        hp.directional_grad(model, x, [v, v, v], torch.ones(2, dtype=torch.float64), method="analytic-backward")
+    with pytest.raises(NotImplementedError, match="analytic-forward computes directional_grad up to order 1"):
+        hp.directional_grad(model, x, [v, v], torch.ones(2, dtype=torch.float64), method="analytic-forward")
+    with pytest.raises(NotImplementedError, match="method='analytic-backward' does not compute directional"):
+        hp.directional(model, x, [v], method="analytic-backward")
+    with pytest.raises(NotImplementedError, match="analytic-forward computes dim_derivative up to order 2"):
+        hp.dim_derivative(build("mixed", 3, 3), x, k=3, method="analytic-forward")
+    choice = hp.explain(model, x, "directional", vs=[v, v, v])
+    assert choice.chosen == "multicomplex" and "analytic-forward" in choice.ruled_out
+
+
+def test_unknown_modules_are_named():
+    model = nn.Sequential(nn.Linear(3, 4), nn.Dropout(0.0), nn.Tanh()).double()
+    with pytest.raises(NotImplementedError, match=r"no analytic rule for Dropout .* at model\[1\]"):
+        compile_model(model)
+    with pytest.raises(NotImplementedError, match="needs at least one layer, got an empty nn.Sequential"):
+        compile_model(nn.Sequential())
+    with pytest.raises(NotImplementedError, match="method='analytic-forward' cannot do this: no analytic rule"):
+        hp.laplacian(model, torch.randn(2, 3, dtype=torch.float64), method="analytic-forward")
+
+
+def test_register_rule_teaches_the_engine_a_layer():
+    class Doubler(nn.Module):
+        def forward(self, u):
+            return 2 * u
+
+    class DoublerRule:
+        def __init__(self, module, width):
+            from hodphys.analytic.rules import Shape
+            self.shape = Shape(0, 0, width)
+
+        def apply(self, jet):
+            return jet.scale(2.0), None
+
+        def backward(self, adjoint, saved):
+            return adjoint.scale(2.0)
+
+    hp.analytic.register_rule(Doubler, DoublerRule)
+    model = nn.Sequential(nn.Linear(2, 3), nn.Tanh(), Doubler(), nn.Linear(3, 1)).double()
+    x = torch.randn(4, 2, dtype=torch.float64)
+    for method in ("analytic-forward", "analytic-backward"):
+        assert_close_rel(hp.hessian(model, x, method=method), hp.hessian(model, x, method="autograd"), 1e-10)
+
+
+def test_choices_are_remembered_per_model_until_its_layers_change():
+    model, x = build("mlp", 3, 2), torch.randn(4, 3, dtype=torch.float64)
+    first = hp.explain(model, x, "laplacian")
+    assert hp.explain(model, x, "laplacian") is first
+    assert hp.explain(model, x, "hessian") is not first and hp.explain(model, x, "laplacian") is first
+    assert hp.explain(model, torch.randn(9, 3, dtype=torch.float64), "laplacian") is not first
+    model[1] = nn.Dropout(0.0)
+    assert hp.explain(model, x, "laplacian").chosen == "autograd"

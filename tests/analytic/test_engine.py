@@ -1,0 +1,132 @@
+"""Both analytic modes vs torch.func (float64 ≤ 1e-10, float32 ≤ 1e-4) and vs multicomplex.
+
+Every layer type (Linear, every activation, residual, ICNN, quadratic, quadratic-ICNN, nesting)
+× every quantity × mode, on several seeds and batch shapes, including a factored first layer.
+"""
+import copy
+
+import pytest
+import torch
+
+import hodphys as hp
+from tests.analytic.nets import CASES, build
+from tests.helpers import TOLERANCE, assert_close_rel
+
+MODES = ["analytic-forward", "analytic-backward"]
+SEEDS = [0, 1]
+
+
+def _vectors(d, batch, n, seed):
+    g = torch.Generator().manual_seed(50 + seed)
+    return [torch.randn(*batch, d, generator=g, dtype=torch.float64) for _ in range(n)]
+
+
+def _run(quantity, model, x, args, method, dtype):
+    low = copy.deepcopy(model).to(dtype)
+    cast = [a.to(dtype) if torch.is_tensor(a) else [v.to(dtype) for v in a] for a in args]
+    return getattr(hp, quantity)(low, x.to(dtype), *cast, method=method)
+
+
+def _check(quantity, model, x, args, method, dtype):
+    reference = getattr(hp, quantity)(model, x, *args, method="autograd")
+    ours = _run(quantity, model, x, args, method, dtype)
+    assert ours.dtype == dtype and ours.shape == reference.shape
+    assert_close_rel(ours, reference, TOLERANCE[dtype])
+
+
+def _args(quantity, d, m, batch, seed):
+    vs = _vectors(d, batch, 2, seed)
+    w = torch.randn(m, dtype=torch.float64, generator=torch.Generator().manual_seed(seed))
+    return {"jacobian": [], "hessian": [], "laplacian": [], "hvp": [vs[0]],
+            "directional_grad": [vs[:1], w]}[quantity]
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
+@pytest.mark.parametrize("seed", SEEDS)
+@pytest.mark.parametrize("method", MODES)
+@pytest.mark.parametrize("quantity", ["jacobian", "hessian", "laplacian", "hvp", "directional_grad"])
+@pytest.mark.parametrize("kind, d, m, batch", CASES)
+def test_every_layer_quantity_and_mode_matches_torch_func(kind, d, m, batch, quantity, method, seed, dtype):
+    model = build(kind, d, m, seed)
+    x = _vectors(d, batch, 1, seed + 10)[0]
+    _check(quantity, model, x, _args(quantity, d, m, batch, seed), method, dtype)
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
+@pytest.mark.parametrize("n", [1, 2])
+@pytest.mark.parametrize("kind, d, m, batch", CASES)
+def test_directional_forward_and_third_order_backward(kind, d, m, batch, n, dtype):
+    model = build(kind, d, m)
+    x, *vs = _vectors(d, batch, 1 + n, 3)
+    _check("directional", model, x, [vs], "analytic-forward", dtype)
+    w = torch.randn(*batch, m, dtype=torch.float64)
+    _check("directional_grad", model, x, [vs, w], "analytic-backward", dtype)
+
+
+@pytest.mark.parametrize("method", MODES)
+@pytest.mark.parametrize("kind, d, m, batch", CASES)
+def test_matches_the_multicomplex_engine(kind, d, m, batch, method):
+    model = build(kind, d, m, seed=2)
+    x = _vectors(d, batch, 1, 4)[0]
+    for quantity in ("jacobian", "hessian", "laplacian"):
+        assert_close_rel(getattr(hp, quantity)(model, x, method=method),
+                         getattr(hp, quantity)(model, x, method="multicomplex"), 1e-10)
+
+
+@pytest.mark.parametrize("method", MODES)
+def test_derivatives_in_one_pass(method):
+    model = build("wide", 7, 2)
+    x = _vectors(7, (2, 3), 1, 5)[0]
+    for flags in ({"hessian": True}, {"hessian": False}, {"jacobian": False, "laplacian": False},
+                  {"jacobian": True, "laplacian": True, "hessian": True}):
+        ours = hp.derivatives(model, x, method=method, **flags)
+        ref = hp.derivatives(model, x, method="autograd", **flags)
+        for name in ours._fields:
+            if getattr(ref, name) is None:
+                assert getattr(ours, name) is None
+            else:
+                assert_close_rel(getattr(ours, name), getattr(ref, name), 1e-10)
+
+
+@pytest.mark.parametrize("k", [1, 2])
+def test_dim_derivative_and_divergence(k):
+    model = build("mixed", 3, 3)
+    x = _vectors(3, (4,), 1, 6)[0]
+    assert_close_rel(hp.dim_derivative(model, x, k=k, method="analytic-forward"),
+                     hp.dim_derivative(model, x, k=k, method="autograd"), 1e-10)
+    for method in MODES:
+        assert_close_rel(hp.divergence(model, x, method=method), hp.divergence(model, x, method="autograd"), 1e-10)
+
+
+@pytest.mark.parametrize("method", MODES)
+def test_affine_network_has_zero_curvature(method):
+    model = hp.nn.MLP([3, 2]).double()
+    x, v = _vectors(3, (4,), 2, 7)
+    assert torch.equal(hp.hessian(model, x, method=method), torch.zeros(4, 2, 3, 3, dtype=torch.float64))
+    assert torch.equal(hp.laplacian(model, x, method=method), torch.zeros(4, 2, dtype=torch.float64))
+    assert_close_rel(hp.jacobian(model, x, method=method), model[0].weight.expand(4, 2, 3), 1e-14)
+    assert torch.equal(hp.directional_grad(model, x, [v, v], torch.ones(2, dtype=torch.float64),
+                                           method="analytic-backward"), torch.zeros(4, 3, dtype=torch.float64))
+    assert torch.equal(hp.directional(model, x, [v, v], method="analytic-forward"),
+                       torch.zeros(4, 2, dtype=torch.float64))
+
+
+def test_one_activation_instance_reused_between_layers():
+    act = torch.nn.Tanh()
+    model = torch.nn.Sequential(torch.nn.Linear(2, 5), act, torch.nn.Linear(5, 5), act, torch.nn.Linear(5, 1)).double()
+    x = _vectors(2, (3,), 1, 8)[0]
+    for method in MODES + ["multicomplex"]:
+        assert_close_rel(hp.hessian(model, x, method=method), hp.hessian(model, x, method="autograd"), 1e-10)
+
+
+@pytest.mark.cuda
+@pytest.mark.parametrize("method", MODES)
+def test_cuda_matches_cpu(method):
+    model = build("wide", 7, 2)
+    x, v = _vectors(7, (5,), 2, 9)
+    for quantity, args in (("hessian", []), ("laplacian", []), ("jacobian", []), ("hvp", [v])):
+        cpu = getattr(hp, quantity)(model, x, *args, method=method)
+        gpu = getattr(hp, quantity)(model.cuda(), x.cuda(), *[a.cuda() for a in args], method=method)
+        model.cpu()
+        assert gpu.device.type == "cuda"
+        assert_close_rel(gpu.cpu(), cpu, 1e-10)

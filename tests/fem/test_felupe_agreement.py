@@ -1,0 +1,48 @@
+"""Same mesh, same clamp, same nodal forces: hodphys.fem against felupe (skipped without it)."""
+import numpy as np
+import pytest
+
+pytest.importorskip("felupe")
+
+from hodphys.fem import NewtonOptions, end_load, modal_analysis, solve_static  # noqa: E402
+from hodphys.fem.felupe_reference import (  # noqa: E402
+    felupe_angular_frequencies,
+    felupe_model,
+    felupe_static_displacement,
+)
+from tests.fem.beams import DENSITY, make_beam  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def beam():
+    return make_beam((12, 2, 2))
+
+
+@pytest.fixture(scope="module")
+def twin(beam):
+    body = beam.body
+    return felupe_model(body.mesh, body.material, body.density, body.dirichlet.nodes)
+
+
+def test_large_static_tip_deflection_agrees(beam, twin):
+    nodal = end_load(beam.mesh, np.array([0.0, 0.0, -300.0]))
+    ours = solve_static(beam.body, beam.body.restrict(nodal), 5, NewtonOptions(rtol=1e-12))
+    theirs = felupe_static_displacement(twin, nodal, load_steps=5)
+    tip = beam.tip_nodes
+    our_tip = beam.body.field(ours.displacement)[tip].mean(axis=0)
+    assert -our_tip[2] > 0.2                      # a large deflection, well past linear
+    np.testing.assert_allclose(our_tip, theirs[tip].mean(axis=0), rtol=1e-6, atol=1e-12)
+    np.testing.assert_allclose(beam.body.field(ours.displacement), theirs, atol=1e-6 * -our_tip[2])
+
+
+def test_first_eigenfrequency_agrees(beam, twin):
+    ours = modal_analysis(beam.body, n_modes=3).angular_frequencies
+    theirs = felupe_angular_frequencies(twin, n_modes=3)
+    np.testing.assert_allclose(ours[0], theirs[0], rtol=1e-6)
+    np.testing.assert_allclose(ours, theirs, rtol=1e-6)
+
+
+def test_only_neo_hookean_has_a_twin(beam):
+    from hodphys.fem import StVenantKirchhoff
+    with pytest.raises(ValueError, match="only NeoHookean has a felupe twin"):
+        felupe_model(beam.mesh, StVenantKirchhoff(mu=1.0, lmbda=1.0), DENSITY, beam.body.dirichlet.nodes)

@@ -1,0 +1,116 @@
+"""D_dim^k of HollowNets (front door and value_and_dim_derivatives) against brute-force autograd."""
+import pytest
+import torch
+from torch import nn
+
+import hodphys as hp
+from hodphys.hollow import value_and_dim_derivatives
+from tests.helpers import assert_close_rel
+
+
+@pytest.mark.parametrize("conditioner", ["sum", "masked"])
+@pytest.mark.parametrize("d,shape,seed", [(1, (3,), 0), (5, (4,), 1), (5, (2, 3), 2), (16, (3,), 3)])
+def test_dim_derivative_matches_brute_force(conditioner, d, shape, seed, dtype, tol, net_factory, brute):
+    net = net_factory(d, dtype, seed, conditioner)
+    x = (2 * torch.randn(*shape, d, dtype=torch.float64)).to(dtype).requires_grad_()
+    reference = brute(net, x, 3)
+    for k in (1, 2, 3):
+        assert_close_rel(hp.dim_derivative(net, x.detach(), k), reference[k - 1].detach(), tol)
+
+
+@pytest.mark.parametrize("activation", [nn.Softplus(), nn.SiLU(), hp.nn.Sin()])
+def test_value_and_all_orders_in_one_call(activation, dtype, tol, net_factory, brute):
+    net = net_factory(6, dtype, 4, activation=activation)
+    x = torch.randn(5, 6, dtype=dtype, requires_grad=True)
+    value, orders = value_and_dim_derivatives(net, x.detach(), k=3)
+    assert_close_rel(value, net(x).detach(), tol)
+    for ours, reference in zip(orders, brute(net, x, 3)):
+        assert_close_rel(ours, reference.detach(), tol)
+
+
+def test_divergence_is_trace_of_full_jacobian(dtype, tol, net_factory):
+    net = net_factory(7, dtype, 5, "masked")
+    x = torch.randn(2, 3, 7, dtype=dtype)
+    trace = hp.jacobian(net, x, method="autograd").diagonal(dim1=-2, dim2=-1).sum(-1)
+    divergence = hp.divergence(net, x)
+    assert divergence.shape == (2, 3)
+    assert_close_rel(divergence, trace, tol)
+
+
+def test_time_and_context_bound_per_sample(dtype, tol, net_factory, brute):
+    net = net_factory(4, dtype, 6, time=True, context_features=3)
+    x = torch.randn(2, 5, 4, dtype=dtype, requires_grad=True)
+    t, context = torch.rand(2, 5, dtype=dtype), torch.randn(2, 5, 3, dtype=dtype)
+    reference = brute(lambda y: net(y, t, context), x, 2)
+    assert_close_rel(hp.dim_derivative(net.bind(t=t, context=context), x.detach(), 2), reference[1].detach(), tol)
+    _, orders = value_and_dim_derivatives(net, x.detach(), 2, t=t.unsqueeze(-1), context=context)
+    assert_close_rel(orders[0], reference[0].detach(), tol)
+
+
+def test_scalar_time_agrees_with_autograd_engine(net_factory):
+    net = net_factory(5, torch.float64, 7, time=True)
+    x = torch.randn(6, 5, dtype=torch.float64)
+    bound = net.bind(t=0.25)
+    for k in (1, 2):
+        assert_close_rel(hp.dim_derivative(bound, x, k), hp.dim_derivative(bound, x, k, method="autograd"), 1e-12)
+
+
+def test_gradient_with_respect_to_x_flows_through_both_paths(net_factory, brute):
+    """∂(Σ D_dim f)/∂x needs the τ path (u) and the conditioner path (h)."""
+    net = net_factory(5, torch.float64, 8, "masked")
+    x = torch.randn(3, 5, dtype=torch.float64, requires_grad=True)
+    (ours,) = torch.autograd.grad(hp.divergence(net, x).sum(), x)
+    (reference,) = torch.autograd.grad(brute(net, x, 1)[0].sum(), x)
+    assert_close_rel(ours, reference, 1e-12)
+
+
+def test_no_grad_returns_plain_tensors(net_factory):
+    net = net_factory(4, torch.float64, 9)
+    with torch.no_grad():
+        value, orders = value_and_dim_derivatives(net, torch.randn(3, 4, dtype=torch.float64), k=2)
+        divergence = hp.divergence(net, torch.randn(3, 4, dtype=torch.float64))
+    assert not value.requires_grad and not any(o.requires_grad for o in orders)
+    assert not divergence.requires_grad
+
+
+def test_auto_picks_hollow_for_hollownets_only(net_factory):
+    net = net_factory(8, torch.float64, 10)
+    x = torch.randn(4, 8, dtype=torch.float64)
+    assert hp.explain(net, x, "divergence").chosen == "hollow"
+    assert hp.explain(net, x, "dim_derivative", k=3).chosen == "hollow"
+    assert hp.explain(net.bind(), x, "divergence").chosen == "hollow"
+    mlp = nn.Sequential(nn.Linear(8, 8), nn.Tanh(), nn.Linear(8, 8)).double()
+    choice = hp.explain(mlp, x, "divergence")
+    assert choice.chosen != "hollow"
+    assert "not a hodphys.nn.HollowNet" in choice.ruled_out["hollow"]
+
+
+def test_explicit_hollow_method_on_other_models_says_why(net_factory):
+    mlp = nn.Sequential(nn.Linear(3, 3), nn.Tanh()).double()
+    with pytest.raises(NotImplementedError, match="not a hodphys.nn.HollowNet"):
+        hp.divergence(mlp, torch.randn(2, 3, dtype=torch.float64), method="hollow")
+    with pytest.raises(NotImplementedError, match="does not compute jacobian"):
+        hp.jacobian(net_factory(3, torch.float64, 0), torch.randn(2, 3, dtype=torch.float64), method="hollow")
+    timed = net_factory(3, torch.float64, 0, time=True)
+    with pytest.raises(NotImplementedError, match=r"bind\(t=…"):
+        hp.divergence(timed, torch.randn(2, 3, dtype=torch.float64), method="hollow")
+
+
+def test_bad_inputs_are_named(net_factory):
+    net = net_factory(4, torch.float64, 11)
+    x = torch.randn(3, 4, dtype=torch.float64)
+    with pytest.raises(ValueError, match=r"expected x\[\.\.\., 4\].*\(3, 5\)"):
+        hp.dim_derivative(net, torch.randn(3, 5, dtype=torch.float64), 1)
+    with pytest.raises(ValueError, match=r"expected x\[\.\.\., 4\]"):
+        hp.divergence(net, torch.randn(3, 2, dtype=torch.float64))
+    for k in (0, -1, 1.5, True):
+        with pytest.raises(ValueError, match="integer order k ≥ 1"):
+            hp.dim_derivative(net, x, k)
+        with pytest.raises(ValueError, match="integer order k ≥ 1"):
+            value_and_dim_derivatives(net, x, k)
+    with pytest.raises(ValueError, match=r"value_and_dim_derivatives.*expected x\[\.\.\., 4\]"):
+        value_and_dim_derivatives(net, torch.randn(3, 5, dtype=torch.float64))
+    with pytest.raises(TypeError, match="expected a hodphys.nn.HollowNet"):
+        value_and_dim_derivatives(nn.Linear(4, 4).double(), x)
+    with pytest.raises(ValueError, match="bound HollowNet"):
+        value_and_dim_derivatives(net.bind(), x, t=0.5)
