@@ -1,6 +1,8 @@
 """PNG figures of a run: the loss curve and truth / prediction / |error| panels per output.
 
-matplotlib runs headless (the Agg backend); every function writes one file and returns its path.
+Figures are matplotlib.figure.Figure objects, not pyplot ones: nothing needs a display and the
+caller's backend and open figures are left alone. Each function writes one file (atomically)
+and returns its path.
 """
 from __future__ import annotations
 
@@ -8,24 +10,13 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
+from matplotlib.figure import Figure
 
 from hodphys.runs import atomic_write
 
 
-def _pyplot():
-    import matplotlib
-
-    matplotlib.use("Agg")  # no display on servers and in CI
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
-def _save(fig, path: Path) -> Path:
-    plt = _pyplot()
-    atomic_write(path, lambda handle: fig.savefig(handle, format="png", dpi=110, bbox_inches="tight"))
-    plt.close(fig)
-    return Path(path)
+def _save(fig: Figure, path: Path) -> Path:
+    return atomic_write(path, lambda handle: fig.savefig(handle, format="png", dpi=110, bbox_inches="tight"))
 
 
 def plot_loss_curve(path: str | Path, steps: Sequence[int], losses: Sequence[float],
@@ -33,8 +24,8 @@ def plot_loss_curve(path: str | Path, steps: Sequence[int], losses: Sequence[flo
                     errors: tuple[Sequence[int], Sequence[float]] | None = None) -> Path:
     """Loss against step on a log scale, a dashed line where each stage starts, and optionally
     the error metric (steps, values) on a second axis."""
-    plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(7, 4))
+    fig = Figure(figsize=(7, 4))
+    ax = fig.subplots()
     ax.semilogy(steps, losses, lw=1, label="loss")
     for name, start in (stage_starts or {}).items():
         ax.axvline(start, color="gray", ls="--", lw=0.8)
@@ -55,12 +46,12 @@ def plot_fields(path: str | Path, grid_x: np.ndarray, grid_y: np.ndarray, predic
 
     grid_x, grid_y: (n_y, n_x); prediction, truth: (m, n_y, n_x). Without truth, one row.
     """
-    plt = _pyplot()
     m = prediction.shape[0]
     rows = [("prediction", prediction)]
     if truth is not None:
         rows = [("truth", truth), ("prediction", prediction), ("|error|", np.abs(prediction - truth))]
-    fig, axes = plt.subplots(len(rows), m, figsize=(2.2 * m + 0.6, 2.1 * len(rows)), squeeze=False)
+    fig = Figure(figsize=(2.2 * m + 0.6, 2.1 * len(rows)))
+    axes = fig.subplots(len(rows), m, squeeze=False)
     extent = (grid_x.min(), grid_x.max(), grid_y.min(), grid_y.max())
     for k in range(m):
         shared = (min(truth[k].min(), prediction[k].min()), max(truth[k].max(), prediction[k].max())) \
