@@ -156,7 +156,7 @@ def compare(dtypes: tuple[str, ...] = ("float32", "float64"), repeat: int = 5, w
         errors = {label: relative_error(step(), reference) for label, step in contenders.items()}
         if deepxde_model and deepxde_available():
             contenders["DeepXDE Model.train_step"] = deepxde_model_step(dtype, **sizes)
-        times = interleaved(contenders, repeat=repeat, warmup=warmup)
+        times, _ = interleaved(contenders, repeat=repeat, warmup=warmup)
         base = summarize(times["hodphys"])["median"]
         for label, seconds in times.items():
             stats = summarize(seconds)
