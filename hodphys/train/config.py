@@ -44,7 +44,8 @@ class TrainConfig:
     lr_final: float = 1e-4  # exponential decay from lr to lr_final over the Adam steps
     optimizer: str = "lbfgs"  # after Adam: "lbfgs", "newton-krylov" or "none"
     optimizer_steps: int = 1000  # L-BFGS iterations, or Newton–Krylov passes
-    finetune_points: int = 0  # interior points of the (fixed) second-stage set (0: n_interior)
+    finetune_points: int = 0  # interior points of the second-stage set (0: n_interior)
+    finetune_resample_every: int = 0  # second stage: fresh points every this many steps (0: one fixed set)
     lbfgs_history: int = 50
     lbfgs_chunk: int = 25  # L-BFGS iterations between checkpoint/progress updates
     nk_batches: int = 4  # Newton–Krylov: minibatches per pass
@@ -70,7 +71,8 @@ def validate(config: TrainConfig) -> None:
     positive = ("n_interior", "n_boundary", "lbfgs_history", "lbfgs_chunk", "nk_batches",
                 "nk_cg_iters", "checkpoint_every", "keep_checkpoints", "log_every", "eval_every",
                 "grid_size", "eval_points")
-    non_negative = ("threads", "resample_every", "adam_steps", "optimizer_steps", "finetune_points")
+    non_negative = ("threads", "resample_every", "adam_steps", "optimizer_steps", "finetune_points",
+                    "finetune_resample_every")
     for key in positive + non_negative:
         value = getattr(config, key)
         if value < (1 if key in positive else 0):

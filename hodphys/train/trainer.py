@@ -119,19 +119,34 @@ class Trainer:
             self.run.log.error(message)
             raise TrainingDiverged(message)
 
+    def _resample_every(self, stage: Stage) -> int:
+        return self.config.resample_every if stage.name == "adam" else self.config.finetune_resample_every
+
+    def _resample_if_due(self, stage: Stage) -> None:
+        """Fresh points every ``resample_every`` steps (Adam) or ``finetune_resample_every`` (second
+        stage, whose optimizer then starts afresh: L-BFGS curvature pairs and the Newton–Krylov
+        warm start belong to the old points)."""
+        local, every = self.step - stage.start, self._resample_every(stage)
+        if not (every and local and local % every == 0):
+            return
+        if stage.name == "adam":
+            self._use(self.problem.sample(self.sampler, self.config.n_interior))
+        else:
+            self._begin(stage)
+
     def _advance(self, stage: Stage) -> None:
         """One step of the stage (L-BFGS: up to ``lbfgs_chunk`` iterations)."""
+        self._resample_if_due(stage)
         if stage.name == "adam":
-            local, every = self.step - stage.start, self.config.resample_every
-            if every and local and local % every == 0:
-                self._use(self.problem.sample(self.sampler, self.config.n_interior))
             self._closure()
             self.optimizer.step()
             self.scheduler.step()
             self.step += 1
         elif stage.name == "lbfgs":
+            every, local = self._resample_every(stage), self.step - stage.start
             group = self.optimizer.param_groups[0]
-            group["max_iter"] = min(self.config.lbfgs_chunk, stage.end - self.step)
+            group["max_iter"] = min(self.config.lbfgs_chunk, stage.end - self.step,
+                                    every - local % every if every else stage.end)
             group["max_eval"] = 2 * group["max_iter"]
             before = self.optimizer.state[self.params[0]].get("n_iter", 0)
             self.optimizer.step(self._closure)

@@ -60,9 +60,14 @@ class Interrupt(BaseException):
     """Stands in for a kill: not an Exception, so nothing catches it on the way out."""
 
 
-@pytest.mark.parametrize("stop_after", [45, 100])  # inside Adam; inside L-BFGS (loss evaluations)
-def test_resume_continues_exactly(tmp_path, monkeypatch, stop_after):
-    _, straight = run_problem("poisson", overrides=TINY_POISSON, root=tmp_path / "a")
+@pytest.mark.parametrize("stop_after, extra", [
+    (45, []),  # inside Adam (loss evaluations)
+    (100, []),  # inside L-BFGS
+    (100, ["finetune_resample_every=20"]),  # inside L-BFGS that draws new points every 20 iterations
+])
+def test_resume_continues_exactly(tmp_path, monkeypatch, stop_after, extra):
+    overrides = [*TINY_POISSON, *extra]
+    _, straight = run_problem("poisson", overrides=overrides, root=tmp_path / "a")
     module = find_problem("poisson")
     calls = {"n": 0}
     original = module.MultiPoisson.loss
@@ -76,7 +81,7 @@ def test_resume_continues_exactly(tmp_path, monkeypatch, stop_after):
     monkeypatch.setattr(module.MultiPoisson, "loss", loss_then_die)
     monkeypatch.setattr("hodphys.problems.find_problem", lambda name: module)
     with pytest.raises(Interrupt):
-        run_problem("poisson", overrides=TINY_POISSON, root=tmp_path / "b")
+        run_problem("poisson", overrides=overrides, root=tmp_path / "b")
     (run_dir,) = (tmp_path / "b").iterdir()
     assert not (run_dir / "metrics.json").exists()
     monkeypatch.setattr(module.MultiPoisson, "loss", original)
@@ -118,6 +123,13 @@ def test_a_nan_loss_stops_the_run_and_keeps_the_last_good_checkpoint(tmp_path, m
     assert all(torch.isfinite(t).all() for t in state["model"].values())
     assert "training diverged at step 50" in (run_dir / "run.log").read_text()
     assert not (run_dir / "metrics.json").exists()
+
+
+def test_the_second_stage_can_draw_new_points(tmp_path):
+    _, fixed = run_problem("poisson", overrides=TINY_POISSON, root=tmp_path)
+    _, fresh = run_problem("poisson", overrides=[*TINY_POISSON, "finetune_resample_every=25"], root=tmp_path)
+    assert fresh["steps"] == fixed["steps"] == 120 and fresh["rel_l2"] != fixed["rel_l2"]
+    assert fresh["rel_l2_mean"] < 0.05
 
 
 def test_the_newton_krylov_stage_trains(tmp_path):
