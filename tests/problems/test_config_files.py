@@ -1,0 +1,18 @@
+"""The TOML settings shipped next to the problems resolve against their problem's Config."""
+from pathlib import Path
+
+import pytest
+
+from hodphys.config import resolve_config
+from hodphys.problems import find_problem
+
+PROBLEMS = Path(__file__).resolve().parents[2] / "problems"
+
+
+@pytest.mark.parametrize("problem, toml, expected", [
+    ("poisson", "poisson_accurate.toml", {"dtype": "float64", "optimizer_steps": 6000}),
+    ("poisson-nd", "poisson_nd_d100.toml", {"dim": 100}),
+])
+def test_shipped_settings_resolve(problem, toml, expected):
+    config = resolve_config(find_problem(problem).Config, PROBLEMS / toml)
+    assert {key: getattr(config, key) for key in expected} == expected
