@@ -156,7 +156,7 @@ class Problem:
         """L = pde + w_b·boundary + w_d·data, and the terms (for logs)."""
         terms = self.loss_terms(model, batch)
         weights = {"pde": 1.0, "boundary": self.config.boundary_weight,
-                   "data": getattr(self.config, "data_weight", 1.0)}
+                   "data": self.config.data_weight}
         return sum(weights[name] * value for name, value in terms.items()), terms
 
     # --- evaluation ---------------------------------------------------------------------------

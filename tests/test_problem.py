@@ -81,12 +81,12 @@ def test_loss_weights_and_data_term():
             x = torch.tensor([[0.5, 0.5]], dtype=torch.float64)
             return x, self.exact(x) + 1.0  # every output misses by exactly 1
 
-    problem = WithData(Config(dtype="float64", boundary_weight=3.0, n_interior=16, n_boundary=8),
+    problem = WithData(Config(dtype="float64", boundary_weight=3.0, data_weight=2.0, n_interior=16, n_boundary=8),
                        bounds=[(0, 2), (0, 1)], outputs=2)
     problem.config.derivative_method = "autograd"
     batch = problem.sample(torch.Generator().manual_seed(0))
     loss, terms = problem.loss(ExactModel(problem), batch)
-    assert float(terms["data"]) == pytest.approx(1.0) and float(loss) == pytest.approx(1.0)
+    assert float(terms["data"]) == pytest.approx(1.0) and float(loss) == pytest.approx(2.0)
 
 
 def test_metrics_of_a_network_and_model_building():

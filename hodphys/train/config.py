@@ -38,6 +38,7 @@ class TrainConfig:
     n_interior: int = 2048  # collocation points inside the domain (split across ranks)
     n_boundary: int = 512  # points on the boundary
     boundary_weight: float = 1.0  # loss = mean r_pde² + boundary_weight · mean r_bc²
+    data_weight: float = 1.0  # … + data_weight · mean (u − y)² for problems with observations
     resample_every: int = 1  # Adam draws new points every this many steps (0: never)
     adam_steps: int = 1000
     lr: float = 1e-3
