@@ -16,5 +16,5 @@ def test_readme_snippet_runs(index):
 
 
 def test_readme_has_the_two_setup_commands():
-    assert 'pip install torch==2.13.0 && pip install -e ".[test]" && hodphys bench' in README
+    assert 'pip install torch==2.13.0 && pip install -e ".[test]" && hodphys run poisson' in README
     assert "python -m pytest -q" in README
