@@ -61,7 +61,8 @@ def plot_fields(path: str | Path, grid_x: np.ndarray, grid_y: np.ndarray, predic
             limits = shared if label != "|error|" else (0, values[k].max())
             image = ax.imshow(values[k], origin="lower", extent=extent, cmap="viridis" if label != "|error|"
                               else "magma", vmin=limits[0], vmax=limits[1], aspect="equal")
-            fig.colorbar(image, ax=ax, fraction=0.046, pad=0.03).ax.tick_params(labelsize=6)
+            fig.colorbar(image, ax=ax, fraction=0.046, pad=0.03, format="%.0e" if label == "|error|" else None
+                         ).ax.tick_params(labelsize=6)
             ax.set_xticks([])
             ax.set_yticks([])
             if row == 0:
