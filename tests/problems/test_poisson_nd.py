@@ -1,5 +1,6 @@
 """problems/poisson_nd.py: the PNd formulas in any dimension, output normalisation, a short run."""
 import math
+from pathlib import Path
 
 import pytest
 import torch
@@ -53,3 +54,12 @@ def test_a_short_run_in_three_dimensions(tmp_path):
 def test_the_dimension_must_be_positive():
     with pytest.raises(ValueError, match="config key 'dim': expected an integer ≥ 1, got 0"):
         problem(dim=0)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("toml, target", [("poisson_nd_d5.toml", 2e-4), ("poisson_nd_d100.toml", 1e-2)])
+def test_the_shipped_settings_meet_their_targets(tmp_path, toml, target):
+    """d = 5: ≤ 2e-4 (≈ 25 min of one core); d = 100: ≤ 1e-2 (≈ 45 min)."""
+    path = Path(__file__).resolve().parents[2] / "problems" / toml
+    _, metrics = run_problem("poisson-nd", config_file=path, overrides=["plots=false"], root=tmp_path)
+    assert metrics["rel_l2_mean"] <= target

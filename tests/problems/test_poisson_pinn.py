@@ -1,5 +1,6 @@
 """problems/poisson_pinn.py: the paper's formulas, the loss through hp.laplacian, a short run."""
 import math
+from pathlib import Path
 
 import pytest
 import torch
@@ -58,3 +59,11 @@ def test_the_default_run_meets_its_accuracy_target(tmp_path):
     """`hodphys run poisson`: mean relative L2 ≤ 5e-3, worst output ≤ 1.5e-2 (≈2 min of one core)."""
     _, metrics = run_problem("poisson", overrides=["threads=1", "plots=false"], root=tmp_path)
     assert metrics["rel_l2_mean"] <= 5e-3 and metrics["rel_l2_max"] <= 1.5e-2
+
+
+@pytest.mark.slow
+def test_the_accurate_setting_meets_its_target(tmp_path):
+    """problems/poisson_accurate.toml: mean relative L2 ≤ 2e-4 (≈ 14 min of one core)."""
+    toml = Path(__file__).resolve().parents[2] / "problems" / "poisson_accurate.toml"
+    _, metrics = run_problem("poisson", config_file=toml, overrides=["plots=false"], root=tmp_path)
+    assert metrics["rel_l2_mean"] <= 2e-4

@@ -221,3 +221,10 @@ def test_the_cli_reports_a_diverged_run_and_exits_with_status_1(tmp_path, capsys
     assert "error: training diverged at step 0 (adam): loss = inf" in capsys.readouterr().err
     assert "the last good checkpoint is none (no checkpoint was written yet)" in (
         next((tmp_path / "runs").iterdir()) / "run.log").read_text()
+
+
+def test_a_finished_run_resumed_with_more_steps_continues_where_it_ended(tmp_path):
+    run, _ = run_problem("poisson", overrides=TINY_POISSON, root=tmp_path / "a")
+    _, extended = run_problem("poisson", resume=run.dir, overrides=["optimizer_steps=80"])
+    _, straight = run_problem("poisson", overrides=[*TINY_POISSON, "optimizer_steps=80"], root=tmp_path / "b")
+    assert extended["steps"] == 140 and errors(extended) == errors(straight)
