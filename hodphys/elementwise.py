@@ -31,6 +31,8 @@ import torch
 from numpy.polynomial import polynomial as npoly
 from torch import Tensor, nn
 
+from hodphys.scalars import scalar
+
 __all__ = [
     "ElementwiseFunction", "Tanh", "Sigmoid", "Softplus", "Exp", "Log", "Sin", "Cos", "ELU",
     "SiLU", "Identity", "LogCosh", "Quadratic", "elementwise_of", "register_elementwise",
@@ -45,10 +47,10 @@ def _horner(coeffs: tuple[float, ...], t: Tensor) -> Tensor | float:
     """
     if len(coeffs) == 1:
         return coeffs[0]
-    out = coeffs[-1] * t
+    out = t * scalar(coeffs[-1], t)
     for c in reversed(coeffs[1:-1]):
-        out = (out + c if c else out) * t
-    return out + coeffs[0] if coeffs[0] else out
+        out = (out + scalar(c, t) if c else out) * t
+    return out + scalar(coeffs[0], t) if coeffs[0] else out
 
 
 @cache
@@ -103,12 +105,14 @@ class Tanh(ElementwiseFunction):
 
     def derivatives(self, x: Tensor, n: int) -> list[Tensor]:
         t = torch.tanh(x)
-        return _polynomial_ode_derivatives(t, 1 - t * t, (1.0, 0.0, -1.0), n)
+        one = scalar(1.0, t)
+        u = torch.addcmul(one, t, t, value=-1.0) if isinstance(one, Tensor) else 1.0 - t * t
+        return _polynomial_ode_derivatives(t, u, (1.0, 0.0, -1.0), n)
 
 
 def _sigmoid_derivatives(x: Tensor, n: int) -> list[Tensor]:
     s = torch.sigmoid(x)
-    return _polynomial_ode_derivatives(s, s * (1 - s), (0.0, 1.0, -1.0), n)
+    return _polynomial_ode_derivatives(s, torch.addcmul(s, s, s, value=-1.0), (0.0, 1.0, -1.0), n)
 
 
 @dataclass(frozen=True)
@@ -256,7 +260,7 @@ class LogCosh(ElementwiseFunction):
 
     def derivatives(self, x: Tensor, n: int) -> list[Tensor]:
         # threshold 50 (not 20): past it softplus is linear and its 2nd derivative ~e^-50, not e^-20
-        value = x + torch.nn.functional.softplus(-2 * x, threshold=50.0) - math.log(2.0)
+        value = x + torch.nn.functional.softplus(x * scalar(-2.0, x), threshold=50.0) - scalar(math.log(2.0), x)
         return [value] + (Tanh().derivatives(x, n - 1) if n else [])
 
 

@@ -12,11 +12,13 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor, nn
 
+from hodphys.nn.compose import cached_by_structure
 from hodphys.shapes import broadcast_shape
 
 FLOAT_DTYPES = (torch.float32, torch.float64)
 
 
+@cached_by_structure
 def input_features(model: nn.Module) -> int | None:
     """d of a model: its own ``in_features`` or that of its first layer that declares one."""
     for module in model.modules():
@@ -26,6 +28,7 @@ def input_features(model: nn.Module) -> int | None:
     return None
 
 
+@cached_by_structure
 def output_features(model: nn.Module) -> int | None:
     """m of a model: its own ``out_features``, or that of its last layer that declares one."""
     own = getattr(model, "out_features", None)

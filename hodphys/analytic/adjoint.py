@@ -22,6 +22,7 @@ from torch import Tensor
 
 from hodphys.analytic.jet import Jet
 from hodphys.elementwise import ElementwiseFunction
+from hodphys.scalars import scalar
 
 
 class Adjoint:
@@ -37,16 +38,19 @@ class Adjoint:
 
     def linear(self, weight: Tensor) -> Adjoint:
         """ḡ ↦ weight·ḡ per row, written like F.linear: the adjoint of u ↦ W u is ``linear(W.t())``."""
-        return self._like(torch.matmul(self.rows, weight.t()))
+        return self._like(torch.nn.functional.linear(self.rows, weight))
 
     def scale(self, c: float) -> Adjoint:
-        return self._like(c * self.rows)
+        return self._like(self.rows * scalar(c, self.rows))
 
-    def add(self, other: Adjoint) -> Adjoint:
-        """Sum of adjoints of one state; extra rows on one side belong to second rows that are
-        still zero on the state (see Jet.add) and are dropped."""
-        k = min(self.rows.shape[1], other.rows.shape[1])
-        return self._like(self.rows[:, :k] + other.rows[:, :k])
+    def add(self, other: Adjoint, alpha: float = 1.0) -> Adjoint:
+        """self + alpha·other, adjoints of one state; extra rows on one side belong to second rows
+        that are still zero on the state (see Jet.add) and are dropped."""
+        a, b = self.rows, other.rows
+        if a.shape[1] != b.shape[1]:
+            k = min(a.shape[1], b.shape[1])
+            a, b = a[:, :k], b[:, :k]
+        return self._like(torch.add(a, b, alpha=alpha))
 
     def elementwise(self, fn: ElementwiseFunction, z: Jet) -> Adjoint:
         """The adjoint of a ↦ σ(z) on the jet rows, evaluated at the saved input jet z."""

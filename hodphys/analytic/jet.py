@@ -22,6 +22,7 @@ import torch
 from torch import Tensor
 
 from hodphys.elementwise import ElementwiseFunction
+from hodphys.scalars import scalar
 
 TRACE = "trace"
 
@@ -94,22 +95,22 @@ class Jet:
 
     def linear(self, weight: Tensor, bias: Tensor | None = None) -> Jet:
         """u ↦ W u + b on every row, the bias on the value row only; W (w_out, w)."""
-        out = torch.matmul(self.rows, weight.t())
+        out = torch.nn.functional.linear(self.rows, weight)
         if bias is not None:
-            out[0] += bias
+            out[0].add_(bias)
         return self._like(out)
 
     def scale(self, c: float) -> Jet:
-        return self._like(c * self.rows)
+        return self._like(self.rows * scalar(c, self.rows))
 
-    def add(self, other: Jet) -> Jet:
-        """Sum of two states on the same tangents; a missing (zero) second block is padded."""
+    def add(self, other: Jet, alpha: float = 1.0) -> Jet:
+        """self + alpha·other on the same tangents; a missing (zero) second block is padded."""
         a, b = self.rows, other.rows
-        if a.shape[0] != b.shape[0]:
-            short, long = (a, b) if a.shape[0] < b.shape[0] else (b, a)
-            pad = (0, 0, 0, 0, 0, long.shape[0] - short.shape[0])
-            return self._like(long + torch.nn.functional.pad(short, pad))
-        return self._like(a + b)
+        if a.shape[0] < b.shape[0]:
+            a = torch.nn.functional.pad(a, (0, 0, 0, 0, 0, b.shape[0] - a.shape[0]))
+        elif b.shape[0] < a.shape[0]:
+            b = torch.nn.functional.pad(b, (0, 0, 0, 0, 0, a.shape[0] - b.shape[0]))
+        return self._like(torch.add(a, b, alpha=alpha))
 
     def elementwise(self, fn: ElementwiseFunction) -> Jet:
         """σ applied to the value, its chain rule to the other rows (module doc)."""

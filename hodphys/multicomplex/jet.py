@@ -16,10 +16,12 @@ Glossary: C = 2ⁿ components, P perturbations, S adjoint seeds, *R the value's 
 """
 from __future__ import annotations
 
+import torch
 import torch.nn.functional as F
 from torch import Tensor
 
 from hodphys.elementwise import ElementwiseFunction
+from hodphys.scalars import scalar
 from hodphys.multicomplex.algebra import multiply_parts, taylor_parts
 
 
@@ -42,11 +44,13 @@ class Jet:
         """x ↦ W x + b on every component; the bias only on the real part."""
         return self._with(F.linear(self.real, weight, bias), F.linear(self.imag, weight))
 
-    def add(self, other: Jet) -> Jet:
-        return self._with(self.real + other.real, self.imag + other.imag)
+    def add(self, other: Jet, alpha: float = 1.0) -> Jet:
+        """self + alpha·other."""
+        return self._with(torch.add(self.real, other.real, alpha=alpha),
+                          torch.add(self.imag, other.imag, alpha=alpha))
 
     def scale(self, c: float) -> Jet:
-        return self._with(c * self.real, c * self.imag)
+        return self._with(self.real * scalar(c, self.real), self.imag * scalar(c, self.imag))
 
     def elementwise(self, fn: ElementwiseFunction, shift: int = 0) -> Jet:
         """f⁽ˢʰⁱᶠᵗ⁾ applied by its truncated Taylor series; the real part is f⁽ˢʰⁱᶠᵗ⁾(real) exactly."""
@@ -94,16 +98,20 @@ class SecondOrderJet:
         second = None if self.second is None else F.linear(self.second, weight)
         return self._with(F.linear(self.real, weight, bias), F.linear(self.first, weight), second)
 
-    def add(self, other: SecondOrderJet) -> SecondOrderJet:
-        if self.second is None or other.second is None:
-            second = self.second if other.second is None else other.second
+    def add(self, other: SecondOrderJet, alpha: float = 1.0) -> SecondOrderJet:
+        """self + alpha·other."""
+        if other.second is None:
+            second = self.second
+        elif self.second is None:
+            second = other.second if alpha == 1.0 else other.second * scalar(alpha, other.second)
         else:
-            second = self.second + other.second
-        return self._with(self.real + other.real, self.first + other.first, second)
+            second = torch.add(self.second, other.second, alpha=alpha)
+        return self._with(torch.add(self.real, other.real, alpha=alpha),
+                          torch.add(self.first, other.first, alpha=alpha), second)
 
     def scale(self, c: float) -> SecondOrderJet:
-        second = None if self.second is None else c * self.second
-        return self._with(c * self.real, c * self.first, second)
+        second = None if self.second is None else self.second * scalar(c, self.second)
+        return self._with(self.real * scalar(c, self.real), self.first * scalar(c, self.first), second)
 
     def _first_products(self) -> Tensor:
         if self.pairs is None:

@@ -43,22 +43,27 @@ class BranchBlock(nn.Module):
         raise NotImplementedError
 
 
-def _apply(state: Any, m: Map) -> Any:
-    return state.scale(m) if isinstance(m, float) else state.linear(m)
-
-
 def _apply_transposed(adjoint: Any, m: Map) -> Any:
     return adjoint.scale(m) if isinstance(m, float) else adjoint.linear(m.t())
 
 
 def propagate(state: Any, br: Branch) -> tuple[Any, Any]:
-    """The form on any state with linear/elementwise/scale/add; returns (y, z) (z kept for backward)."""
+    """The form on any state with linear/elementwise/scale/add; returns (y, z) (z kept for backward).
+
+    A scalar Q rides on the final sum (``add(branch, alpha=Q)``): one op instead of two.
+    """
     z = state.linear(br.inner, br.inner_bias)
-    branch = _apply(z.elementwise(br.function), br.outer)
+    branch = z.elementwise(br.function)
+    alpha = 1.0
+    if isinstance(br.outer, float):
+        alpha = br.outer
+    else:
+        branch = branch.linear(br.outer)
     if isinstance(br.skip, float) and br.skip == 1.0 and br.skip_bias is None:
-        return state.add(branch), z
-    skip = state.scale(br.skip) if isinstance(br.skip, float) else state.linear(br.skip, br.skip_bias)
-    return skip.add(branch), z
+        skip = state
+    else:
+        skip = state.scale(br.skip) if isinstance(br.skip, float) else state.linear(br.skip, br.skip_bias)
+    return skip.add(branch, alpha=alpha), z
 
 
 def propagate_adjoint(adjoint: Any, z: Any, br: Branch,

@@ -1,0 +1,36 @@
+"""Python numbers as cached 0-d tensors, for the per-layer arithmetic of the engines.
+
+An op between a tensor and a Python number wraps the number into a new tensor on every call
+(``aten::to`` and a copy, torch 2.13): on the small tensors of a batch-10 Hessian that doubles
+the op's cost (≈2.7 µs against ≈1.3 µs for a tensor-tensor op on one CPU core). The engines
+multiply by the same few constants once per layer per call, so they write ``t * scalar(c, t)``:
+a 0-d tensor of t's dtype and device, made once per (value, dtype, device).
+
+The plain number is returned wherever a tensor made now could be wrapped or traced — while
+torch.compile traces, inside torch.func transforms (vmap, jvp, grad) and under a
+TorchDispatchMode (fake tensors, memory probes) — so a cached constant never leaks out of one.
+Constants are created outside inference mode, so one made during ``torch.inference_mode()``
+can still be saved for backward later.
+"""
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+_CACHE: dict[tuple[float, torch.dtype, torch.device], Tensor] = {}
+_CACHE_LIMIT = 4096  # distinct constants; a program varying a step size per call stays bounded
+
+
+def scalar(value: float, like: Tensor) -> Tensor | float:
+    """``value`` as a 0-d tensor of like's dtype and device, or the plain number (module doc)."""
+    if (torch.compiler.is_compiling() or torch._C._are_functorch_transforms_active()
+            or torch._C._len_torch_dispatch_stack()):
+        return value
+    key = (value, like.dtype, like.device)
+    constant = _CACHE.get(key)
+    if constant is None:
+        if len(_CACHE) >= _CACHE_LIMIT:
+            _CACHE.clear()
+        with torch.inference_mode(False):
+            constant = _CACHE[key] = torch.tensor(value, dtype=like.dtype, device=like.device)
+    return constant
