@@ -10,7 +10,7 @@ kinds are used:
   ``append``, e.g. :class:`hodphys.analytic.sweep.Curvature`), from which the Hessian is the sum
   H = Σ_sites Dzᵀ diag(σ″ ⊙ ḡ) Dz and the Laplacian Σ_sites Σ_w σ″ ḡ ‖Dz_w‖² — no
   (N, w, w, ·) or (N, d, d, w) tensor is ever formed.
-* K = all rows of a directional jet (P ≤ 2 tangents, at most one pair): the exact reverse of
+* K = all rows of a directional jet (P ≤ 2 tangents, at most one pair, no triples): the exact reverse of
   the jet's forward map, so ∇ₓ of a tangent or second row is wᵀ∇²f·v (hvp) or wᵀ∇³f[v₁, v₂, ·].
 """
 from __future__ import annotations

@@ -28,8 +28,9 @@ def _forward_rows(request: Request, p: int) -> float:
     want = request.want
     return {
         "jacobian": 1 + p, "divergence": 1 + p, "laplacian": 2 + p, "hessian": 1 + p + p * (p + 1) / 2,
-        "hvp": 2 + 2 * p, "directional_grad": 2 + 2 * p, "directional": 1 + n_vs + (n_vs == 2),
-        "dim_derivative": 1 + d if request.order == 1 else 1 + 2 * d,
+        "hvp": 2 + 2 * p, "directional_grad": 2 + 2 * p,
+        "directional": 1 + n_vs + n_vs * (n_vs - 1) / 2 + (n_vs == 3),  # tangents, pairs, the triple
+        "dim_derivative": 1 + request.order * d,
         "derivatives": (1 + p + p * (p + 1) / 2 if "hessian" in want else 2 + p if "laplacian" in want else 1 + p),
     }[q]
 

@@ -16,7 +16,7 @@ from torch import Tensor
 
 from hodphys.analytic import sweep
 from hodphys.analytic.cost import analytic_cost
-from hodphys.analytic.jet import TRACE, Jet
+from hodphys.analytic.jet import TRACE, Jet, Triples
 from hodphys.analytic.rules import compile_model
 from hodphys.nn.compose import run_adjoint
 from hodphys.engines import register_engine
@@ -37,6 +37,20 @@ def _mixed(request: Request) -> tuple[Tensor, Tensor] | None:
         return None
     index = torch.arange(2, device=request.x.device)
     return index[:1], index[1:]
+
+
+def _index(values: list[int], like: Tensor) -> Tensor:
+    return torch.tensor(values, dtype=torch.long, device=like.device)
+
+
+def _directional_jet(request: Request) -> tuple[tuple[Tensor, Tensor] | None, Triples | None]:
+    """Pairs and triples of a jet for D^n f[v₁..vₙ], n ≤ 3: for n = 3 the pairs (0,1), (0,2), (1,2)
+    and the triple (0, 1, 2), whose second-row partners bc, ac, ab are pairs 2, 1, 0."""
+    if len(request.vectors) < 3:
+        return _mixed(request), None
+    x = request.x
+    pairs = (_index([0, 0, 1], x), _index([1, 2, 2], x))
+    return pairs, Triples(*(_index([i], x) for i in (0, 1, 2, 2, 1, 0)))
 
 
 class _Analytic:
@@ -73,7 +87,7 @@ class AnalyticForward(_Analytic):
     """Forward mode: every quantity from one forward sweep of a :class:`~hodphys.analytic.jet.Jet`."""
 
     mode = "forward"
-    max_order = {"directional": 2, "directional_grad": 1, "dim_derivative": 2}
+    max_order = {"directional": 3, "directional_grad": 1, "dim_derivative": 3}
 
     def _run(self, request: Request, pairs=None) -> tuple[sweep.Start, Jet]:
         s = sweep.start(request, compile_model(request.model))
@@ -108,7 +122,10 @@ class AnalyticForward(_Analytic):
 
     def directional(self, request: Request) -> Tensor:
         tangents = torch.stack(torch.broadcast_tensors(*request.vectors))
-        out = sweep.forward(compile_model(request.model), Jet.seed(request.x, tangents, _mixed(request)))[0]
+        pairs, triples = _directional_jet(request)
+        out = sweep.forward(compile_model(request.model), Jet.seed(request.x, tangents, pairs, triples))[0]
+        if triples is not None:
+            return out.third_rows()[0]
         return out.tangents[0] if out.pairs is None else out.second_rows()[0]
 
     def directional_grad(self, request: Request) -> Tensor:
@@ -122,8 +139,10 @@ class AnalyticForward(_Analytic):
         d = request.d
         index = torch.arange(d, device=request.x.device)
         eye = torch.eye(d, dtype=request.x.dtype, device=request.x.device)
-        out = sweep.forward(compile_model(request.model), Jet.seed(request.x, eye, (index, index)))[0]
-        return out.second_rows().diagonal(dim1=0, dim2=2)
+        triples = Triples(*(index,) * 6) if request.order == 3 else None  # (i, i, i), partners pair i
+        out = sweep.forward(compile_model(request.model), Jet.seed(request.x, eye, (index, index), triples))[0]
+        rows = out.third_rows() if triples is not None else out.second_rows()
+        return rows.diagonal(dim1=0, dim2=2)
 
     def derivatives(self, request: Request) -> dict[str, Tensor]:
         want = request.want

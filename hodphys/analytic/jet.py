@@ -1,6 +1,6 @@
-"""Forward-mode state of the analytic engine: value, tangents and second-order rows in one tensor.
+"""Forward-mode state of the analytic engine: value, tangents, second- and third-order rows in one tensor.
 
-A :class:`Jet` holds, for each of N samples, the K = 1 + P + R rows of a layer's features
+A :class:`Jet` holds, for each of N samples, the K = 1 + P + R + T rows of a layer's features
 (width w), stacked component-major as ``rows`` (K, N, w) — each row a contiguous (N, w) block,
 so σ reads its value row and the Laplacian sums its tangent rows without strides:
 
@@ -10,11 +10,14 @@ so σ reads its value row and the Laplacian sums its tangent rows without stride
   - ``pairs = (a, b)``: D²u[t_a, t_b] for R index pairs (the Hessian's upper triangle, or one
     mixed pair for a second directional derivative);
   - ``pairs = TRACE``: one row Σ_p D²u[t_p, t_p] (the Laplacian when Σ_p t_p t_pᵀ = I);
-  - absent while the state is still affine in x (the second rows are then zero).
+  - absent while the state is still affine in x (the second rows are then zero);
+* rows 1+P+R..: third-order rows D³u[t_a, t_b, t_c] for T index triples (``triples``), only
+  when asked (third directional derivatives, ∂³/∂x_i³), absent exactly when the second rows are.
 
 Stacking makes a linear layer one matmul for all rows (the bias touches row 0 only), and an
 elementwise σ is the closed form of hessQuik's eq. (10) contracted early:
-value σ(z), tangents σ′(z)·Dz, second σ′(z)·D²z + σ″(z)·(Dz_a ⊙ Dz_b).
+value σ(z), tangents σ′(z)·Dz, second σ′(z)·D²z + σ″(z)·(Dz_a ⊙ Dz_b), and third (Faà di Bruno)
+σ′·D³z + σ″·(Dz_a ⊙ D²z_bc + Dz_b ⊙ D²z_ac + Dz_c ⊙ D²z_ab) + σ‴·(Dz_a ⊙ Dz_b ⊙ Dz_c).
 """
 from __future__ import annotations
 
@@ -27,25 +30,41 @@ from hodphys.scalars import scalar
 TRACE = "trace"
 
 
+class Triples:
+    """T third-order rows D³u[t_a, t_b, t_c]: tangent indices a, b, c (T,) and the indices bc, ac, ab
+    (T,) of the second rows D²u[t_b, t_c], D²u[t_a, t_c], D²u[t_a, t_b] among the jet's pairs."""
+
+    __slots__ = ("a", "b", "c", "bc", "ac", "ab")
+
+    def __init__(self, a: Tensor, b: Tensor, c: Tensor, bc: Tensor, ac: Tensor, ab: Tensor):
+        self.a, self.b, self.c, self.bc, self.ac, self.ab = a, b, c, bc, ac, ab
+
+    def __len__(self) -> int:
+        return len(self.a)
+
+
 class Jet:
     """rows (K, N, w) with P tangents and second-order rows described by ``pairs`` (see module doc).
 
-    ``pairs`` is None (first order only), :data:`TRACE`, or two index tensors (R,) into the tangents.
+    ``pairs`` is None (first order only), :data:`TRACE`, or two index tensors (R,) into the tangents;
+    ``triples`` (with index pairs only) adds third-order rows.
     ``scratch``: σ may overwrite the rows it is applied to — set for sweeps that keep no state
     for a backward pass; every σ input is then a fresh tensor no one else reads, and updating it
     in place saves allocating (and page-faulting) K new rows per layer. It is not done while
     autograd records the rows (training), whose graph needs them as they were.
     """
 
-    __slots__ = ("rows", "n_tangents", "pairs", "scratch")
+    __slots__ = ("rows", "n_tangents", "pairs", "triples", "scratch")
 
     def __init__(self, rows: Tensor, n_tangents: int, pairs: tuple[Tensor, Tensor] | str | None = None,
-                 scratch: bool = False):
+                 scratch: bool = False, triples: Triples | None = None):
         self.rows, self.n_tangents, self.pairs, self.scratch = rows, n_tangents, pairs, scratch
+        self.triples = triples
 
     @classmethod
-    def seed(cls, x: Tensor, tangents: Tensor | None, pairs: tuple[Tensor, Tensor] | str | None = None) -> Jet:
-        """x (N, d) with tangents (P, d) shared by all samples or (P, N, d); second rows start at zero."""
+    def seed(cls, x: Tensor, tangents: Tensor | None, pairs: tuple[Tensor, Tensor] | str | None = None,
+             triples: Triples | None = None) -> Jet:
+        """x (N, d) with tangents (P, d) shared by all samples or (P, N, d); higher rows start at zero."""
         if tangents is None:
             return cls(x.unsqueeze(0), 0, pairs)
         if tangents.ndim == 2:
@@ -54,10 +73,15 @@ class Jet:
         # the one TRACE row starts as zeros: it costs the first matmul one row, where adding it
         # at the first σ would copy all K rows (pairs, with R rows, are added lazily instead)
         zero = [x.new_zeros((1, *x.shape))] if pairs == TRACE else []
-        return cls(torch.cat([x.unsqueeze(0), tangents, *zero]), tangents.shape[0], pairs)
+        return cls(torch.cat([x.unsqueeze(0), tangents, *zero]), tangents.shape[0], pairs, triples=triples)
 
     def _like(self, rows: Tensor) -> Jet:
-        return Jet(rows, self.n_tangents, self.pairs, self.scratch)
+        return Jet(rows, self.n_tangents, self.pairs, self.scratch, self.triples)
+
+    @property
+    def n_second(self) -> int:
+        """R: the number of second rows the pairs describe."""
+        return 0 if self.pairs is None else 1 if self.pairs == TRACE else len(self.pairs[0])
 
     @property
     def value(self) -> Tensor:
@@ -72,14 +96,20 @@ class Jet:
     @property
     def second(self) -> Tensor | None:
         """(R, N, w), (1, N, w) for TRACE, or None while it is zero."""
-        return self.rows[1 + self.n_tangents:] if self.has_second else None
+        start = 1 + self.n_tangents
+        return self.rows[start:start + self.n_second] if self.has_second else None
 
     def second_rows(self) -> Tensor:
         """The second rows, zeros (R, N, w) while the state is still affine in x."""
         if self.has_second:
             return self.second
-        r = 1 if self.pairs == TRACE else len(self.pairs[0])
-        return self.rows.new_zeros((r, *self.rows.shape[1:]))
+        return self.rows.new_zeros((self.n_second, *self.rows.shape[1:]))
+
+    def third_rows(self) -> Tensor:
+        """The third rows (T, N, w), zeros while the state is still affine in x."""
+        if self.has_second:
+            return self.rows[1 + self.n_tangents + self.n_second:]
+        return self.rows.new_zeros((len(self.triples), *self.rows.shape[1:]))
 
     @property
     def has_second(self) -> bool:
@@ -112,6 +142,17 @@ class Jet:
             b = torch.nn.functional.pad(b, (0, 0, 0, 0, 0, a.shape[0] - b.shape[0]))
         return self._like(torch.add(a, b, alpha=alpha))
 
+    def _third_terms(self, f: list[Tensor]) -> Tensor:
+        """The σ″ and σ‴ terms of the third rows (T, N, w) (module doc), before σ′·D³z."""
+        tr, t = self.triples, self.tangents
+        ta, tb, tc = t.index_select(0, tr.a), t.index_select(0, tr.b), t.index_select(0, tr.c)
+        out = f[3] * (ta * tb * tc)
+        if self.has_second:
+            s = self.second
+            mixed = ta * s.index_select(0, tr.bc) + tb * s.index_select(0, tr.ac) + tc * s.index_select(0, tr.ab)
+            out = out + f[2] * mixed
+        return out
+
     def elementwise(self, fn: ElementwiseFunction) -> Jet:
         """σ applied to the value, its chain rule to the other rows (module doc)."""
         if self.rows.shape[0] == 1:
@@ -119,15 +160,19 @@ class Jet:
         second = self.pairs is not None
         in_place = self.scratch and not (torch.is_grad_enabled() and self.rows.requires_grad)
         value = self.rows[0].clone() if in_place else self.rows[0]  # σ′ may alias the value row
-        f = fn.derivatives(value, 2 if second else 1)
-        curvature = f[2] * self.products() if second else None
+        f = fn.derivatives(value, 3 if self.triples is not None else 2 if second else 1)
+        higher = []
+        if second:
+            higher.append(f[2] * self.products())
+        if self.triples is not None:
+            higher.append(self._third_terms(f))  # reads the rows before they are scaled in place
         # σ′ times all rows, then row 0 overwritten with σ: one product instead of a product and
         # a torch.cat of all K rows
         out = self.rows.mul_(f[1]) if in_place else f[1] * self.rows
         out[0] = f[0]
-        if second:
+        if higher:
             if self.has_second:
-                out[1 + self.n_tangents:] += curvature
+                out[1 + self.n_tangents:] += higher[0] if len(higher) == 1 else torch.cat(higher)
             else:
-                out = torch.cat([out, curvature])
+                out = torch.cat([out, *higher])
         return self._like(out)

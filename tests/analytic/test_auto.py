@@ -40,18 +40,18 @@ def test_auto_is_exact_and_forcing_a_method_works():
 def test_each_mode_says_what_it_cannot_do():
     model, x = build("mlp", 3, 2), torch.randn(4, 3, dtype=torch.float64)
     v = torch.randn(3, dtype=torch.float64)
-    with pytest.raises(NotImplementedError, match="analytic-forward computes directional up to order 2 .*"
+    with pytest.raises(NotImplementedError, match="analytic-forward computes directional up to order 3 .*"
                                                   "method='multicomplex' takes any order"):
-        hp.directional(model, x, [v, v, v], method="analytic-forward")
+        hp.directional(model, x, [v, v, v, v], method="analytic-forward")
     with pytest.raises(NotImplementedError, match="analytic-backward computes directional_grad up to order 2"):
         hp.directional_grad(model, x, [v, v, v], torch.ones(2, dtype=torch.float64), method="analytic-backward")
     with pytest.raises(NotImplementedError, match="analytic-forward computes directional_grad up to order 1"):
         hp.directional_grad(model, x, [v, v], torch.ones(2, dtype=torch.float64), method="analytic-forward")
     with pytest.raises(NotImplementedError, match="method='analytic-backward' does not compute directional"):
         hp.directional(model, x, [v], method="analytic-backward")
-    with pytest.raises(NotImplementedError, match="analytic-forward computes dim_derivative up to order 2"):
-        hp.dim_derivative(build("mixed", 3, 3), x, k=3, method="analytic-forward")
-    choice = hp.explain(model, x, "directional", vs=[v, v, v])
+    with pytest.raises(NotImplementedError, match="analytic-forward computes dim_derivative up to order 3"):
+        hp.dim_derivative(build("mixed", 3, 3), x, k=4, method="analytic-forward")
+    choice = hp.explain(model, x, "directional", vs=[v, v, v, v])
     assert choice.chosen == "multicomplex" and "analytic-forward" in choice.ruled_out
 
 

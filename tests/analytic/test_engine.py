@@ -53,14 +53,28 @@ def test_every_layer_quantity_and_mode_matches_torch_func(kind, d, m, batch, qua
 
 
 @pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
-@pytest.mark.parametrize("n", [1, 2])
+@pytest.mark.parametrize("n", [1, 2, 3])
 @pytest.mark.parametrize("kind, d, m, batch", CASES)
 def test_directional_forward_and_third_order_backward(kind, d, m, batch, n, dtype):
+    """D^n f[v₁..vₙ] forward for n ≤ 3 (σ‴ at n = 3), and wᵀ∇ⁿ⁺¹f[v₁..vₙ, ·] backward for n ≤ 2."""
     model = build(kind, d, m)
     x, *vs = _vectors(d, batch, 1 + n, 3)
     _check("directional", model, x, [vs], "analytic-forward", dtype)
-    w = torch.randn(*batch, m, dtype=torch.float64)
-    _check("directional_grad", model, x, [vs, w], "analytic-backward", dtype)
+    if n <= 2:
+        w = torch.randn(*batch, m, dtype=torch.float64)
+        _check("directional_grad", model, x, [vs, w], "analytic-backward", dtype)
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+@pytest.mark.parametrize("kind, d, m, batch", CASES)
+def test_third_directional_derivative_with_a_repeated_direction(kind, d, m, batch, seed):
+    """D³f[v, v, w] and D³f[v, v, v] (repeated directions share pairs) against torch.func and multicomplex."""
+    model = build(kind, d, m, seed)
+    x, v, w = _vectors(d, batch, 3, seed + 20)
+    for vs in ([v, v, w], [v, v, v]):
+        ours = hp.directional(model, x, vs, method="analytic-forward")
+        assert_close_rel(ours, hp.directional(model, x, vs, method="autograd"), 1e-10)
+        assert_close_rel(ours, hp.directional(model, x, vs, method="multicomplex"), 1e-10)
 
 
 @pytest.mark.parametrize("method", MODES)
@@ -88,10 +102,12 @@ def test_derivatives_in_one_pass(method):
                 assert_close_rel(getattr(ours, name), getattr(ref, name), 1e-10)
 
 
-@pytest.mark.parametrize("k", [1, 2])
-def test_dim_derivative_and_divergence(k):
-    model = build("mixed", 3, 3)
-    x = _vectors(3, (4,), 1, 6)[0]
+@pytest.mark.parametrize("kind", ["mixed", "resnet-square"])
+@pytest.mark.parametrize("k", [1, 2, 3])
+def test_dim_derivative_and_divergence(k, kind):
+    model = build("mixed", 3, 3) if kind == "mixed" else hp.nn.ResNet(5, 8, 2, 5).double()
+    d = 3 if kind == "mixed" else 5
+    x = _vectors(d, (4,), 1, 6)[0]
     assert_close_rel(hp.dim_derivative(model, x, k=k, method="analytic-forward"),
                      hp.dim_derivative(model, x, k=k, method="autograd"), 1e-10)
     for method in MODES:
