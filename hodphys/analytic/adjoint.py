@@ -60,7 +60,7 @@ class Adjoint:
 
     def _value_only(self, fn: ElementwiseFunction, z: Jet) -> Adjoint:
         collect = self.sites is not None and z.n_tangents > 0
-        f = fn.derivatives(z.value, 2 if collect else 1)  # (N, w): broadcast over S
+        f = z.sigma(fn, 2 if collect else 1)  # (N, w): broadcast over S
         g = self.rows[:, 0]  # (S, N, w)
         if collect:
             self.sites.append((z.tangents, f[2] * g))
@@ -72,7 +72,7 @@ class Adjoint:
         ḡ_t = σ′ḡ_t + σ″ ḡ_r t_b (into a) + σ″ ḡ_r t_a (into b), ḡ_s = σ′ḡ_s."""
         p, g = z.n_tangents, self.rows  # g (S, K, N, w)
         second = g.shape[1] > 1 + p
-        f = fn.derivatives(z.value, 3 if second else 2)  # each (N, w)
+        f = z.sigma(fn, 3 if second else 2)  # each (N, w)
         t = z.tangents.unsqueeze(0)  # (1, P, N, w)
         g_z = f[1] * g[:, 0] + f[2] * (t * g[:, 1:1 + p]).sum(1)
         rest = f[1] * g[:, 1:(None if z.has_second else 1 + p)]

@@ -16,7 +16,7 @@ from torch import Tensor
 
 from hodphys.analytic import sweep
 from hodphys.analytic.cost import analytic_cost
-from hodphys.analytic.jet import TRACE, Jet, Triples
+from hodphys.analytic.jet import OUTER, TRACE, Jet, Triples
 from hodphys.analytic.rules import compile_model
 from hodphys.nn.compose import run_adjoint
 from hodphys.engines import register_engine
@@ -27,8 +27,12 @@ def _batch(t: Tensor, n: int) -> Tensor:
     return t.expand(n, *t.shape[1:])
 
 
-def _triu(p: int, like: Tensor) -> tuple[Tensor, Tensor]:
-    return tuple(torch.triu_indices(p, p, device=like.device))
+OUTER_MAX = 8  # up to this many tangents the Hessian keeps all p² pairs (see Jet: OUTER)
+
+
+def _hessian_pairs(p: int, like: Tensor) -> tuple[Tensor, Tensor] | str:
+    """All p² pairs for small p (fewer ops), else the p(p+1)/2 upper ones (less arithmetic)."""
+    return OUTER if p <= OUTER_MAX else tuple(torch.triu_indices(p, p, device=like.device))
 
 
 def _mixed(request: Request) -> tuple[Tensor, Tensor] | None:
@@ -92,7 +96,7 @@ class AnalyticForward(_Analytic):
     def _run(self, request: Request, pairs=None) -> tuple[sweep.Start, Jet]:
         s = sweep.start(request, compile_model(request.model))
         if pairs == "triu":
-            pairs = _triu(s.directions.shape[0], s.x)
+            pairs = _hessian_pairs(s.directions.shape[0], s.x)
         return s, sweep.forward(s.rules, Jet.seed(s.x, s.directions, pairs))[0]
 
     def jacobian(self, request: Request) -> Tensor:
@@ -101,8 +105,14 @@ class AnalyticForward(_Analytic):
 
     @staticmethod
     def _hessian(s: sweep.Start, out: Jet) -> Tensor:
-        """The upper-pair rows of the output as the full Hessian in x's coordinates."""
-        return sweep.hessian_to_input(s, sweep.symmetric(out.second_rows(), out.pairs, s.directions.shape[0]))
+        """The second rows of the output (all pairs or the upper ones) as the Hessian in x's coordinates."""
+        p = s.directions.shape[0]
+        rows = out.second_rows()
+        if out.pairs == OUTER:
+            h = rows.unflatten(0, (p, p)).permute(2, 3, 0, 1)
+        else:
+            h = sweep.symmetric(rows, out.pairs, p)
+        return sweep.hessian_to_input(s, h)
 
     def hessian(self, request: Request) -> Tensor:
         return self._hessian(*self._run(request, "triu"))

@@ -10,6 +10,9 @@ so σ reads its value row and the Laplacian sums its tangent rows without stride
   - ``pairs = (a, b)``: D²u[t_a, t_b] for R index pairs (the Hessian's upper triangle, or one
     mixed pair for a second directional derivative);
   - ``pairs = TRACE``: one row Σ_p D²u[t_p, t_p] (the Laplacian when Σ_p t_p t_pᵀ = I);
+  - ``pairs = OUTER``: all P² rows D²u[t_a, t_b], a-major (the full Hessian with no index
+    bookkeeping: products are one outer product, the result one reshape — for small P, where
+    the per-op cost of gathering the upper triangle outweighs the doubled arithmetic);
   - absent while the state is still affine in x (the second rows are then zero);
 * rows 1+P+R..: third-order rows D³u[t_a, t_b, t_c] for T index triples (``triples``), only
   when asked (third directional derivatives, ∂³/∂x_i³), absent exactly when the second rows are.
@@ -28,6 +31,7 @@ from hodphys.elementwise import ElementwiseFunction
 from hodphys.scalars import scalar
 
 TRACE = "trace"
+OUTER = "outer"
 
 
 class Triples:
@@ -54,12 +58,13 @@ class Jet:
     autograd records the rows (training), whose graph needs them as they were.
     """
 
-    __slots__ = ("rows", "n_tangents", "pairs", "triples", "scratch")
+    __slots__ = ("rows", "n_tangents", "pairs", "triples", "scratch", "memo")
 
     def __init__(self, rows: Tensor, n_tangents: int, pairs: tuple[Tensor, Tensor] | str | None = None,
                  scratch: bool = False, triples: Triples | None = None):
         self.rows, self.n_tangents, self.pairs, self.scratch = rows, n_tangents, pairs, scratch
         self.triples = triples
+        self.memo: tuple[ElementwiseFunction, list[Tensor]] | None = None  # see sigma()
 
     @classmethod
     def seed(cls, x: Tensor, tangents: Tensor | None, pairs: tuple[Tensor, Tensor] | str | None = None,
@@ -81,7 +86,9 @@ class Jet:
     @property
     def n_second(self) -> int:
         """R: the number of second rows the pairs describe."""
-        return 0 if self.pairs is None else 1 if self.pairs == TRACE else len(self.pairs[0])
+        if self.pairs is None or isinstance(self.pairs, str):
+            return {None: 0, TRACE: 1, OUTER: self.n_tangents ** 2}[self.pairs]
+        return len(self.pairs[0])
 
     @property
     def value(self) -> Tensor:
@@ -116,10 +123,13 @@ class Jet:
         return self.rows.shape[0] > 1 + self.n_tangents
 
     def products(self) -> Tensor:
-        """The σ″ factor of the second rows: Dz_a ⊙ Dz_b (R, N, w), or Σ_p (Dz_p)² (1, N, w) for TRACE."""
+        """The σ″ factor of the second rows: Dz_a ⊙ Dz_b (R, N, w), Σ_p (Dz_p)² (1, N, w) for TRACE,
+        all Dz_a ⊙ Dz_b (P², N, w) for OUTER."""
         t = self.tangents
         if self.pairs == TRACE:
             return (t * t).sum(0, keepdim=True)  # t * t: pow(t, 2) is several times slower on CPU
+        if self.pairs == OUTER:
+            return (t.unsqueeze(1) * t.unsqueeze(0)).flatten(0, 1)
         a, b = self.pairs
         return t.index_select(0, a) * t.index_select(0, b)  # 2-5× faster than t[a] * t[b]
 
@@ -153,26 +163,41 @@ class Jet:
             out = out + f[2] * mixed
         return out
 
+    def sigma(self, fn: ElementwiseFunction, order: int) -> list[Tensor]:
+        """[σ, σ′, …, σ⁽ᵒʳᵈᵉʳ⁾] at the value row (N, w) — the forward sweep's own, when it kept them."""
+        memo = self.memo
+        if memo is not None and len(memo[1]) > order and memo[0] == fn:
+            return memo[1]
+        return fn.derivatives(self.value, order)
+
     def elementwise(self, fn: ElementwiseFunction) -> Jet:
-        """σ applied to the value, its chain rule to the other rows (module doc)."""
-        if self.rows.shape[0] == 1:
-            return self._like(fn.derivatives(self.rows, 0)[0])
+        """σ applied to the value, its chain rule to the other rows (module doc).
+
+        A jet saved for a backward sweep (not ``scratch``) evaluates one derivative more than its
+        own rows need and keeps them (``memo``): the adjoint of this σ reads them from there.
+        """
         second = self.pairs is not None
+        need = 0 if self.rows.shape[0] == 1 else 3 if self.triples is not None else 2 if second else 1
         in_place = self.scratch and not (torch.is_grad_enabled() and self.rows.requires_grad)
         value = self.rows[0].clone() if in_place else self.rows[0]  # σ′ may alias the value row
-        f = fn.derivatives(value, 3 if self.triples is not None else 2 if second else 1)
-        higher = []
-        if second:
-            higher.append(f[2] * self.products())
-        if self.triples is not None:
-            higher.append(self._third_terms(f))  # reads the rows before they are scaled in place
+        f = fn.derivatives(value, need if self.scratch else need + 1)
+        if not self.scratch:
+            self.memo = (fn, f)
+        if need == 0:
+            return self._like(f[0].unsqueeze(0))
+        # everything read from the rows is read before they are scaled (in place, maybe)
+        products = self.products() if second else None
+        third = self._third_terms(f) if self.triples is not None else None
         # σ′ times all rows, then row 0 overwritten with σ: one product instead of a product and
         # a torch.cat of all K rows
         out = self.rows.mul_(f[1]) if in_place else f[1] * self.rows
         out[0] = f[0]
-        if higher:
-            if self.has_second:
-                out[1 + self.n_tangents:] += higher[0] if len(higher) == 1 else torch.cat(higher)
-            else:
-                out = torch.cat([out, *higher])
+        if not second:
+            return self._like(out)
+        if not self.has_second:
+            return self._like(torch.cat([out, f[2] * products, *([] if third is None else [third])]))
+        start = 1 + self.n_tangents
+        out[start:start + len(products)].addcmul_(f[2], products)
+        if third is not None:
+            out[start + len(products):] += third
         return self._like(out)

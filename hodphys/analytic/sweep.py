@@ -85,32 +85,59 @@ def seeds(weights: Tensor, rows: int, row: int) -> Adjoint:
     return Adjoint(out)
 
 
-class Curvature:
-    """Accumulates the curvature sites an adjoint sweep meets, contracting each on arrival.
+STACK_BYTES = 1 << 20  # sites whose tangents together stay below this are contracted at once
 
-    At a site with tangents Dz (p, N, w) and weights c = σ″(z) ⊙ ḡ (m, N, w), adds
-    Dzᵀ diag(c) Dz to the Hessian (N, m, p, p), or Σ_w c_w ‖Dz_w‖² to the Laplacian (N, m).
-    The Hessian term is one batched matmul per site, (Dz ⊙ c) (N, m·p, w) @ Dzᵀ (N, w, p):
-    the m outputs are stacked into the rows so no operand is broadcast (a broadcast batched
-    matmul copies its expanded operand) and no (N, w, p, p) outer products are formed.
+
+class Curvature:
+    """Accumulates the curvature sites an adjoint sweep meets and contracts them.
+
+    At a site with tangents Dz (p, N, w) and weights c = σ″(z) ⊙ ḡ (m, N, w), the Hessian
+    (N, m, p, p) gains Dzᵀ diag(c) Dz, the Laplacian (N, m) gains Σ_w c_w ‖Dz_w‖². The Hessian
+    term is one batched matmul, (Dz ⊙ c) (N, m·p, w) @ Dzᵀ (N, w, p): the m outputs are stacked
+    into the rows so no operand is broadcast (a broadcast batched matmul copies its expanded
+    operand) and no (N, w, w, ·) or (N, d, d, w) outer products are formed.
+
+    Small sites (a batch of 10, say) are kept and contracted together, concatenated along w:
+    one contraction instead of one per site, where each tensor op costs more than its
+    arithmetic. Once the kept tangents pass :data:`STACK_BYTES` they are contracted, so a copy
+    of all of them is never made.
     """
 
     def __init__(self, hessian: bool):
         self.hessian, self.total = hessian, None
+        self.pending: list[tuple[Tensor, Tensor]] = []
+        self.pending_bytes = 0
 
     def append(self, site: tuple[Tensor, Tensor]) -> None:
-        dz, c = site
-        if not self.hessian:
-            term = (c * (dz * dz).sum(0)).sum(-1).t()
+        dz = site[0]
+        self.pending.append(site)
+        self.pending_bytes += dz.numel() * dz.element_size()
+        if self.pending_bytes > STACK_BYTES:
+            self._flush()
+
+    def _flush(self) -> None:
+        if not self.pending:
+            return
+        if len(self.pending) == 1:
+            dz, c = self.pending[0]
         else:
-            m, (p, n, w) = c.shape[0], dz.shape
-            dz = dz.transpose(0, 1)  # (N, p, w)
-            scaled = (dz.unsqueeze(1) * c.transpose(0, 1).unsqueeze(2)).reshape(n, m * p, w)
-            term = torch.bmm(scaled, dz.transpose(1, 2)).view(n, m, p, p)
+            dz = torch.cat([site[0] for site in self.pending], -1)
+            c = torch.cat([site[1] for site in self.pending], -1)
+        self.pending, self.pending_bytes = [], 0
+        term = self._contract(dz, c)
         self.total = term if self.total is None else self.total + term
+
+    def _contract(self, dz: Tensor, c: Tensor) -> Tensor:
+        if not self.hessian:
+            return (c * (dz * dz).sum(0)).sum(-1).t()
+        m, (p, n, w) = c.shape[0], dz.shape
+        dz = dz.transpose(0, 1)  # (N, p, w)
+        scaled = (dz.unsqueeze(1) * c.transpose(0, 1).unsqueeze(2)).reshape(n, m * p, w)
+        return torch.bmm(scaled, dz.transpose(1, 2)).view(n, m, p, p)
 
     def result(self, n: int, m: int, p: int, like: Tensor) -> Tensor:
         """The Hessian (N, m, p, p) or Laplacian (N, m); zeros if the network is affine."""
+        self._flush()
         if self.total is None:
             return like.new_zeros((n, m, p, p) if self.hessian else (n, m))
         return self.total.expand(n, *self.total.shape[1:])

@@ -36,6 +36,18 @@ def leaf_layers(model: nn.Module, path: str = "model") -> list[tuple[str, nn.Mod
     return layers
 
 
+def _leaf_ids(model: nn.Module, out: list[int]) -> list[int]:
+    """ids of the layers :func:`leaf_layers` returns, without building their paths (a cache key)."""
+    for child in model._modules.values():
+        if child is None:
+            continue
+        if is_plain_sequential(child):
+            _leaf_ids(child, out)
+        else:
+            out.append(id(child))
+    return out
+
+
 def check_composition(layers: list[tuple[str, nn.Module]]) -> None:
     """ValueError if a layer's in_features differs from the width before it, or an output layer
     (``terminal``, e.g. QuadraticLayer) is not last."""
@@ -72,7 +84,7 @@ def cached_by_structure(fn: Callable[..., T] | None = None, *, key_args: int | N
         def wrapper(model: nn.Module, *args: Any) -> T:
             if not is_plain_sequential(model):  # a single layer: cheap, and rules would keep it alive
                 return fn(model, *args)
-            layers = tuple(id(layer) for _, layer in leaf_layers(model))
+            layers = tuple(_leaf_ids(model, []))
             key = args if key_args is None else args[:key_args]
             known, values = cache.get(model, (None, {}))
             if known != layers:
