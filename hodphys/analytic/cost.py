@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 from collections.abc import Sequence
 
+from hodphys.analytic.jet import use_outer
 from hodphys.analytic.rules import LinearRule
 from hodphys.cost import Sizes, launches, sweep
 from hodphys.request import Request
@@ -26,12 +27,13 @@ def _forward_rows(request: Request, p: int) -> float:
     """Rows K of the forward jet for each quantity (value + tangents + second rows)."""
     q, d, n_vs = request.quantity, request.d, len(request.vectors)
     want = request.want
+    pairs = p * p if use_outer(request.n_batch, p) else p * (p + 1) / 2  # the engine's choice of pairs
     return {
-        "jacobian": 1 + p, "divergence": 1 + p, "laplacian": 2 + p, "hessian": 1 + p + p * (p + 1) / 2,
+        "jacobian": 1 + p, "divergence": 1 + p, "laplacian": 2 + p, "hessian": 1 + p + pairs,
         "hvp": 2 + 2 * p, "directional_grad": 2 + 2 * p,
         "directional": 1 + n_vs + n_vs * (n_vs - 1) / 2 + (n_vs == 3),  # tangents, pairs, the triple
         "dim_derivative": 1 + request.order * d,
-        "derivatives": (1 + p + p * (p + 1) / 2 if "hessian" in want else 2 + p if "laplacian" in want else 1 + p),
+        "derivatives": (1 + p + pairs if "hessian" in want else 2 + p if "laplacian" in want else 1 + p),
     }[q]
 
 

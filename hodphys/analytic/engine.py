@@ -16,7 +16,7 @@ from torch import Tensor
 
 from hodphys.analytic import sweep
 from hodphys.analytic.cost import analytic_cost
-from hodphys.analytic.jet import OUTER, TRACE, Jet, Triples
+from hodphys.analytic.jet import OUTER, TRACE, Jet, Triples, use_outer
 from hodphys.analytic.rules import compile_model
 from hodphys.nn.compose import run_adjoint
 from hodphys.engines import register_engine
@@ -27,12 +27,9 @@ def _batch(t: Tensor, n: int) -> Tensor:
     return t.expand(n, *t.shape[1:])
 
 
-OUTER_MAX = 8  # up to this many tangents the Hessian keeps all p² pairs (see Jet: OUTER)
-
-
 def _hessian_pairs(p: int, like: Tensor) -> tuple[Tensor, Tensor] | str:
-    """All p² pairs for small p (fewer ops), else the p(p+1)/2 upper ones (less arithmetic)."""
-    return OUTER if p <= OUTER_MAX else tuple(torch.triu_indices(p, p, device=like.device))
+    """All p² pairs for tiny problems (fewer ops), else the p(p+1)/2 upper ones (less arithmetic)."""
+    return OUTER if use_outer(like.shape[0], p) else tuple(torch.triu_indices(p, p, device=like.device))
 
 
 def _mixed(request: Request) -> tuple[Tensor, Tensor] | None:

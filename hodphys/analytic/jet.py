@@ -11,7 +11,7 @@ so σ reads its value row and the Laplacian sums its tangent rows without stride
     mixed pair for a second directional derivative);
   - ``pairs = TRACE``: one row Σ_p D²u[t_p, t_p] (the Laplacian when Σ_p t_p t_pᵀ = I);
   - ``pairs = OUTER``: all P² rows D²u[t_a, t_b], a-major (the full Hessian with no index
-    bookkeeping: products are one outer product, the result one reshape — for small P, where
+    bookkeeping: products are one outer product, the result one reshape — for tiny N·P², where
     the per-op cost of gathering the upper triangle outweighs the doubled arithmetic);
   - absent while the state is still affine in x (the second rows are then zero);
 * rows 1+P+R..: third-order rows D³u[t_a, t_b, t_c] for T index triples (``triples``), only
@@ -32,6 +32,13 @@ from hodphys.scalars import scalar
 
 TRACE = "trace"
 OUTER = "outer"
+OUTER_WORK = 2048  # all p² pairs while N·p² stays below this (measured: above it the upper triangle wins)
+
+
+def use_outer(n: int, p: int) -> bool:
+    """Whether a Hessian of N samples along p tangents keeps all p² pairs (OUTER): for tiny problems,
+    where the gather and scatter of the upper triangle cost more than the doubled arithmetic."""
+    return n * p * p <= OUTER_WORK
 
 
 class Triples:
