@@ -32,6 +32,7 @@ from hodphys.scalars import scalar
 
 TRACE = "trace"
 OUTER = "outer"
+MEMO_BYTES = 1 << 14  # a saved jet keeps its σ derivatives while its value row is at most this big
 OUTER_WORK = 2048  # all p² pairs while N·p² stays below this (measured: above it the upper triangle wins)
 
 
@@ -180,15 +181,18 @@ class Jet:
     def elementwise(self, fn: ElementwiseFunction) -> Jet:
         """σ applied to the value, its chain rule to the other rows (module doc).
 
-        A jet saved for a backward sweep (not ``scratch``) evaluates one derivative more than its
-        own rows need and keeps them (``memo``): the adjoint of this σ reads them from there.
+        A small jet saved for a backward sweep (not ``scratch``, value row ≤ :data:`MEMO_BYTES`)
+        evaluates one derivative more than its own rows need and keeps them (``memo``) for the
+        adjoint of this σ: where each tensor op costs more than its arithmetic, that saves the
+        adjoint re-evaluating σ; on bigger batches the adjoint recomputes them and no memory is held.
         """
         second = self.pairs is not None
         need = 0 if self.rows.shape[0] == 1 else 3 if self.triples is not None else 2 if second else 1
         in_place = self.scratch and not (torch.is_grad_enabled() and self.rows.requires_grad)
         value = self.rows[0].clone() if in_place else self.rows[0]  # σ′ may alias the value row
-        f = fn.derivatives(value, need if self.scratch else need + 1)
-        if not self.scratch:
+        keep = not self.scratch and value.numel() * value.element_size() <= MEMO_BYTES
+        f = fn.derivatives(value, need + 1 if keep else need)
+        if keep:
             self.memo = (fn, f)
         if need == 0:
             return self._like(f[0].unsqueeze(0))

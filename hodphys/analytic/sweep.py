@@ -85,7 +85,7 @@ def seeds(weights: Tensor, rows: int, row: int) -> Adjoint:
     return Adjoint(out)
 
 
-STACK_BYTES = 1 << 20  # sites whose tangents together stay below this are contracted at once
+STACK_BYTES = 1 << 16  # sites whose tangents together stay below this are contracted at once
 
 
 class Curvature:
