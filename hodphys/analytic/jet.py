@@ -208,7 +208,11 @@ class Jet:
         if not self.has_second:
             return self._like(torch.cat([out, f[2] * products, *([] if third is None else [third])]))
         start = 1 + self.n_tangents
-        out[start:start + len(products)].addcmul_(f[2], products)
+        second_out = out[start:start + len(products)]
+        if torch._C._are_functorch_transforms_active():  # vmap has no batching rule for addcmul_
+            second_out += f[2] * products
+        else:
+            second_out.addcmul_(f[2], products)
         if third is not None:
             out[start + len(products):] += third
         return self._like(out)
