@@ -160,3 +160,19 @@ def test_forward_hessian_with_upper_or_all_pairs(kind, d, m, batch, outer_work, 
     both = hp.derivatives(model, x, method="analytic-forward", hessian=True, laplacian=True)
     assert_close_rel(both.hessian, reference, 1e-10)
     assert_close_rel(both.laplacian, reference.diagonal(dim1=-2, dim2=-1).sum(-1), 1e-10)
+
+
+@pytest.mark.parametrize("small_bytes", [0, 1 << 30], ids=["big-batch-path", "small-batch-path"])
+@pytest.mark.parametrize("kind, d, m, batch", CASES)
+def test_backward_mode_with_and_without_kept_derivatives_and_stacked_sites(kind, d, m, batch, small_bytes,
+                                                                           monkeypatch):
+    """The size bounds (σ derivatives kept for the adjoint, curvature sites contracted together) change
+    how the backward mode computes, never what: both sides of them give torch.func's values."""
+    monkeypatch.setattr("hodphys.analytic.jet.MEMO_BYTES", small_bytes)
+    monkeypatch.setattr("hodphys.analytic.sweep.STACK_BYTES", small_bytes)
+    model = build(kind, d, m, seed=4)
+    x, v = _vectors(d, batch, 2, 9)
+    w = torch.randn(*batch, m, dtype=torch.float64)
+    for quantity, args in (("hessian", []), ("laplacian", []), ("hvp", [v]), ("directional_grad", [[v, v], w])):
+        assert_close_rel(getattr(hp, quantity)(model, x, *args, method="analytic-backward"),
+                         getattr(hp, quantity)(model, x, *args, method="autograd"), 1e-10)
