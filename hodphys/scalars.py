@@ -17,14 +17,23 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+# private torch hooks (torch 2.x); where one is missing, assume the unsafe case: plain numbers
+_functorch_active = getattr(torch._C, "_are_functorch_transforms_active", lambda: True)
+_dispatch_modes = getattr(torch._C, "_len_torch_dispatch_stack", lambda: 1)
+
+
+def transforms_active() -> bool:
+    """Whether torch.func transforms (vmap, jvp, grad) are running: tensors made now are wrapped."""
+    return _functorch_active()
+
+
 _CACHE: dict[tuple[float, torch.dtype, torch.device], Tensor] = {}
 _CACHE_LIMIT = 4096  # distinct constants; a program varying a step size per call stays bounded
 
 
 def scalar(value: float, like: Tensor) -> Tensor | float:
     """``value`` as a 0-d tensor of like's dtype and device, or the plain number (module doc)."""
-    if (torch.compiler.is_compiling() or torch._C._are_functorch_transforms_active()
-            or torch._C._len_torch_dispatch_stack()):
+    if torch.compiler.is_compiling() or _functorch_active() or _dispatch_modes():
         return value
     key = (value, like.dtype, like.device)
     constant = _CACHE.get(key)

@@ -28,7 +28,7 @@ import torch
 from torch import Tensor
 
 from hodphys.elementwise import ElementwiseFunction
-from hodphys.scalars import scalar
+from hodphys.scalars import scalar, transforms_active
 
 TRACE = "trace"
 OUTER = "outer"
@@ -209,7 +209,7 @@ class Jet:
             return self._like(torch.cat([out, f[2] * products, *([] if third is None else [third])]))
         start = 1 + self.n_tangents
         second_out = out[start:start + len(products)]
-        if torch._C._are_functorch_transforms_active():  # vmap has no batching rule for addcmul_
+        if transforms_active():  # vmap has no batching rule for addcmul_
             second_out += f[2] * products
         else:
             second_out.addcmul_(f[2], products)
