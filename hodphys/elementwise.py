@@ -88,11 +88,22 @@ class ElementwiseFunction:
         return self.derivatives(x, 0)[0]
 
 
+def _times_polynomial(u_value: Tensor, q: tuple[float, ...], f: Tensor) -> Tensor:
+    """u·Q(f); a monomial c·f (tanh's Q₂ = −2f) is one fused op, c·u·f."""
+    if q == (1.0,):
+        return u_value
+    if len(q) == 2 and q[0] == 0.0:
+        zero = scalar(0.0, f)
+        if isinstance(zero, Tensor):
+            return torch.addcmul(zero, u_value, f, value=q[1])
+    return u_value * _horner(q, f)
+
+
 def _polynomial_ode_derivatives(f: Tensor, u_value: Tensor, u: tuple[float, ...], n: int) -> list[Tensor]:
     """[f, f', …, f⁽ⁿ⁾] for an f with f' = u(f); u_value = u(f) computed stably by the caller."""
     out = [f]
     for q in _chain_polynomials(u, n)[:n] if n else ():
-        out.append(u_value if q == (1.0,) else u_value * _horner(q, f))
+        out.append(_times_polynomial(u_value, q, f))
     return out
 
 
