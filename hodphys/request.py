@@ -7,39 +7,63 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 import torch
 from torch import Tensor, nn
 
-from hodphys.nn.compose import cached_by_structure
 from hodphys.shapes import broadcast_shape
 
 FLOAT_DTYPES = (torch.float32, torch.float64)
 
 
-@cached_by_structure
+def _modules(model: nn.Module) -> Iterator[nn.Module]:
+    """model and its submodules in model.modules() order (shared ones may repeat)."""
+    yield model
+    for child in model._modules.values():
+        if child is not None:
+            yield from _modules(child)
+
+
+def _modules_reversed(model: nn.Module) -> Iterator[nn.Module]:
+    """The order of :func:`_modules`, reversed."""
+    for child in reversed(model._modules.values()):
+        if child is not None:
+            yield from _modules_reversed(child)
+    yield model
+
+
+def _declared(module: nn.Module, name: str) -> int | None:
+    """An int attribute the module declares (instance attribute or property), else None.
+
+    Looked up without nn.Module.__getattr__, whose miss raises and catches an AttributeError:
+    this walk runs on every call, over every submodule.
+    """
+    value = module.__dict__.get(name)
+    if value is None and hasattr(type(module), name):
+        value = getattr(module, name)
+    return value if isinstance(value, int) else None
+
+
 def input_features(model: nn.Module) -> int | None:
     """d of a model: its own ``in_features`` or that of its first layer that declares one."""
-    for module in model.modules():
-        features = getattr(module, "in_features", None)
-        if isinstance(features, int):
+    for module in _modules(model):
+        features = _declared(module, "in_features")
+        if features is not None:
             return features
     return None
 
 
-@cached_by_structure
 def output_features(model: nn.Module) -> int | None:
     """m of a model: its own ``out_features``, or that of its last layer that declares one."""
-    own = getattr(model, "out_features", None)
-    if isinstance(own, int):
+    own = _declared(model, "out_features")
+    if own is not None:
         return own
-    last = None
-    for module in model.modules():
-        features = getattr(module, "out_features", None)
-        if isinstance(features, int):
-            last = features
-    return last
+    for module in _modules_reversed(model):
+        features = _declared(module, "out_features")
+        if features is not None:
+            return features
+    return None
 
 
 @dataclass(frozen=True)

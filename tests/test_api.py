@@ -156,3 +156,27 @@ def test_no_engine_at_all_is_reported(monkeypatch):
     monkeypatch.setattr(engines, "ENGINES", {})
     with pytest.raises(NotImplementedError, match="no engine can compute this"):
         hp.laplacian(MODEL, X)
+
+
+class _Wrap(torch.nn.Module):
+    """A non-Sequential wrapper: its layers are not leaves of the model's structure."""
+
+    def __init__(self, d: int, m: int):
+        super().__init__()
+        self.net = torch.nn.Sequential(torch.nn.Linear(d, 8), torch.nn.Tanh(), torch.nn.Linear(8, m))
+
+    def forward(self, x):
+        return self.net(x)
+
+
+def test_sizes_follow_a_layer_replaced_inside_a_wrapper_after_a_first_call():
+    """d and m are read from the model on every call: replacing a layer nested in a wrapper module
+    (not a leaf of any structure cache) changes what the next call expects."""
+    model = torch.nn.Sequential(_Wrap(3, 2), torch.nn.Tanh()).double()
+    assert hp.laplacian(model, torch.randn(4, 3, dtype=torch.float64), method="autograd").shape == (4, 2)
+    model[0].net[0] = torch.nn.Linear(5, 8).double()
+    model[0].net[2] = torch.nn.Linear(8, 4).double()
+    x, v = torch.randn(4, 5, dtype=torch.float64), torch.randn(5, dtype=torch.float64)
+    assert hp.laplacian(model, x, method="autograd").shape == (4, 4)
+    w = torch.ones(4, dtype=torch.float64)
+    assert hp.directional_grad(model, x, [v], w, method="autograd").shape == (4, 5)

@@ -174,8 +174,9 @@ class AnalyticBackward(_Analytic):
     max_order = {"directional": 0, "directional_grad": 2, "dim_derivative": 0}
 
     def _m(self, request: Request) -> int:
-        """m: from the model's declared out_features, else from the last rule's width."""
-        return request.m if request.m is not None else compile_model(request.model)[-1].shape.width
+        """m: the model's declared out_features, else the last rule's width, else d (a network of
+        elementwise layers only keeps its input's width)."""
+        return request.m if request.m is not None else (compile_model(request.model)[-1].shape.width or request.d)
 
     def jacobian(self, request: Request) -> Tensor:
         rules = compile_model(request.model)

@@ -119,7 +119,11 @@ class MulticomplexEngine:
         rules = compile_model(request.model)
         out, saved = _forward(rules, _perturbed(request, units, self._h(request, order)), save=True)
         seeds = _seeds(weights, order)
-        return _backward(rules, saved, Jet(seeds.real, seeds.imag, order, out.h))
+        adjoint = _backward(rules, saved, Jet(seeds.real, seeds.imag, order, out.h))
+        # an affine network leaves the zero imaginary seed broadcast: give it its full (C−1, P, S, ·, d)
+        p = max(unit.shape[0] for unit in units)
+        imag = adjoint.imag.expand(adjoint.imag.shape[0], p, *adjoint.real.shape)
+        return Jet(adjoint.real, imag, order, adjoint.h)
 
     def _pairs(self, request: Request) -> tuple[Tensor, Tensor]:
         return tuple(torch.triu_indices(request.d, request.d, device=request.x.device))
@@ -146,7 +150,7 @@ class MulticomplexEngine:
             return _batch(adjoint.imag[0].permute(2, 1, 0, 3), request.n_batch)
         pairs = self._pairs(request)
         if h == 0:
-            return self._symmetric(request, self._second_order(request, pairs).second)
+            return self._symmetric(request, self._second_order(request, pairs).second_or_zeros())
         eye = _eye(request, d)
         out, _ = _forward(compile_model(request.model),
                           _perturbed(request, [eye[pairs[0]].unsqueeze(1), eye[pairs[1]].unsqueeze(1)], h))
@@ -155,7 +159,7 @@ class MulticomplexEngine:
     def laplacian(self, request: Request) -> Tensor:
         h = self._h(request, 2)
         if h == 0:
-            return _batch(self._second_order(request, None).second, request.n_batch)
+            return _batch(self._second_order(request, None).second_or_zeros(), request.n_batch)
         eye = _eye(request, request.d).unsqueeze(1)
         out, _ = _forward(compile_model(request.model), _perturbed(request, [eye, eye], h))
         return _batch(out.top().sum(0), request.n_batch)
@@ -200,9 +204,9 @@ class MulticomplexEngine:
         if "jacobian" in want:
             out["jacobian"] = _batch(state.first.permute(1, 2, 0), n)
         if pairs is None:
-            out["laplacian"] = _batch(state.second, n)
+            out["laplacian"] = _batch(state.second_or_zeros(), n)
         else:
-            hess = self._symmetric(request, state.second)
+            hess = self._symmetric(request, state.second_or_zeros())
             out["hessian"] = hess
             if "laplacian" in want:
                 out["laplacian"] = hess.diagonal(dim1=-2, dim2=-1).sum(-1)

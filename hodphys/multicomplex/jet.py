@@ -113,6 +113,13 @@ class SecondOrderJet:
         second = None if self.second is None else self.second * scalar(c, self.second)
         return self._with(self.real * scalar(c, self.real), self.first * scalar(c, self.first), second)
 
+    def second_or_zeros(self) -> Tensor:
+        """``second``, or its zeros while the state is still affine in x (the network has no σ)."""
+        if self.second is not None:
+            return self.second
+        shape = self.real.shape if self.pairs is None else (len(self.pairs[0]), *self.real.shape)
+        return self.real.new_zeros(shape)
+
     def _first_products(self) -> Tensor:
         if self.pairs is None:
             return self.first.square().sum(0)

@@ -36,15 +36,15 @@ def leaf_layers(model: nn.Module, path: str = "model") -> list[tuple[str, nn.Mod
     return layers
 
 
-def _leaf_ids(model: nn.Module, out: list[int]) -> list[int]:
-    """ids of the layers :func:`leaf_layers` returns, without building their paths (a cache key)."""
+def _leaves(model: nn.Module, out: list[nn.Module]) -> list[nn.Module]:
+    """The layers :func:`leaf_layers` returns, without building their paths (a cache key)."""
     for child in model._modules.values():
         if child is None:
             continue
         if is_plain_sequential(child):
-            _leaf_ids(child, out)
+            _leaves(child, out)
         else:
-            out.append(id(child))
+            out.append(child)
     return out
 
 
@@ -76,6 +76,11 @@ def cached_by_structure(fn: Callable[..., T] | None = None, *, key_args: int | N
     whether it can and at what cost); rules read the parameters when they run, so only the
     layer structure has to match: the identity of every leaf layer. The first ``key_args``
     arguments (all by default) select the entry; any after them are passed through unkeyed.
+
+    The entry holds the leaf layers themselves (compared by identity), not their ids: a layer
+    replaced since stays alive until the model's next call, so its id cannot be reused by a new
+    layer that would then match. Only leaves are keyed — what fn reads must be the leaves' own
+    attributes or be read again on each call (a rule reads the module when it runs).
     """
     def decorate(fn: Callable[..., T]) -> Callable[..., T]:
         cache: weakref.WeakKeyDictionary[nn.Module, tuple] = weakref.WeakKeyDictionary()
@@ -84,7 +89,7 @@ def cached_by_structure(fn: Callable[..., T] | None = None, *, key_args: int | N
         def wrapper(model: nn.Module, *args: Any) -> T:
             if not is_plain_sequential(model):  # a single layer: cheap, and rules would keep it alive
                 return fn(model, *args)
-            layers = tuple(_leaf_ids(model, []))
+            layers = tuple(_leaves(model, []))
             key = args if key_args is None else args[:key_args]
             known, values = cache.get(model, (None, {}))
             if known != layers:
