@@ -122,21 +122,40 @@ def derivatives(model: nn.Module, x: Tensor, jacobian: bool = True, laplacian: b
     return Derivatives(*(request.unflatten(out.get(name)) for name in Derivatives._fields))
 
 
+_EXPLAIN_ARGUMENTS = {"hvp": {"v"}, "directional": {"vs"}, "directional_grad": {"vs", "w"},
+                      "dim_derivative": {"k"}, "derivatives": {"jacobian", "laplacian", "hessian"}}
+_REQUIRED = {"hvp": {"v"}, "directional": {"vs"}, "directional_grad": {"vs"}}
+
+
 def explain(model: nn.Module, x: Tensor, quantity: str = "laplacian", **kwargs: Any) -> engines.Choice:
     """What ``method="auto"`` would choose for ``quantity`` and the estimated cost of each engine.
 
-    kwargs are the quantity's own arguments (``v`` for hvp, ``vs`` for directional, ``k`` …).
-    ``print(hp.explain(model, x, "hessian"))`` shows the ranking.
+    kwargs are the quantity's own arguments, checked and defaulted as the call itself does
+    (``v`` for hvp, ``vs`` for directional, ``vs`` and ``w`` for directional_grad, ``k`` for
+    dim_derivative, the flags of derivatives). ``print(hp.explain(model, x, "hessian"))`` shows the ranking.
     """
     call = f"hp.explain(model, x, {quantity!r})"
     if quantity not in QUANTITIES:
         raise ValueError(f"{call}: unknown quantity; expected one of {QUANTITIES}")
+    allowed = _EXPLAIN_ARGUMENTS.get(quantity, set())
+    unknown, missing = set(kwargs) - allowed, _REQUIRED.get(quantity, set()) - set(kwargs)
+    if unknown or missing:
+        raise TypeError(f"{call}: {quantity} takes {sorted(allowed) or 'no arguments'}; "
+                        + (f"unknown {sorted(unknown)}" if unknown else f"missing {sorted(missing)}"))
     vectors: tuple[Tensor, ...] = ()
     if "v" in kwargs:
         vectors = (kwargs["v"],)
     elif "vs" in kwargs:
         vectors = _directions(call, kwargs["vs"])
-    want = frozenset(k for k in ("jacobian", "laplacian", "hessian") if kwargs.get(k))
-    request = make_request(call, quantity, model, x, vectors=vectors, weight=kwargs.get("w"),
-                           order=int(kwargs.get("k", 0)), want=want)
+    order = check_order(call, kwargs.get("k", 1)) if quantity == "dim_derivative" else 0
+    flags = {"jacobian": True, "laplacian": True, "hessian": False} | kwargs
+    want = frozenset(k for k in ("jacobian", "laplacian", "hessian") if flags[k]) if quantity == "derivatives" \
+        else frozenset()
+    weight = kwargs.get("w")
+    request = make_request(call, quantity, model, x, vectors=vectors, weight=weight, order=order, want=want)
+    if quantity == "directional_grad" and weight is None:
+        if request.m != 1:
+            raise ValueError(f"{call}: the model has m={request.m} outputs; pass w of shape (m,) or (*B, m)")
+        request = make_request(call, quantity, model, x, vectors=vectors,
+                               weight=torch.ones(1, dtype=x.dtype, device=x.device))
     return engines.choose(request)

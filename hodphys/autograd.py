@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 from torch.func import jacfwd, jacrev, jvp, vjp, vmap
 
 from hodphys import cost
@@ -17,19 +17,41 @@ from hodphys.request import Request
 
 
 def _per_sample(request: Request) -> Callable[[Tensor], Tensor]:
-    """f: (d,) → (m,), checking the model returns one output row per input row."""
-    model, call = request.model, request.call
+    """f: (d,) → (m,), checking the model returns one output row of m values per input row."""
+    model, call, m = request.model, request.call, request.m
+    _check_per_sample(call, model)
 
     def f(x: Tensor) -> Tensor:
         y = model(x.unsqueeze(0))
-        if y.ndim != 2 or y.shape[0] != 1:
+        if not isinstance(y, Tensor):
+            raise TypeError(f"{call}: expected the model to return a tensor of shape (*B, m), got {type(y).__name__}")
+        if y.ndim != 2 or y.shape[0] != 1 or (m is not None and y.shape[1] != m):
+            expected = f"(*B, {m})" if m is not None else "(*B, m)"
             raise ValueError(
-                f"{call}: expected the model to map x of shape (*B, d) to (*B, m), got output of "
+                f"{call}: expected the model to map x of shape (*B, d) to {expected}, got output of "
                 f"shape {tuple(y.shape)} for input of shape (1, {x.shape[-1]})"
+                + (" (the model's last layer declares out_features but a later module changes the width)"
+                   if m is not None and y.ndim == 2 else "")
             )
         return y[0]
 
     return f
+
+
+_BATCH_COUPLED = (nn.modules.dropout._DropoutNd, nn.modules.batchnorm._BatchNorm)
+
+
+def _check_per_sample(call: str, model: nn.Module) -> None:
+    """Derivatives per sample need a deterministic, sample-wise model: no dropout or batch-norm
+    statistics in training mode (torch.func would fail with a message about randomness or
+    in-place updates of captured tensors)."""
+    for name, module in model.named_modules():
+        if module.training and isinstance(module, _BATCH_COUPLED) and getattr(module, "p", 1.0) != 0:
+            raise ValueError(
+                f"{call}: {type(module).__name__} at {name or 'model'} is in training mode, where its "
+                f"output is random or mixes the samples of a batch, so ∂f/∂x per sample is not defined; "
+                f"call model.eval() first"
+            )
 
 
 def _jvp_of(g: Callable[[Tensor], Tensor], v: Tensor, reverse_only: bool) -> Callable[[Tensor], Tensor]:

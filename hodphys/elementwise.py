@@ -303,15 +303,28 @@ def register_elementwise(module_type: type, factory: Callable[[nn.Module], Eleme
 
 
 def elementwise_of(module: nn.Module) -> ElementwiseFunction | None:
-    """The elementwise function a module applies, or None if it is not an elementwise activation."""
+    """The elementwise function a module applies, or None if it is not an elementwise activation.
+
+    A subclass that overrides ``forward`` computes something else (e.g. sin(30x) in a SIREN
+    layer): it is not recognised, so engines treat it as an unknown module (autograd serves it).
+    """
     if isinstance(module, ElementwiseModule):
-        return module.function
+        return module.function if type(module).forward is ElementwiseModule.forward else None
     factory = _MODULE_RULES.get(type(module))
     if factory is None:
         return None
     if isinstance(module, nn.ELU) and module.inplace:
         return ELU(float(module.alpha))
     return factory(module)
+
+
+def current_function(module: nn.Module) -> ElementwiseFunction:
+    """:func:`elementwise_of` for a module an engine compiled as an activation earlier; raises
+    NotImplementedError, naming it, if it no longer is one (e.g. its class was changed)."""
+    fn = elementwise_of(module)
+    if fn is None:
+        raise NotImplementedError(f"{module!r} is no longer an elementwise activation the engines know")
+    return fn
 
 
 class ElementwiseModule(nn.Module):

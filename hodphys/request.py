@@ -7,63 +7,78 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 
 import torch
 from torch import Tensor, nn
 
+from hodphys.elementwise import elementwise_of
+from hodphys.nn.compose import is_plain_sequential, leaf_modules
 from hodphys.shapes import broadcast_shape
 
 FLOAT_DTYPES = (torch.float32, torch.float64)
 
 
-def _modules(model: nn.Module) -> Iterator[nn.Module]:
-    """model and its submodules in model.modules() order (shared ones may repeat)."""
-    yield model
-    for child in model._modules.values():
-        if child is not None:
-            yield from _modules(child)
-
-
-def _modules_reversed(model: nn.Module) -> Iterator[nn.Module]:
-    """The order of :func:`_modules`, reversed."""
-    for child in reversed(model._modules.values()):
-        if child is not None:
-            yield from _modules_reversed(child)
-    yield model
-
-
 def _declared(module: nn.Module, name: str) -> int | None:
     """An int attribute the module declares (instance attribute or property), else None.
 
-    Looked up without nn.Module.__getattr__, whose miss raises and catches an AttributeError:
-    this walk runs on every call, over every submodule.
+    Looked up without nn.Module.__getattr__, whose miss raises and catches an AttributeError.
     """
     value = module.__dict__.get(name)
     if value is None and hasattr(type(module), name):
         value = getattr(module, name)
-    return value if isinstance(value, int) else None
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _keeps_width(module: nn.Module) -> bool:
+    """An elementwise layer: the features it passes on are as many as it receives."""
+    return elementwise_of(module) is not None or type(module) in (nn.Identity, nn.Dropout)
+
+
+def _chain_end(model: nn.Module, name: str, leaves: list[nn.Module]) -> int | None:
+    """``name`` (in/out_features) of a chain: declared by the first (last) leaf that is not
+    elementwise; None if that leaf is a module whose width the engines cannot know."""
+    for leaf in leaves:
+        declared = _declared(leaf, name)
+        if declared is not None:
+            return declared
+        if not _keeps_width(leaf):
+            return None
+    return None
 
 
 def input_features(model: nn.Module) -> int | None:
-    """d of a model: its own ``in_features`` or that of its first layer that declares one."""
-    for module in _modules(model):
-        features = _declared(module, "in_features")
-        if features is not None:
-            return features
-    return None
+    """d of a model, where it is known without running it: its own ``in_features``, or in a plain
+    nn.Sequential that of the first layer that reads its input (elementwise layers pass it on).
+    None for anything else (a custom module may reorder, expand or ignore its submodules)."""
+    own = _declared(model, "in_features")
+    if own is not None or not is_plain_sequential(model):
+        return own
+    return _chain_end(model, "in_features", leaf_modules(model))
 
 
 def output_features(model: nn.Module) -> int | None:
-    """m of a model: its own ``out_features``, or that of its last layer that declares one."""
+    """m of a model, where it is known without running it: its own ``out_features``, or in a plain
+    nn.Sequential that of the last layer that sets the width; None otherwise (then
+    :func:`make_request` runs the model on one sample to find it)."""
     own = _declared(model, "out_features")
-    if own is not None:
+    if own is not None or not is_plain_sequential(model):
         return own
-    for module in _modules_reversed(model):
-        features = _declared(module, "out_features")
-        if features is not None:
-            return features
-    return None
+    return _chain_end(model, "out_features", leaf_modules(model)[::-1])
+
+
+def _probe_outputs(call: str, model: nn.Module, x: Tensor) -> int:
+    """m of a model that does not declare it: one forward pass on one sample (no graph)."""
+    with torch.no_grad():
+        y = model(x[:1])
+    if not isinstance(y, Tensor):
+        raise TypeError(f"{call}: expected the model to return a tensor of shape (*B, m), got {type(y).__name__}")
+    if y.ndim != 2 or y.shape[0] != x[:1].shape[0]:
+        raise ValueError(
+            f"{call}: expected the model to map x of shape (*B, d) to (*B, m), got output of "
+            f"shape {tuple(y.shape)} for input of shape {tuple(x[:1].shape)}"
+        )
+    return y.shape[1]
 
 
 @dataclass(frozen=True)
@@ -185,6 +200,8 @@ def make_request(call: str, quantity: str, model: nn.Module, x: Tensor, *,
     d = x.shape[-1]
     batch_shape = x.shape[:-1]
     m = output_features(model)
+    if m is None:
+        m = _probe_outputs(call, model, x.reshape(-1, d))
     flat_vectors = tuple(
         _flatten_batched(call, f"vs[{i}]" if quantity != "hvp" else "v", v, batch_shape, d,
                          "a direction in input space", x)

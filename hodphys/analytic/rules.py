@@ -22,8 +22,8 @@ from torch import nn
 
 from hodphys.analytic.adjoint import Adjoint
 from hodphys.analytic.jet import Jet
-from hodphys.elementwise import ElementwiseFunction, elementwise_of
-from hodphys.nn.block import BranchBlock, propagate, propagate_adjoint
+from hodphys.elementwise import ElementwiseFunction, current_function, elementwise_of
+from hodphys.nn.block import BranchBlock, follows_branch, propagate, propagate_adjoint
 from hodphys.nn.compose import cached_by_structure, check_composition, leaf_layers
 
 
@@ -52,17 +52,23 @@ class LinearRule:
 
 
 class ElementwiseRule:
-    """y = σ(z); the jet and adjoint classes hold the closed forms (σ, σ′, σ″, σ‴ from elementwise)."""
+    """y = σ(z); the jet and adjoint classes hold the closed forms (σ, σ′, σ″, σ‴ from elementwise).
 
-    def __init__(self, fn: ElementwiseFunction, width: int | None):
-        self.fn = fn
+    σ is read from the module when the rule runs, so a setting changed since (Softplus β, ELU α)
+    is honoured; the forward sweep hands it to the backward one.
+    """
+
+    def __init__(self, module: nn.Module, width: int | None):
+        self.module = module
         self.shape = Shape(0, width or 0, width or 0)
 
     def apply(self, jet: Jet) -> tuple[Jet, Any]:
-        return jet.elementwise(self.fn), jet
+        fn = current_function(self.module)
+        return jet.elementwise(fn), (jet, fn)
 
-    def backward(self, adjoint: Adjoint, saved: Jet) -> Adjoint:
-        return adjoint.elementwise(self.fn, saved)
+    def backward(self, adjoint: Adjoint, saved: tuple[Jet, ElementwiseFunction]) -> Adjoint:
+        jet, fn = saved
+        return adjoint.elementwise(fn, jet)
 
 
 def _numel(m: Any) -> int:
@@ -107,7 +113,7 @@ def compile_model(model: nn.Module) -> list[Any]:
     rules, width = [], getattr(layers[0][1], "in_features", None)
     for path, module in layers:
         factory = _RULES.get(type(module))
-        if factory is None and isinstance(module, BranchBlock):
+        if factory is None and isinstance(module, BranchBlock) and follows_branch(module):
             factory = BlockRule
         fn = elementwise_of(module) if factory is None else None
         if factory is None and fn is None:
@@ -116,7 +122,7 @@ def compile_model(model: nn.Module) -> list[Any]:
                 f"nn.Sequential of nn.Linear, elementwise activations and hodphys.nn layers "
                 f"(register more with hodphys.analytic.register_rule)"
             )
-        rule = factory(module, width) if fn is None else ElementwiseRule(fn, width)
+        rule = factory(module, width) if fn is None else ElementwiseRule(module, width)
         rules.append(rule)
         width = rule.shape.width or width
     return rules

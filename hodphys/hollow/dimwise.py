@@ -65,6 +65,13 @@ def dim_derivatives_flat(net: HollowNet, x: Tensor, k: int, extra: Tensor | None
     x (N, d), extra (N, q') or None → value (N, d), orders k × (N, d). Results carry a graph
     (to x and every parameter) when grad mode is on; under torch.no_grad they are plain tensors.
     """
+    if torch.is_inference_mode_enabled():
+        # inference mode records no graph at all, even under enable_grad, and the k backward passes
+        # need one: leave it for this computation (results are plain tensors, as under no_grad)
+        with torch.inference_mode(False), torch.no_grad():
+            x = x.clone()
+            extra = None if extra is None else extra.clone()
+            return dim_derivatives_flat(net, x, k, extra)
     keep_graph = torch.is_grad_enabled()
     with torch.enable_grad():
         # u: the handle τ is differentiated by; h never sees it. Stay connected to x if x has a graph.

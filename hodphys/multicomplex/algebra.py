@@ -35,6 +35,8 @@ def default_step(dtype: torch.dtype) -> float:
 
 def check_step(h: float, order: int, dtype: torch.dtype) -> float:
     """Validate h for an order-n number of a dtype: h ≥ 0 and h^(2n) must not underflow."""
+    if isinstance(h, bool) or not isinstance(h, (int, float)):
+        raise TypeError(f"multicomplex step h must be a real number ≥ 0, got h={h!r} ({type(h).__name__})")
     h = float(h)
     if not math.isfinite(h) or h < 0:
         raise ValueError(f"multicomplex step h must be finite and ≥ 0, got h={h}")

@@ -18,7 +18,7 @@ from collections.abc import Callable
 
 from torch import nn
 
-from hodphys.elementwise import ElementwiseFunction, elementwise_of
+from hodphys.elementwise import ElementwiseFunction, current_function, elementwise_of
 from hodphys.nn.block import BranchBlock, propagate, propagate_adjoint
 from hodphys.nn.compose import cached_by_structure, check_composition, leaf_layers
 from hodphys.nn.icnn import ICNNLayer, QuadraticICNNLayer, QuadraticLayer
@@ -52,14 +52,16 @@ def _through_activation(fn: ElementwiseFunction):
 class ElementwiseRule:
     """y = σ(x); adjoint: ḡ_x = σ'(x) ⊙ ḡ_y with σ'(x) a multicomplex number too."""
 
-    def __init__(self, fn: ElementwiseFunction):
-        self.fn = fn
+    def __init__(self, module: nn.Module):
+        self.module = module  # σ is read when the rule runs: settings may change after compiling
 
     def apply(self, state):
-        return state.elementwise(self.fn), state
+        fn = current_function(self.module)
+        return state.elementwise(fn), (state, fn)
 
     def backward(self, adjoint, saved):
-        return _through_activation(self.fn)(adjoint, saved)
+        state, fn = saved
+        return _through_activation(fn)(adjoint, state)
 
 
 class BlockRule:
@@ -111,5 +113,5 @@ def compile_model(model: nn.Module) -> list[Rule]:
                 f"covered: nn.Sequential of nn.Linear, elementwise activations and "
                 f"hodphys.nn layers (register more with hodphys.multicomplex.register_rule)"
             )
-        rules.append(ElementwiseRule(fn))
+        rules.append(ElementwiseRule(module))
     return rules

@@ -43,6 +43,17 @@ class BranchBlock(nn.Module):
         raise NotImplementedError
 
 
+def _owner(cls: type, name: str) -> type | None:
+    return next((k for k in cls.__mro__ if name in k.__dict__), None)
+
+
+def follows_branch(module: BranchBlock) -> bool:
+    """Whether the module's ``forward`` is the one written with its ``branch()``: a subclass that
+    overrides ``forward`` alone (or ``branch`` alone) computes something its branch does not say."""
+    cls = type(module)
+    return _owner(cls, "forward") is _owner(cls, "branch")
+
+
 def _apply_transposed(adjoint: Any, m: Map) -> Any:
     return adjoint.scale(m) if isinstance(m, float) else adjoint.linear(m.t())
 

@@ -48,6 +48,11 @@ def _leaves(model: nn.Module, out: list[nn.Module]) -> list[nn.Module]:
     return out
 
 
+def leaf_modules(model: nn.Module) -> list[nn.Module]:
+    """The layers of :func:`leaf_layers` without their paths."""
+    return _leaves(model, []) if is_plain_sequential(model) else [model]
+
+
 def check_composition(layers: list[tuple[str, nn.Module]]) -> None:
     """ValueError if a layer's in_features differs from the width before it, or an output layer
     (``terminal``, e.g. QuadraticLayer) is not last."""

@@ -63,12 +63,22 @@ class ICNNLayer(BranchBlock):
         name = f"ICNNLayer(input_dim={input_dim}, hidden_in={hidden_in}, hidden_out={hidden_out})"
         _check_positive(name, input_dim=input_dim, hidden_in=hidden_in or None, hidden_out=hidden_out)
         self.input_dim, self.hidden_in, self.hidden_out = input_dim, hidden_in or 0, hidden_out
-        self.activation = nn.Softplus() if activation is None else activation
-        self.function = convex_activation(name, self.activation, nondecreasing=self.hidden_in > 0)
+        self._name = name  # for messages
+        self.activation = nn.Softplus() if activation is None else activation  # checked by __setattr__
         fan_in = self.hidden_in + input_dim
         self.K = _uniform((hidden_out, input_dim), fan_in)
         self.L = _uniform((hidden_out, self.hidden_in), fan_in) if self.hidden_in else None
         self.b = _uniform((hidden_out,), fan_in)
+
+    def __setattr__(self, name: str, value) -> None:
+        if name == "activation":  # at construction and whenever it is replaced later
+            convex_activation(self._name, value, nondecreasing=self.hidden_in > 0)
+        super().__setattr__(name, value)
+
+    @property
+    def function(self) -> ElementwiseFunction:
+        """σ of the current activation."""
+        return elementwise_of(self.activation)
 
     @property
     def in_features(self) -> int:

@@ -20,15 +20,18 @@ class ResidualBlock(BranchBlock):
 
     def __init__(self, width: int, activation: nn.Module | None = None, step: float = 1.0):
         super().__init__()
-        activation = nn.Tanh() if activation is None else activation
-        if elementwise_of(activation) is None:
+        self.linear = nn.Linear(width, width)
+        self.activation = nn.Tanh() if activation is None else activation  # checked by __setattr__
+        self.step = float(step)
+
+    def __setattr__(self, name: str, value) -> None:
+        if name == "activation" and elementwise_of(value) is None:  # at construction and later
+            width = self.linear.in_features
             raise ValueError(
                 f"ResidualBlock(width={width}): activation must be an elementwise activation "
-                f"(nn.Tanh, nn.Softplus, hodphys.nn.Sin, …), got {activation!r}"
+                f"(nn.Tanh, nn.Softplus, hodphys.nn.Sin, …), got {value!r}"
             )
-        self.linear = nn.Linear(width, width)
-        self.activation = activation
-        self.step = float(step)
+        super().__setattr__(name, value)
 
     @property
     def in_features(self) -> int:
