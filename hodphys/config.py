@@ -68,8 +68,11 @@ def resolve_config(config_cls: type, toml_path: str | Path | None = None,
     types = _field_types(config_cls)
     values: dict[str, Any] = {}
     if toml_path is not None:
-        with open(toml_path, "rb") as handle:
-            values.update(tomllib.load(handle))
+        try:
+            with open(toml_path, "rb") as handle:
+                values.update(tomllib.load(handle))
+        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as err:
+            raise ValueError(f"--config {toml_path}: cannot read it as TOML: {err}") from None
     for item in overrides:
         key, sep, text = item.partition("=")
         if not sep:

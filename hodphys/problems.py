@@ -7,6 +7,7 @@ A problem is a Python file defining
     @dataclass
     class Config: ...                # every knob with a default
     def main(config, run) -> dict    # returns the final metrics
+    RESUMABLE = False                # optional: main cannot continue a run (--resume is refused)
 
 found by name in the repository's ``problems/`` folder, or given as a path (``hodphys run my.py``),
 so a user's own script is first-class.
@@ -74,6 +75,20 @@ def find_problem(name_or_path: str) -> ModuleType:
     return load_problem_file(problems[name_or_path])
 
 
+def check_resume_changes(config_type: type, saved_file: Path, config: Any, resume: str | Path) -> None:
+    """ValueError, before anything is written, if the resumed config changes a key the run's
+    checkpoint has fixed (only ``config_type.RESUME_MAY_CHANGE`` may change)."""
+    saved = resolve_config(config_type, saved_file, [])
+    may_change = getattr(config_type, "RESUME_MAY_CHANGE", frozenset())
+    refused = [f"{f.name}: {getattr(saved, f.name)!r} → {getattr(config, f.name)!r}"
+               for f in dataclasses.fields(config)
+               if f.name not in may_change and getattr(config, f.name) != getattr(saved, f.name)]
+    if refused:
+        raise ValueError(f"--resume {resume}: cannot change {'; '.join(refused)} (the run's checkpoints were "
+                         f"made with the saved values); keys that may change: {sorted(may_change) or 'none'}; "
+                         f"start a new run for other settings")
+
+
 def run_problem(name_or_path: str, config_file: str | Path | None = None, overrides: list[str] = (),
                 device: str = "cpu", resume: str | Path | None = None,
                 root: str | Path = "runs") -> tuple[Run, dict[str, Any]]:
@@ -84,9 +99,14 @@ def run_problem(name_or_path: str, config_file: str | Path | None = None, overri
     makes the directory and writes, the others follow it (:mod:`hodphys.train.distributed`).
     """
     module = find_problem(name_or_path)
+    if resume is not None and not getattr(module, "RESUMABLE", True):
+        raise ValueError(f"--resume: problem {module.NAME!r} cannot continue a run (it restarts from the "
+                         f"beginning); run it again without --resume")
     if resume is not None and config_file is None:
         config_file = existing_run_dir(resume) / "config.toml"
     config = resolve_config(module.Config, config_file, list(overrides))
+    if resume is not None:
+        check_resume_changes(module.Config, existing_run_dir(resume) / "config.toml", config, resume)
     run = distributed.open_run(module.NAME, config, root=root, device=device, resume=resume)
     clean = False
     try:

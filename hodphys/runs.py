@@ -24,12 +24,22 @@ from tqdm.auto import tqdm
 from hodphys.config import config_to_toml
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+_FILE_MODE = 0o666 & ~_umask()  # what open() would give; mkstemp makes 0600 files
+
+
 def atomic_write(path: str | Path, write: Callable[[Any], None], binary: bool = True) -> Path:
     """Write a file by ``write(handle)`` into a temporary sibling, fsync, then rename over ``path``."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        os.fchmod(fd, _FILE_MODE)
         with os.fdopen(fd, "wb" if binary else "w") as handle:
             write(handle)
             handle.flush()
@@ -54,7 +64,9 @@ def check_device(device: str) -> torch.device:
     try:
         parsed = torch.device(device)
     except RuntimeError:
-        raise ValueError(f"--device {device!r}: expected cpu, cuda or cuda:N") from None
+        parsed = None
+    if parsed is None or parsed.type not in ("cpu", "cuda"):
+        raise ValueError(f"--device {device!r}: expected cpu, cuda or cuda:N")
     if parsed.type == "cuda" and not torch.cuda.is_available():
         raise ValueError(f"--device {device}: CUDA is not available on this machine "
                          f"(torch.cuda.is_available() is False); use --device cpu")

@@ -34,6 +34,7 @@ from hodphys.fem.beam_runs import (
 from hodphys.io import plot_time_series, render_deformed, rendering_unavailable, write_vtu_series
 
 NAME = "beam-fom"
+RESUMABLE = False  # a run restarts from t = 0 (see hodphys.problems.run_problem)
 DESCRIPTION = "Full-order FEM cantilever (linear tets, hyperelastic, implicit) released under gravity"
 MESH_DIR = Path(__file__).resolve().parents[1] / "meshes"
 
@@ -52,6 +53,8 @@ def main(config: Config, run) -> dict[str, float]:
 
 
 def simulate_beam(config: Config, run) -> dict[str, float]:
+    if len(config.tip_force) != 3:
+        raise ValueError(f"config key 'tip_force': expected 3 components [x, y, z] in N, got {config.tip_force}")
     beam = build_beam(config, MESH_DIR)
     load = LoadHistory(steady=beam.gravity(config.gravity),
                        pulse=beam.tip_force(np.asarray(config.tip_force, dtype=float)),

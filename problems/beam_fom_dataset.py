@@ -20,6 +20,7 @@ from hodphys.fem import LoadHistory, SimulationError, make_integrator, simulate
 from hodphys.fem.beam_runs import BeamConfig, build_beam, open_snapshots, trajectory_record
 
 NAME = "beam-fom-dataset"
+RESUMABLE = False  # a run restarts (see hodphys.problems.run_problem)
 DESCRIPTION = "ROM training set: full-order cantilever under a family of tip taps, one HDF5 file"
 MESH_DIR = Path(__file__).resolve().parents[1] / "meshes"
 

@@ -55,6 +55,9 @@ def surface_traction(mesh: TetMesh, faces: np.ndarray, traction: np.ndarray) -> 
 def end_load(mesh: TetMesh, total_force: np.ndarray, axis: int = 0) -> np.ndarray:
     """A dead force spread as a uniform traction over the end face X[axis] = max (a beam's tip);
     the nodal forces sum to total_force. Shape (a, 3)."""
+    total_force = np.asarray(total_force, dtype=np.float64)
+    if total_force.shape != (3,) or not np.all(np.isfinite(total_force)):
+        raise ValueError(f"end_load: expected a finite force of 3 components (x, y, z), got {total_force.tolist()}")
     faces = faces_on_plane(mesh, axis, mesh.points[:, axis].max())
     area = face_areas(mesh, faces).sum()
     return surface_traction(mesh, faces, np.asarray(total_force, dtype=np.float64) / area)

@@ -58,8 +58,15 @@ def atomic_save(path: str | Path, obj: Any) -> Path:
 
 
 def save_checkpoint(directory: str | Path, step: int, state: dict[str, Any], keep: int = 2) -> Path:
-    """Write ``state`` as the checkpoint of ``step`` and delete all but the newest ``keep``."""
+    """Write ``state`` as the checkpoint of ``step`` and delete all but the newest ``keep``.
+
+    Files of later steps belong to a timeline this run left (a resume fell back past them because
+    they did not load): they go first, so they never push the new checkpoint out.
+    """
     path = atomic_save(checkpoint_path(directory, step), state)
+    for later in _checkpoints(directory):
+        if int(PATTERN.match(later.name).group(1)) > step:
+            later.unlink(missing_ok=True)
     for old in _checkpoints(directory)[:-keep]:
         old.unlink(missing_ok=True)
     return path

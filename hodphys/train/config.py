@@ -11,6 +11,7 @@ pass of HoD-Net Algorithm 1 over ``nk_batches`` minibatches per step).
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import torch
@@ -61,6 +62,12 @@ class TrainConfig:
     grid_size: int = 101  # evaluation/plot grid per axis (2-D slice for d > 2)
     eval_points: int = 10000  # random evaluation points when d > 2
 
+    # what --resume may change: bookkeeping, and the length of the last stage (a finished run
+    # resumed with more optimizer_steps continues exactly like a longer run); anything else shapes
+    # the model, the optimizers' state or the points, which the checkpoint has fixed
+    RESUME_MAY_CHANGE = frozenset({"threads", "optimizer_steps", "checkpoint_every", "keep_checkpoints",
+                                   "log_every", "eval_every", "plots", "grid_size", "eval_points"})
+
 
 def validate(config: TrainConfig) -> None:
     """Check the shared knobs' values; ValueError names the key and what it accepts."""
@@ -81,8 +88,19 @@ def validate(config: TrainConfig) -> None:
                              f"got {value}")
     if not config.widths or min(config.widths) < 1:
         raise ValueError(f"config key 'widths': expected a non-empty list of positive widths, got {config.widths}")
-    if config.lr <= 0 or config.lr_final <= 0:
-        raise ValueError(f"config keys 'lr', 'lr_final': expected positive rates, got {config.lr}, {config.lr_final}")
+    if not (0 < config.lr < math.inf and 0 < config.lr_final < math.inf):
+        raise ValueError(f"config keys 'lr', 'lr_final': expected positive finite rates, "
+                         f"got {config.lr}, {config.lr_final}")
+    for key in ("boundary_weight", "data_weight"):
+        if not 0 <= getattr(config, key) < math.inf:
+            raise ValueError(f"config key {key!r}: expected a finite weight ≥ 0, got {getattr(config, key)}")
+    if not 0 < config.nk_target < 1:
+        raise ValueError(f"config key 'nk_target': expected 0 < nk_target < 1, got {config.nk_target}")
+    if not 0 < config.nk_cg_tol < 1:
+        raise ValueError(f"config key 'nk_cg_tol': expected 0 < nk_cg_tol < 1, got {config.nk_cg_tol}")
+    if config.optimizer == "newton-krylov" and config.nk_batches > (config.finetune_points or config.n_interior):
+        raise ValueError(f"config key 'nk_batches': {config.nk_batches} minibatches need at least as many "
+                         f"interior points, got {config.finetune_points or config.n_interior}")
 
 
 def dtype_of(config: TrainConfig) -> torch.dtype:

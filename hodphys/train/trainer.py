@@ -150,7 +150,11 @@ class Trainer:
             group["max_eval"] = 2 * group["max_iter"]
             before = self.optimizer.state[self.params[0]].get("n_iter", 0)
             self.optimizer.step(self._closure)
-            self.step += self.optimizer.state[self.params[0]]["n_iter"] - before
+            taken = self.optimizer.state[self.params[0]].get("n_iter", 0) - before
+            if taken == 0:  # the gradient is already below L-BFGS's tolerance: nothing left to do
+                self.run.log.info("L-BFGS converged at step %d (gradient below tolerance); stage ends", self.step)
+                taken = stage.end - self.step
+            self.step += taken
         else:
             self._newton_krylov_pass()
 
@@ -168,7 +172,7 @@ class Trainer:
                 "optimizer": self.optimizer.state_dict(),
                 "scheduler": self.scheduler.state_dict() if self.scheduler is not None else None,
                 "sampler": self.sampler.get_state(), "batch": {k: v.cpu() for k, v in self.batch.items()},
-                "rng": rng_state(), "seconds": dict(self.seconds)}
+                "rng": rng_state(), "seconds": dict(self.seconds), "last": dict(self.last)}
 
     def _checkpoint(self) -> None:
         if self.session.is_writer:
@@ -180,10 +184,12 @@ class Trainer:
         found = latest_checkpoint(self.run.dir / "checkpoints", log=self.run.log)
         if found is None:
             self.run.log.warning("no checkpoint in %s: starting from step 0", self.run.dir)
+            self._truncate_metrics()  # the killed run's lines would be written again
             return
         self.checkpoint_file, state = found
         self.model.load_state_dict(state["model"])
         self.step, self.seconds = state["step"], state["seconds"]
+        self.last = dict(state.get("last", {}))  # the loss terms of the step the checkpoint ends
         self.sampler.set_state(state["sampler"])
         current = next((s for s in self.stages if self.step < s.end), None)
         if current is not None and current.name == state["stage"]:  # mid-stage: restore its optimizer
@@ -221,7 +227,7 @@ class Trainer:
                 self._timed_step(stage, bar)
             self.stage_name = None  # the next stage builds its own optimizer
         bar.close()
-        return {"steps": self.step, "final_loss": self.last.get("loss", math.nan),
+        return {"steps": self.step, "final_loss": self.last.get("loss"),  # None: no step was taken
                 "train_seconds": self.seconds["wall"], "train_cpu_seconds": self.seconds["cpu"],
                 "world_size": self.session.world, "stages": {s.name: [s.start, s.end] for s in self.stages}}
 

@@ -27,7 +27,7 @@ def test_unknown_keys_and_wrong_types_name_the_key_and_list_the_valid_ones():
     ("n_interior", 0, r"config key 'n_interior': expected an integer ≥ 1, got 0"),
     ("adam_steps", -1, r"config key 'adam_steps': expected an integer ≥ 0, got -1"),
     ("widths", [], r"config key 'widths': expected a non-empty list of positive widths, got \[\]"),
-    ("lr", 0.0, r"config keys 'lr', 'lr_final': expected positive rates, got 0.0, 0.0001"),
+    ("lr", 0.0, r"config keys 'lr', 'lr_final': expected positive finite rates, got 0.0, 0.0001"),
 ])
 def test_bad_values_are_refused(key, value, message):
     config = TrainConfig()
