@@ -34,6 +34,8 @@ def load_problem_file(path: str | Path) -> ModuleType:
     if not path.is_file():
         raise FileNotFoundError(f"problem file {path} does not exist")
     spec = importlib.util.spec_from_file_location(f"hodphys_problem_{path.stem}", path)
+    if spec is None or path.suffix != ".py":
+        raise ValueError(f"problem file {path}: expected a Python file ending in .py")
     module = importlib.util.module_from_spec(spec)
     # dataclasses resolve string annotations (from __future__ import annotations) through
     # sys.modules[cls.__module__], so the module must be registered before it runs
@@ -49,6 +51,10 @@ def load_problem_file(path: str | Path) -> ModuleType:
                          f"missing {missing}")
     if not dataclasses.is_dataclass(module.Config):
         raise ValueError(f"problem file {path}: Config must be a @dataclass with defaults")
+    no_default = [f.name for f in dataclasses.fields(module.Config)
+                  if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING]
+    if no_default:
+        raise ValueError(f"problem file {path}: every Config field needs a default; {no_default} have none")
     return module
 
 
@@ -66,7 +72,7 @@ def known_problems(directory: Path = PROBLEMS_DIR) -> dict[str, Path]:
 
 def find_problem(name_or_path: str) -> ModuleType:
     """A problem by NAME (from ``problems/``) or by path to a ``.py`` file."""
-    if name_or_path.endswith(".py") or Path(name_or_path).is_file():
+    if name_or_path.endswith(".py") or ("/" in name_or_path and Path(name_or_path).is_file()):
         return load_problem_file(name_or_path)
     problems = known_problems()
     if name_or_path not in problems:
@@ -111,6 +117,9 @@ def run_problem(name_or_path: str, config_file: str | Path | None = None, overri
     clean = False
     try:
         metrics = module.main(config, run) or {}
+        if not isinstance(metrics, dict):
+            raise TypeError(f"problem {module.NAME!r}: main(config, run) must return a dict of metrics "
+                            f"(or None), got {type(metrics).__name__}")
         run.write_metrics(metrics)
         for key, value in sorted(metrics.items()):
             run.log.info("  %-28s %s", key, value)

@@ -143,7 +143,13 @@ def _kuhn_tet(corner: dict[tuple[int, int, int], np.ndarray], order: tuple[int, 
 
 def read_mesh(path: str | Path) -> TetMesh:
     """Read the linear tets ("tetra" cells) of any meshio-readable file; other cells are ignored."""
-    raw = meshio.read(path)
+    if not Path(path).is_file():
+        raise FileNotFoundError(f"read_mesh({str(path)!r}): no such file")
+    try:
+        raw = meshio.read(path)
+    except (SystemExit, Exception) as err:  # meshio's VTU reader calls sys.exit on a damaged file
+        raise ValueError(f"read_mesh({str(path)!r}): not a mesh meshio can read (a .vtu, .msh, .xdmf, … file "
+                         f"with 'tetra' cells): {err}") from None
     blocks = [block.data for block in raw.cells if block.type == "tetra"]
     if not blocks:
         found = sorted({block.type for block in raw.cells})
