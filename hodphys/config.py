@@ -43,6 +43,8 @@ def _coerce(key: str, value: Any, kind: Any) -> Any:
         if isinstance(value, str):
             value = json.loads(value) if value.strip().startswith("[") else value.split(",")
         (item,) = set(typing.get_args(kind)[:1]) or {str}
+        if not isinstance(value, (list, tuple)):
+            raise ValueError(f"expected a list, e.g. [{value!r}], got {value!r}")
         return [_coerce(key, v, item) for v in value]
     if origin is typing.Union:  # Optional[X]
         if value is None or (isinstance(value, str) and value.lower() == "none"):
@@ -54,6 +56,8 @@ def _coerce(key: str, value: Any, kind: Any) -> Any:
         number = _number(value, "an integer")
         if isinstance(number, bool) or not float(number).is_integer():
             raise ValueError(f"expected an integer, got {value!r}")
+        if abs(number) >= 2 ** 63:
+            raise ValueError(f"expected an integer smaller than 2**63 in size, got {value!r}")
         return int(number)
     if kind is float:
         return float(_number(value, "a number"))

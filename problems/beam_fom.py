@@ -27,6 +27,7 @@ from hodphys.fem import (
 from hodphys.fem.beam_runs import (
     BeamConfig,
     build_beam,
+    check_counts,
     open_snapshots,
     total_energies,
     trajectory_record,
@@ -53,6 +54,7 @@ def main(config: Config, run) -> dict[str, float]:
 
 
 def simulate_beam(config: Config, run) -> dict[str, float]:
+    check_counts(config, pulse_duration=0.0, vtu_every=1)
     if len(config.tip_force) != 3:
         raise ValueError(f"config key 'tip_force': expected 3 components [x, y, z] in N, got {config.tip_force}")
     beam = build_beam(config, MESH_DIR)

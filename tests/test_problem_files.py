@@ -41,3 +41,15 @@ def test_unreadable_meshes_are_named(tmp_path, content, suffix):
         read_mesh(path)
     with pytest.raises(FileNotFoundError, match="no such file"):
         read_mesh(tmp_path / "missing.vtu")
+
+
+@pytest.mark.parametrize("setting, message", [
+    ({"vtu_every": -3}, "'vtu_every': expected a value ≥ 1"),
+    ({"pulse_duration": -1.0}, "'pulse_duration': expected a value ≥ 0"),
+    ({"max_halvings": -1}, "'max_halvings': expected a value ≥ 0"),
+    ({"tip_force": [1.0, 2.0]}, r"'tip_force': expected 3 components"),
+])
+def test_beam_settings_are_checked_before_the_beam_is_built(setting, message):
+    beam = find_problem("beam-fom")
+    with pytest.raises(ValueError, match=message):
+        beam.simulate_beam(beam.Config(**setting), run=None)

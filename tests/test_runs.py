@@ -8,6 +8,7 @@ import pytest
 from hodphys.config import config_to_toml, resolve_config
 from hodphys.problems import find_problem, known_problems, load_problem_file, run_problem
 from hodphys.runs import atomic_write
+from hodphys.train.config import TrainConfig
 
 
 @dataclass
@@ -139,3 +140,15 @@ def test_cuda_without_cuda_is_a_clear_error(tmp_path):
         run_problem(str(script), device="cuda", root=tmp_path)
     with pytest.raises(ValueError, match="expected cpu, cuda or cuda:N"):
         run_problem(str(script), device="gpu", root=tmp_path)
+
+
+def test_toml_values_of_the_wrong_shape_name_the_key(tmp_path):
+    path = tmp_path / "c.toml"
+    path.write_text("widths = 8\n")
+    with pytest.raises(ValueError, match=r"config key 'widths': expected a list, e.g. \[8\], got 8"):
+        resolve_config(TrainConfig, path)
+    with pytest.raises(ValueError, match="config key 'seed': expected an integer smaller than 2\\*\\*63"):
+        resolve_config(TrainConfig, None, ["seed=1e20"])
+    path.write_text("widths = [8,\n")
+    with pytest.raises(ValueError, match=r"--config .*c\.toml: cannot read it as TOML"):
+        resolve_config(TrainConfig, path)

@@ -40,8 +40,17 @@ class BeamConfig:
     blas_threads: int = 1               # LAPACK threads; more only fight on a shared machine
 
 
+def check_counts(config: object, **minimum: int) -> None:
+    """ValueError naming the first config key below its minimum (counts and non-negative knobs)."""
+    for key, low in minimum.items():
+        value = getattr(config, key)
+        if not value >= low:
+            raise ValueError(f"config key {key!r}: expected a value ≥ {low}, got {value}")
+
+
 def build_beam(config: BeamConfig, mesh_dir: Path) -> Cantilever:
     """The cantilever the config describes; a relative ``mesh`` is looked up in mesh_dir first."""
+    check_counts(config, max_halvings=0, blas_threads=1)
     path = Path(config.mesh)
     if not path.is_file() and (mesh_dir / path).is_file():
         path = mesh_dir / path
