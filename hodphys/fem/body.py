@@ -35,11 +35,13 @@ class ElasticBody:
     def __init__(self, mesh: TetMesh, material: Material, density: float,
                  dirichlet: Dirichlet, lumped_mass: bool = False,
                  linear_solver: str = "banded-cholesky") -> None:
-        if not density > 0:
-            raise ValueError(f"ElasticBody: expected density > 0, got {density}")
+        if not 0 < density < np.inf:
+            raise ValueError(f"ElasticBody: expected density > 0, got {density} (a finite number)")
         if dirichlet.n_points != mesh.n_points:
             raise ValueError(f"ElasticBody: the Dirichlet set is for a mesh of "
                              f"{dirichlet.n_points} points, but this mesh has {mesh.n_points}")
+        if dirichlet.free_dofs.size == 0:
+            raise ValueError("ElasticBody: the Dirichlet set fixes every degree of freedom; expected some free")
         self.mesh = mesh
         self.material = material
         self.density = density

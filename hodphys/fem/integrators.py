@@ -83,6 +83,8 @@ class Integrator:
             if vector.shape != (self.body.n_free,):
                 raise ValueError(f"{type(self).__name__}.initial_state: expected {label} of shape "
                                  f"({self.body.n_free},), got {vector.shape}")
+            if not np.all(np.isfinite(vector)):
+                raise ValueError(f"{type(self).__name__}.initial_state: {label} has non-finite entries")
         inverted = self.body.inverted_elements(u)
         if inverted.size:
             raise ValueError(f"{type(self).__name__}.initial_state: the displacement inverts "
@@ -95,6 +97,9 @@ class Integrator:
         """Advance by dt; raises NewtonFailure when Newton does not converge."""
         predictor, inertia_scale = self.predict(state, dt)
         force = self.external_force(state.time + dt)
+        if not np.all(np.isfinite(force)):
+            raise ValueError(f"{type(self).__name__}.step: the external force at t = {state.time + dt:.6g} "
+                             f"has non-finite entries (NaN or inf)")
         potential = IncrementalPotential(self.body, predictor, inertia_scale, force)
         # Newton starts from the better of ũ and u_n: after a sudden change of load, a_n holds
         # large high-frequency terms and ũ can even invert elements (Φ = ∞)

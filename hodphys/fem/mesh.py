@@ -69,8 +69,9 @@ def signed_volumes(points: np.ndarray, cells: np.ndarray) -> np.ndarray:
 def check_mesh(points: np.ndarray, cells: np.ndarray) -> None:
     """Raise ValueError naming the bad input if points/cells do not form a valid tet mesh.
 
-    Checks shapes, dtypes, node ids in range, and that no tet is inverted or degenerate
-    (volume ≤ 1e-10 × mean |volume|); the message lists the offending element ids.
+    Checks shapes, dtypes, finite coordinates, node ids in range, that every node belongs to a
+    cell (a free-floating node makes every stiffness matrix singular), and that no tet is inverted
+    or degenerate (volume ≤ 1e-10 × mean |volume|); the message lists the offending ids.
     """
     if points.ndim != 2 or points.shape[1] != 3 or not np.issubdtype(points.dtype, np.floating):
         raise ValueError(f"TetMesh: expected points of shape (a, 3) and a float dtype, got shape "
@@ -83,6 +84,13 @@ def check_mesh(points: np.ndarray, cells: np.ndarray) -> None:
     if cells.min() < 0 or cells.max() >= points.shape[0]:
         raise ValueError(f"TetMesh: cells refer to node ids in [{cells.min()}, {cells.max()}], "
                          f"but there are only {points.shape[0]} points")
+    not_finite = np.flatnonzero(~np.isfinite(points).all(axis=1))
+    if not_finite.size:
+        raise ValueError(f"TetMesh: nodes {format_ids(not_finite)} have non-finite coordinates")
+    unused = np.setdiff1d(np.arange(points.shape[0]), cells)
+    if unused.size:
+        raise ValueError(f"TetMesh: nodes {format_ids(unused)} belong to no cell; expected every node "
+                         f"in a tet (read_mesh drops such nodes)")
     volumes = signed_volumes(points, cells)
     threshold = DEGENERATE_VOLUME_FRACTION * np.abs(volumes).mean()
     inverted = np.flatnonzero(volumes < -threshold)
@@ -155,8 +163,9 @@ def read_mesh(path: str | Path) -> TetMesh:
         found = sorted({block.type for block in raw.cells})
         raise ValueError(f"read_mesh({str(path)!r}): expected linear tetrahedra ('tetra' cells), "
                          f"found cell types {found}")
-    return TetMesh(points=np.asarray(raw.points, dtype=np.float64),
-                   cells=np.concatenate(blocks).astype(np.int64))
+    cells = np.concatenate(blocks).astype(np.int64)
+    used, cells = np.unique(cells, return_inverse=True)  # drop nodes only other cell types used
+    return TetMesh(points=np.asarray(raw.points, dtype=np.float64)[used], cells=cells.reshape(-1, 4))
 
 
 def write_mesh(mesh: TetMesh, path: str | Path) -> None:

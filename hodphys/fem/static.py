@@ -60,6 +60,9 @@ def solve_static(body: ElasticBody, force: np.ndarray, load_steps: int = 10,
                          f"{force.shape}")
     if load_steps < 1:
         raise ValueError(f"solve_static: expected load_steps ≥ 1, got {load_steps}")
+    for label, vector in (("force", force), ("initial", initial)):
+        if vector is not None and not np.all(np.isfinite(vector)):
+            raise ValueError(f"solve_static: {label} has non-finite entries (NaN or inf)")
     u = np.zeros(body.n_free) if initial is None else initial.copy()
     factors = np.arange(1, load_steps + 1) / load_steps
     displacements, iterations = [], []

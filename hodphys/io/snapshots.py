@@ -45,7 +45,8 @@ class TrajectoryRecord:
 
     def __post_init__(self) -> None:
         t = self.times.shape[0]
-        expected = {"displacements": (t, None, 3), "velocities": (t, None, 3),
+        a = self.displacements.shape[1] if self.displacements.ndim == 3 else None
+        expected = {"displacements": (t, None, 3), "velocities": (t, a, 3),
                     "newton_iterations": (max(t - 1, 0),)}
         for name, shape in expected.items():
             actual = getattr(self, name).shape
@@ -72,13 +73,26 @@ class Snapshots:
         return displacements.reshape(displacements.shape[0], -1)[:, self.free_dofs]
 
 
-def _attribute(value: object) -> object:
-    """h5py stores numbers, strings and flat lists natively; anything else as JSON text."""
+RESERVED = ("format", "version")
+
+
+def _attribute(key: str, value: object) -> object:
+    """h5py stores numbers, strings and numeric arrays natively; anything else as JSON text."""
+    if key in RESERVED:
+        raise ValueError(f"snapshot metadata key {key!r} is reserved for the file format; rename it")
     if isinstance(value, (bool, int, float, str, np.number)):
         return value
-    if isinstance(value, (list, tuple)) and all(isinstance(v, (int, float)) for v in value):
-        return np.asarray(value)
-    return json.dumps(value)
+    if isinstance(value, Path):
+        return str(value)
+    if isinstance(value, (list, tuple, np.ndarray)):
+        array = np.asarray(value)
+        if array.dtype.kind in "biuf":
+            return array
+    try:
+        return json.dumps(value)
+    except TypeError:
+        raise TypeError(f"snapshot metadata {key!r}: cannot store {type(value).__name__} {value!r}; "
+                        f"expected numbers, strings, numeric arrays or JSON-serialisable values") from None
 
 
 class SnapshotWriter:
@@ -87,13 +101,14 @@ class SnapshotWriter:
 
     def __init__(self, path: str | Path, points: np.ndarray, cells: np.ndarray,
                  free_dofs: np.ndarray, metadata: dict | None = None) -> None:
+        attributes = {key: _attribute(key, value) for key, value in (metadata or {}).items()}  # checked first
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._file = h5py.File(self.path, "w")
         self._file.attrs["format"] = FORMAT
         self._file.attrs["version"] = VERSION
-        for key, value in (metadata or {}).items():
-            self._file.attrs[key] = _attribute(value)
+        for key, value in attributes.items():
+            self._file.attrs[key] = value
         mesh = self._file.create_group("mesh")
         for name, array in (("points", points), ("cells", cells), ("free_dofs", free_dofs)):
             mesh.create_dataset(name, data=array, compression="gzip")
@@ -101,6 +116,13 @@ class SnapshotWriter:
         self._file.flush()
 
     def add(self, name: str, record: TrajectoryRecord) -> None:
+        """Store one trajectory under ``name`` (no '/', not empty) and flush it to disk."""
+        if not isinstance(name, str) or not name or "/" in name or name in (".", ".."):
+            raise ValueError(f"SnapshotWriter.add: expected a non-empty trajectory name without '/', got {name!r}")
+        n_points = self._file["mesh/points"].shape[0]
+        if record.displacements.shape[1] != n_points:
+            raise ValueError(f"SnapshotWriter.add({name!r}): the record has {record.displacements.shape[1]} "
+                             f"nodes per snapshot, the mesh in {self.path} has {n_points}")
         if name in self._trajectories:
             raise ValueError(f"SnapshotWriter.add: a trajectory named {name!r} is already in "
                              f"{self.path}")
@@ -108,7 +130,7 @@ class SnapshotWriter:
         for key in ("times", "displacements", "velocities", "newton_iterations"):
             group.create_dataset(key, data=getattr(record, key), compression="gzip")
         for key, value in record.load_parameters.items():
-            group.attrs[key] = _attribute(value)
+            group.attrs[key] = _attribute(key, value)
         self._file.flush()
 
     def close(self) -> None:

@@ -52,7 +52,7 @@ def test_each_trajectory_is_on_disk_as_soon_as_it_is_added(tmp_path, rng):
 
 
 def test_record_shapes_are_checked(rng):
-    with pytest.raises(ValueError, match=r"expected velocities of shape \(4, 'a', 3\) for 4 times, got \(3, 12, 3\)"):
+    with pytest.raises(ValueError, match=r"expected velocities of shape \(4, 12, 3\) for 4 times, got \(3, 12, 3\)"):
         TrajectoryRecord(times=np.zeros(4), displacements=np.zeros((4, 12, 3)),
                          velocities=np.zeros((3, 12, 3)), newton_iterations=np.zeros(3))
 
