@@ -144,8 +144,14 @@ class Softplus(ElementwiseFunction):
     beta: float = 1.0
     threshold: float = 20.0
     name: ClassVar[str] = "softplus"
-    convex: ClassVar[bool] = True
-    nondecreasing: ClassVar[bool] = True
+
+    @property
+    def convex(self) -> bool:  # β < 0 gives a concave function
+        return self.beta > 0
+
+    @property
+    def nondecreasing(self) -> bool:
+        return self.beta > 0
 
     def derivatives(self, x: Tensor, n: int) -> list[Tensor]:
         bx = self.beta * x

@@ -134,3 +134,10 @@ def test_hollow_derivatives_under_inference_mode():
         on_fresh = hp.dim_derivative(net, fresh, k=2)
     assert_close_rel(ours, reference, 1e-10)
     assert_close_rel(on_fresh, hp.dim_derivative(net, fresh.clone(), k=2, method="autograd"), 1e-10)
+
+
+def test_hollow_derivatives_of_an_input_made_under_inference_mode():
+    net = hp.nn.HollowNet(3).double()
+    with torch.inference_mode():
+        x = torch.randn(4, 3, dtype=torch.float64)
+    assert_close_rel(hp.divergence(net, x), hp.divergence(net, x.clone(), method="autograd"), 1e-10)

@@ -72,6 +72,8 @@ def dim_derivatives_flat(net: HollowNet, x: Tensor, k: int, extra: Tensor | None
             x = x.clone()
             extra = None if extra is None else extra.clone()
             return dim_derivatives_flat(net, x, k, extra)
+    if x.is_inference():  # made under inference mode, used outside it: autograd needs a normal tensor
+        x = x.clone()
     keep_graph = torch.is_grad_enabled()
     with torch.enable_grad():
         # u: the handle τ is differentiated by; h never sees it. Stay connected to x if x has a graph.

@@ -24,6 +24,7 @@ import torch
 from torch import Tensor, nn
 
 from hodphys.hollow.dimwise import value_and_dim_derivatives
+from hodphys.shapes import broadcast_shape
 from hodphys.nn.hollow import BoundHollowNet, HollowNet
 
 DEFAULT_TOL = {torch.float64: 1e-10, torch.float32: 1e-5}
@@ -77,6 +78,22 @@ def _evaluator(dynamics: Dynamics, t: Any, context: Tensor | None) -> Callable[[
     return lambda y: dynamics(t, y)
 
 
+def _checked(result: Any, y: Tensor) -> tuple[Tensor, Tensor]:
+    """(f, D_dim f) from the dynamics: f of y's shape (broadcasting would hide a wrong model),
+    D_dim f of y's shape or broadcasting to it (a constant diagonal)."""
+    if not (isinstance(result, tuple) and len(result) == 2):
+        raise TypeError(f"jacobi_newton: expected the dynamics to return (f, D_dim f), got {type(result).__name__}")
+    f, diagonal = result
+    if not isinstance(f, Tensor) or f.shape != y.shape:
+        shape = tuple(f.shape) if isinstance(f, Tensor) else type(f).__name__
+        raise ValueError(f"jacobi_newton: expected the dynamics' f of y's shape {tuple(y.shape)}, got {shape}")
+    if not isinstance(diagonal, Tensor) or broadcast_shape(diagonal.shape, y.shape) != tuple(y.shape):
+        shape = tuple(diagonal.shape) if isinstance(diagonal, Tensor) else type(diagonal).__name__
+        raise ValueError(f"jacobi_newton: expected the dynamics' D_dim f broadcasting to y's shape "
+                         f"{tuple(y.shape)}, got {shape}")
+    return f, diagonal
+
+
 def _check_positive(call: str, name: str, value: Any, kind: type | tuple[type, ...]) -> None:
     if isinstance(value, bool) or not isinstance(value, kind) or not value > 0:
         raise ValueError(f"{call}: expected {name} > 0, got {name}={value!r}")
@@ -103,10 +120,13 @@ def jacobi_newton(dynamics: Dynamics, target: Tensor, scale: float | Tensor, *, 
     _check_positive("jacobi_newton", "max_iter", max_iter, int)
     evaluate = _evaluator(dynamics, t, context)
     y = target.detach() if y0 is None else y0.detach()
+    if y.shape != target.shape:
+        raise ValueError(f"jacobi_newton: expected y0 of the target's shape {tuple(target.shape)}, "
+                         f"got {tuple(y.shape)}")
     residuals: list[float] = []
     with torch.no_grad():
         for step in range(max_iter + 1):
-            f, diagonal = evaluate(y)
+            f, diagonal = _checked(evaluate(y), y)
             g = y - target - scale * f
             residuals.append(float(g.abs().max()))
             if residuals[-1] <= tol or not math.isfinite(residuals[-1]) or step == max_iter:
@@ -122,11 +142,16 @@ def _hint(report: NewtonReport) -> str:
     residuals = report.residuals
     if not math.isfinite(report.residual) or report.residual > residuals[0]:
         return ("The iteration diverged: the off-diagonal (hollow) coupling is too strong for a "
-                "Jacobi iteration at this step size; take a smaller step or use full Newton")
-    if len(residuals) > 3 and report.residual > 0.5 * min(residuals[:-2]):
+                "Jacobi iteration at this step size (or 1 − scale·D_dim f vanished somewhere); "
+                "take a smaller step or use full Newton")
+    if len(residuals) < 2 or report.residual < 0.9 * residuals[-2]:
+        return "It is still decreasing: raise max_iter, loosen tol or take a smaller step"
+    floor = 100 * torch.finfo(report.y.dtype).eps * max(1.0, float(report.y.abs().max()))
+    if report.residual < floor:
         return (f"It stalled near max|g| ≈ {report.residual:.1e}, the rounding floor of "
                 f"{report.y.dtype} at this scale: loosen tol")
-    return "It is still decreasing: raise max_iter, loosen tol or take a smaller step"
+    return (f"It stopped decreasing at max|g| ≈ {report.residual:.1e}, far above the rounding floor: "
+            f"the hollow coupling nearly cancels the diagonal; take a smaller step or use full Newton")
 
 
 def backward_euler_step(dynamics: Dynamics, y: Tensor, h: float, *, t: float | None = None,

@@ -17,6 +17,11 @@ from hodphys.multicomplex.algebra import DEFAULT_STEPS, check_step, default_step
 Operand = Union["MulticomplexTensor", Tensor, float, int]
 
 
+def _pad(components: Tensor, ndim: int) -> Tensor:
+    """(C, *shape) → (C, 1, …, 1, *shape) with ndim axes in all."""
+    return components.reshape(components.shape[0], *(1,) * (ndim - components.ndim), *components.shape[1:])
+
+
 class MulticomplexTensor:
     """A tensor of order-n multicomplex numbers, components scaled by h^|S| on a leading axis.
 
@@ -113,7 +118,15 @@ class MulticomplexTensor:
     def _like(self, components: Tensor) -> MulticomplexTensor:
         return MulticomplexTensor(components, self.order, self.h)
 
+    def _real_operand(self, other: Operand) -> Tensor:
+        """A plain number or real tensor as a tensor of this number's dtype and device."""
+        if isinstance(other, complex) or (isinstance(other, Tensor) and other.is_complex()):
+            raise TypeError("MulticomplexTensor: a complex operand is ambiguous (which unit is i?); "
+                            "build a MulticomplexTensor from it first")
+        return torch.as_tensor(other, dtype=self.components.dtype, device=self.components.device)
+
     def _coerce(self, other: Operand) -> Tensor:
+        """other's components (2ⁿ, *shape) — a real operand has only the real one."""
         if isinstance(other, MulticomplexTensor):
             if other.order != self.order or other.h != self.h:
                 raise ValueError(
@@ -121,31 +134,42 @@ class MulticomplexTensor:
                     f"order {other.order}, h={other.h}"
                 )
             return other.components
-        other = torch.as_tensor(other, dtype=self.components.dtype, device=self.components.device)
-        other = other.reshape((1,) * max(len(self.shape) - other.ndim, 0) + other.shape)
-        comps = torch.zeros((1 << self.order, *other.shape), dtype=other.dtype, device=other.device)
+        other = self._real_operand(other)
+        comps = other.new_zeros((1 << self.order, *other.shape))
         comps[0] = other
         return comps
 
+    def _pair(self, other: Operand) -> tuple[Tensor, Tensor]:
+        """Both operands' components with their value shapes aligned from the right, so that the
+        component axis never meets a value axis when they broadcast."""
+        a, b = self.components, self._coerce(other)
+        ndim = max(a.ndim, b.ndim)
+        return _pad(a, ndim), _pad(b, ndim)
+
     def __add__(self, other: Operand) -> MulticomplexTensor:
-        return self._like(self.components + self._coerce(other))
+        a, b = self._pair(other)
+        return self._like(a + b)
 
     __radd__ = __add__
 
     def __sub__(self, other: Operand) -> MulticomplexTensor:
-        return self._like(self.components - self._coerce(other))
+        a, b = self._pair(other)
+        return self._like(a - b)
 
     def __rsub__(self, other: Operand) -> MulticomplexTensor:
-        return self._like(self._coerce(other) - self.components)
+        a, b = self._pair(other)
+        return self._like(b - a)
 
     def __neg__(self) -> MulticomplexTensor:
         return self._like(-self.components)
 
     def __mul__(self, other: Operand) -> MulticomplexTensor:
-        if not isinstance(other, MulticomplexTensor):
-            other = torch.as_tensor(other, dtype=self.components.dtype, device=self.components.device)
-            return self._like(self.components * other)
-        return self._like(multiply(self.components, self._coerce(other), self.order, self.h))
+        if not isinstance(other, MulticomplexTensor):  # a real factor scales every component
+            other = self._real_operand(other)
+            ndim = max(self.components.ndim, other.ndim + 1)
+            return self._like(_pad(self.components, ndim) * _pad(other.unsqueeze(0), ndim))
+        a, b = self._pair(other)
+        return self._like(multiply(a, b, self.order, self.h))
 
     __rmul__ = __mul__
 
@@ -154,7 +178,7 @@ class MulticomplexTensor:
 
     def __truediv__(self, other: Operand) -> MulticomplexTensor:
         if not isinstance(other, MulticomplexTensor):
-            return self * (1 / torch.as_tensor(other, dtype=self.components.dtype))
+            return self * (1 / self._real_operand(other))
         return self * other.reciprocal()
 
     def __rtruediv__(self, other: Operand) -> MulticomplexTensor:
