@@ -40,6 +40,9 @@ def check_step(h: float, order: int, dtype: torch.dtype) -> float:
     h = float(h)
     if not math.isfinite(h) or h < 0:
         raise ValueError(f"multicomplex step h must be finite and ≥ 0, got h={h}")
+    if h > 0 and order > 0 and math.log(h) * 2 * order > math.log(torch.finfo(dtype).max):
+        raise ValueError(f"order-{order} multicomplex arithmetic with h={h:.3g} needs h^{2 * order}, which "
+                         f"overflows {dtype}; use a smaller h or h=0 (the exact multidual limit)")
     if h > 0 and order > 0:
         tiny = torch.finfo(dtype).tiny
         if h ** (2 * order) < tiny:

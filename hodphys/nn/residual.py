@@ -1,6 +1,8 @@
 """Residual block u ↦ u + step·σ(K u + b) (hessQuik's resnetLayer, with step = its h)."""
 from __future__ import annotations
 
+import math
+
 from torch import Tensor, nn
 
 from hodphys.elementwise import elementwise_of
@@ -19,6 +21,10 @@ class ResidualBlock(BranchBlock):
     """
 
     def __init__(self, width: int, activation: nn.Module | None = None, step: float = 1.0):
+        if isinstance(width, bool) or not isinstance(width, int) or width < 1:
+            raise ValueError(f"ResidualBlock: expected a positive integer width, got {width!r}")
+        if isinstance(step, bool) or not isinstance(step, (int, float)) or not math.isfinite(step):
+            raise ValueError(f"ResidualBlock(width={width}): expected a finite step, got {step!r}")
         super().__init__()
         self.linear = nn.Linear(width, width)
         self.activation = nn.Tanh() if activation is None else activation  # checked by __setattr__

@@ -45,3 +45,14 @@ def test_jacobi_newton_names_slow_progress_and_wrong_shapes():
         jacobi_newton(lambda t, y: (y[..., :1], torch.zeros_like(y)), torch.randn(3, 4), 0.1)
     with pytest.raises(TypeError, match=r"expected the dynamics to return \(f, D_dim f\)"):
         jacobi_newton(lambda t, y: y, torch.randn(3, 4), 0.1)
+
+
+def test_steps_that_overflow_and_bad_residual_blocks_are_refused():
+    model, x = hp.nn.MLP([3, 4, 1]), torch.randn(2, 3)
+    with pytest.raises(ValueError, match="needs h\\^4, which overflows torch.float32"):
+        hp.laplacian(model, x, method="multicomplex", h=1e10)
+    from hodphys.nn.residual import ResidualBlock
+    with pytest.raises(ValueError, match="expected a positive integer width"):
+        ResidualBlock(0)
+    with pytest.raises(ValueError, match="expected a finite step"):
+        ResidualBlock(4, step=float("nan"))
