@@ -35,7 +35,7 @@ def _keeps_width(module: nn.Module) -> bool:
     return elementwise_of(module) is not None or type(module) in (nn.Identity, nn.Dropout)
 
 
-def _chain_end(model: nn.Module, name: str, leaves: list[nn.Module]) -> int | None:
+def _chain_end(name: str, leaves: list[nn.Module]) -> int | None:
     """``name`` (in/out_features) of a chain: declared by the first (last) leaf that is not
     elementwise; None if that leaf is a module whose width the engines cannot know."""
     for leaf in leaves:
@@ -54,7 +54,7 @@ def input_features(model: nn.Module) -> int | None:
     own = _declared(model, "in_features")
     if own is not None or not is_plain_sequential(model):
         return own
-    return _chain_end(model, "in_features", leaf_modules(model))
+    return _chain_end("in_features", leaf_modules(model))
 
 
 def output_features(model: nn.Module) -> int | None:
@@ -64,12 +64,14 @@ def output_features(model: nn.Module) -> int | None:
     own = _declared(model, "out_features")
     if own is not None or not is_plain_sequential(model):
         return own
-    return _chain_end(model, "out_features", leaf_modules(model)[::-1])
+    return _chain_end("out_features", leaf_modules(model)[::-1])
 
 
 def _probe_outputs(call: str, model: nn.Module, x: Tensor) -> int:
-    """m of a model that does not declare it: one forward pass on one sample (no graph)."""
-    with torch.no_grad():
+    """m of a model that does not declare it: one forward pass on one sample (no graph, and the
+    random number generators left as they were, in case the model draws from them)."""
+    devices = [x.device] if x.device.type == "cuda" else []
+    with torch.no_grad(), torch.random.fork_rng(devices=devices):
         y = model(x[:1])
     if not isinstance(y, Tensor):
         raise TypeError(f"{call}: expected the model to return a tensor of shape (*B, m), got {type(y).__name__}")

@@ -7,6 +7,7 @@ from torch import nn
 
 import hodphys as hp
 from hodphys.nn.residual import ResidualBlock
+from hodphys.request import make_request
 from tests.helpers import assert_close_rel
 
 X = torch.randn(4, 3, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
@@ -141,3 +142,15 @@ def test_hollow_derivatives_of_an_input_made_under_inference_mode():
     with torch.inference_mode():
         x = torch.randn(4, 3, dtype=torch.float64)
     assert_close_rel(hp.divergence(net, x), hp.divergence(net, x.clone(), method="autograd"), 1e-10)
+
+
+def test_finding_m_by_running_the_model_leaves_the_random_generator_alone():
+    class Noisy(nn.Module):  # declares no out_features: make_request runs it once to find m
+        def forward(self, x):
+            return x + 0.0 * torch.rand_like(x)
+
+    torch.manual_seed(3)
+    request = make_request("hp.jacobian(model, x)", "jacobian", Noisy(), X)
+    drawn_after = torch.rand(1)
+    torch.manual_seed(3)
+    assert request.m == 3 and torch.equal(torch.rand(1), drawn_after)
