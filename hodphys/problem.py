@@ -87,6 +87,16 @@ class Problem:
         """Observations (x (N_d, d), y (N_d, m)) fitted with weight ``data_weight``, or None."""
         return None
 
+    def _values(self, what: str, values: Any, x: Tensor) -> Tensor:
+        """values of exact/boundary_values/data as (N, m); anything else broadcasts silently against
+        the (N, m) prediction, so it is an error naming the method."""
+        expected = (x.shape[0], self.outputs)
+        if not isinstance(values, Tensor) or tuple(values.shape) != expected:
+            got = tuple(values.shape) if isinstance(values, Tensor) else type(values).__name__
+            raise ValueError(f"{type(self).__name__}.{what} must return a tensor of shape (N, m) = {expected} "
+                             f"for {x.shape[0]} points and m = {self.outputs} outputs, got {got}")
+        return values
+
     # --- helpers for residuals ----------------------------------------------------------------
     def laplacian(self, model: nn.Module, x: Tensor) -> Tensor:
         """Δu_k at x, (N, d) → (N, m), with the configured engine (``derivative_method``)."""
@@ -101,8 +111,13 @@ class Problem:
         model = mlp(self.dim, self.config.widths, self.outputs, self.config.activation)
         if self.config.normalize_outputs:
             generator = torch.Generator().manual_seed(self.config.seed + 104729)  # not the training stream
-            values = self.boundary_values(self.sample_boundary(4096, generator)).double()
-            shift, scale = values.mean(0), values.std(0).clamp_min(1e-3 * values.abs().max() + 1e-12)
+            points = self.sample_boundary(4096, generator)
+            values = self._values("boundary_values", self.boundary_values(points), points).double()
+            # the spread sets the output scale; a (nearly) constant boundary (u = 0 on ∂Ω, say) says
+            # nothing about the interior's, so such an output keeps scale 1 (and only the shift)
+            spread = values.std(0)
+            flat = spread < 1e-3 * max(float(values.abs().max()), 1.0)
+            shift, scale = values.mean(0), torch.where(flat, torch.ones_like(spread), spread)
             affine = nn.Linear(self.outputs, self.outputs)
             with torch.no_grad():
                 affine.weight.copy_(torch.diag(scale))
@@ -137,10 +152,12 @@ class Problem:
         """A fresh set of collocation points (and the data, when the problem has any)."""
         boundary = self.sample_boundary(self.config.n_boundary, generator)
         batch = {"interior": self.sample_interior(n_interior or self.config.n_interior, generator),
-                 "boundary": boundary, "boundary_values": self.boundary_values(boundary)}
+                 "boundary": boundary,
+                 "boundary_values": self._values("boundary_values", self.boundary_values(boundary), boundary)}
         observed = self.data()
         if observed is not None:
-            batch["data"], batch["data_values"] = (self._to(t) for t in observed)
+            points, values = (self._to(t) for t in observed)
+            batch["data"], batch["data_values"] = points, self._values("data", values, points)
         return batch
 
     # --- loss ---------------------------------------------------------------------------------
@@ -187,6 +204,7 @@ class Problem:
         truth = self.exact(x)
         if truth is None:
             return {}
+        truth = self._values("exact", truth, x)
         error = (self.predict(model, x) - truth).norm(dim=0) / truth.norm(dim=0)
         per_output = [float(e) for e in error]
         return {"rel_l2_mean": sum(per_output) / len(per_output), "rel_l2_max": max(per_output),

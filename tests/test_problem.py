@@ -142,3 +142,34 @@ def test_bad_problems_are_clear_errors():
     with pytest.raises(NotImplementedError, match="has no exact solution: define boundary_values"):
         bare.sample(torch.Generator())
     assert bare.metrics(torch.nn.Linear(1, 1)) == {}
+
+
+class _FlatExact(Wave):
+    def exact(self, x):
+        return super().exact(x)[:, 0]  # (N,) instead of (N, m)
+
+
+def test_values_of_the_wrong_shape_are_named():
+    problem = _FlatExact(Config(), bounds=[(0, 2), (0, 1)], outputs=1)
+    with pytest.raises(ValueError, match=r"_FlatExact.boundary_values must return a tensor of shape \(N, m\)"):
+        problem.sample(torch.Generator().manual_seed(0))
+    with pytest.raises(ValueError, match=r"_FlatExact.exact must return a tensor of shape \(N, m\)"):
+        problem.metrics(problem.build_model())
+
+
+def test_normalized_outputs_keep_scale_one_for_zero_boundary_data():
+    class ZeroOnBoundary(Wave):
+        def boundary_values(self, x):
+            return torch.zeros(x.shape[0], self.outputs, dtype=x.dtype)
+
+    model = ZeroOnBoundary(Config(normalize_outputs=True), bounds=[(0, 2), (0, 1)], outputs=2).build_model()
+    affine = model[-1]
+    assert torch.equal(affine.weight, torch.eye(2, dtype=affine.weight.dtype))
+    assert torch.equal(affine.bias, torch.zeros(2, dtype=affine.bias.dtype))
+    class Ramp(Wave):
+        def boundary_values(self, x):
+            return x[:, :1].expand(-1, self.outputs)
+
+    ramp = Ramp(Config(normalize_outputs=True), bounds=[(0, 2), (0, 1)], outputs=1)
+    values = ramp.boundary_values(ramp.sample_boundary(4096, torch.Generator().manual_seed(ramp.config.seed + 104729)))
+    assert torch.allclose(ramp.build_model()[-1].weight.double(), values.double().std(0).diag(), rtol=1e-6)

@@ -52,7 +52,7 @@ def list_cases(group: str | None) -> str:
     load_cases()
     chosen = select_cases(group)
     width = max(len(case.name) for case in chosen)
-    lines = [f"{case.name.ljust(width)}  [{case.group}]  {(case.build.__doc__ or '').strip().splitlines()[0]}"
+    lines = [f"{case.name.ljust(width)}  [{case.group}]  {((case.build.__doc__ or '').strip().splitlines() or [''])[0]}"
              for case in chosen]
     return "\n".join(lines + [f"groups: {', '.join(groups())}"])
 

@@ -65,6 +65,8 @@ def _notes(results: dict, bullet: str) -> list[str]:
         lines.append(conditions(results["meta"]))
     for case in results["cases"]:
         lines.append(f"{bullet}{case['name']}: {case['description']}")
+        if case.get("error"):
+            lines.append(f"  {bullet}the case failed: {case['error']}")
         lines += [f"  {bullet}{row['name']} failed: {row['error']}" for row in case["contenders"] if row["error"]]
     return lines
 

@@ -45,7 +45,7 @@ def make_env(options: BenchOptions) -> BenchEnv:
         raise ValueError("hodphys bench --device cuda: CUDA is not available on this machine")
     if options.repeat < 5 and not options.quick:
         raise ValueError(f"hodphys bench: --repeat must be ≥ 5 for a median worth reporting, got {options.repeat}")
-    if options.repeat < 1 or options.warmup < 0 or options.threads < 1 or options.min_time < 0:
+    if options.repeat < 1 or options.warmup < 0 or options.threads < 1 or not 0 <= options.min_time < math.inf:
         raise ValueError(f"hodphys bench: expected --repeat ≥ 1, --warmup ≥ 0, --threads ≥ 1 and "
                          f"--min-time ≥ 0, got {options.repeat}, {options.warmup}, {options.threads} "
                          f"and {options.min_time}")
@@ -65,7 +65,12 @@ def _evaluate(spec: BenchSpec, tolerance: float) -> dict[str, dict]:
     if reference is None:
         raise RuntimeError(f"the reference contender {spec.reference!r} failed: {rows[spec.reference]['error']}")
     for name, out in outputs.items():
-        error = spec.check(out, reference)
+        try:
+            error = float(spec.check(out, reference))
+        except Exception as err:  # e.g. a contender returned something of another shape or type
+            rows[name].update(error=f"cannot compare with the reference: {type(err).__name__}: {err}",
+                              ok=False, rel_error=None)
+            continue
         rows[name].update(rel_error=error, ok=bool(error <= tolerance))
     return rows
 
@@ -136,7 +141,13 @@ def run_bench(options: BenchOptions, log: Callable[[str], None] = lambda line: N
         results = []
         for i, case in enumerate(cases, 1):
             log(f"[{i}/{len(cases)}] {case.name}")
-            results.append(run_case(case, env, options))
+            try:
+                results.append(run_case(case, env, options))
+            except Exception as err:  # one broken case is reported; the others still run and are saved
+                log(f"  {case.name} failed: {type(err).__name__}: {err}")
+                results.append({"name": case.name, "group": case.group, "description": "(could not run)",
+                                "reference": None, "tolerance": None, "contenders": [],
+                                "error": f"{type(err).__name__}: {err}"})
     finally:
         torch.set_num_threads(threads)
     return {"meta": metadata(options, env), "cases": results}
@@ -144,5 +155,5 @@ def run_bench(options: BenchOptions, log: Callable[[str], None] = lambda line: N
 
 def all_correct(results: dict) -> bool:
     """True when every contender of every case ran and matched its reference."""
-    return all(row["ok"] and math.isfinite(row["rel_error"]) for case in results["cases"]
-               for row in case["contenders"])
+    return all(not case.get("error") for case in results["cases"]) and all(
+        row["ok"] and math.isfinite(row["rel_error"]) for case in results["cases"] for row in case["contenders"])

@@ -85,6 +85,7 @@ class Trainer:
         fine = config.finetune_points or config.n_interior
         if batch is None:
             batch = self.problem.sample(self.sampler, config.n_interior if stage.name == "adam" else fine)
+        self.stage_name = stage.name  # _use checks the points against the stage's minibatches
         self._use(batch)
         self.scheduler = None
         if stage.name == "adam":
@@ -98,6 +99,14 @@ class Trainer:
     def _use(self, batch: Batch) -> None:
         self.batch = {k: v.to(device=self.problem.device) for k, v in batch.items()}
         self.shard = self.session.shard(self.batch)
+        # every mean in the loss needs rows: per rank, and per Newton–Krylov minibatch
+        parts = self.config.nk_batches if self.stage_name == "newton-krylov" else 1
+        short = {k: v.shape[0] for k, v in self.shard.items() if v.shape[0] < parts}
+        if short:
+            where = f" on each of {self.session.world} processes" if self.session.world > 1 else ""
+            raise ValueError(f"too few points{where}: {short} rows for {parts} "
+                             f"{'Newton–Krylov minibatches' if parts > 1 else 'loss term'}; raise n_boundary / "
+                             f"n_interior / the data, or lower nk_batches or the number of processes")
 
     def _closure(self) -> Tensor:
         """Loss and gradient on this rank's points, averaged over ranks; NaN/Inf stops the run."""

@@ -261,3 +261,27 @@ def test_fem_group_quick_run_agrees_with_its_reference(tmp_path):
     assert cli.main(["bench", "--group", "fem", "--quick", "--no-memory", "--json", str(path)]) == 0
     rows = json.loads(path.read_text())["cases"]
     assert {case["name"] for case in rows} == {"fem-newton-coarse", "fem-newton-fine"}
+
+
+def test_a_broken_case_is_reported_and_the_others_still_run_and_are_saved(temporary_case, tmp_path, capsys):
+    def good(env):
+        """A working case."""
+        x = torch.ones(3)
+        return BenchSpec("fine", {"ref": lambda: x * 2, "same": lambda: x + x, "tuple": lambda: (x,)}, "ref")
+
+    def broken(env):  # no docstring: --list must still work
+        raise RuntimeError("cannot build")
+
+    temporary_case("T-good", good, group="test-broken")
+    temporary_case("T-broken", broken, group="test-broken")
+    assert cli.main(["bench", "--list"]) == 0
+    path = tmp_path / "r.json"
+    assert cli.main(["bench", "--group", "test-broken", "--quick", "--json", str(path)]) == 1
+    results = json.loads(path.read_text())
+    by_name = {case["name"]: case for case in results["cases"]}
+    assert by_name["T-broken"]["error"] == "RuntimeError: cannot build"
+    rows = {row["name"]: row for row in by_name["T-good"]["contenders"]}
+    assert rows["same"]["ok"] and not rows["tuple"]["ok"] and "cannot compare" in rows["tuple"]["error"]
+    assert "the case failed: RuntimeError: cannot build" in capsys.readouterr().out
+    assert cli.main(["bench", "--group", "test-broken", "--quick", "--min-time", "nan"]) == 2
+    assert "--min-time ≥ 0" in capsys.readouterr().err

@@ -70,3 +70,10 @@ def test_only_cpu_and_cuda_devices_are_accepted(device):
     with pytest.raises(ValueError, match="expected cpu, cuda or cuda:N"):
         check_device(device)
     assert check_device("cpu") == torch.device("cpu")
+
+
+def test_too_few_points_for_the_newton_krylov_minibatches_is_named(tmp_path):
+    overrides = [*TINY_POISSON, "adam_steps=2", "optimizer=newton-krylov", "nk_batches=4", "n_boundary=3"]
+    with pytest.raises(ValueError, match=r"too few points: \{'boundary': 3, 'boundary_values': 3\} rows for 4 "
+                                         r"Newton–Krylov minibatches"):
+        run_problem("poisson", overrides=overrides, root=tmp_path)
