@@ -54,7 +54,9 @@ def conditions(meta: dict) -> str:
     load = meta.get("load_average")
     return (f"{meta['device']} ({meta['gpu'] or meta['cpu']}, {meta['cpu_count']} CPUs), torch {meta['torch']}, "
             f"threads={meta['threads']}, {meta['dtype']}, median of {meta['repeat']} interleaved samples after "
-            f"{meta['warmup']} warm-up, ≥{meta['min_time'] * 1e3:.0f} ms a sample"
+            f"{meta['warmup']} warm-up, "
+            + (f"≥{meta['min_time'] * 1e3:.0f} ms a sample" if meta["warmup"] > 0
+               else "one call a sample (no warm-up call to size samples by)")
             + (f", load average {load[0]:.1f} at the start" if load else ""))
 
 
