@@ -7,10 +7,10 @@ engine options (e.g. ``h=2**-20`` for multicomplex) are passed as keywords.
 """
 from __future__ import annotations
 
+import dataclasses
 from typing import Any, NamedTuple
 from collections.abc import Sequence
 
-import torch
 from torch import Tensor, nn
 
 from hodphys import engines
@@ -76,6 +76,15 @@ def directional(model: nn.Module, x: Tensor, vs: Sequence[Tensor], method: str =
     return _compute(request, method)
 
 
+def _with_weight(request: Request) -> Request:
+    """directional_grad's w, which may be omitted when m = 1 (then w = [1])."""
+    if request.weight is not None:
+        return request
+    if request.m != 1:
+        raise ValueError(f"{request.call}: the model has m={request.m} outputs; pass w of shape (m,) or (*B, m)")
+    return dataclasses.replace(request, weight=request.x.new_ones((1, 1)))
+
+
 def directional_grad(model: nn.Module, x: Tensor, vs: Sequence[Tensor], w: Tensor | None = None,
                      method: str = "auto", **options: Any) -> Tensor:
     """∇ₓ(wᵀ Dⁿf(x)[v1, …, vn]) = wᵀ∇ⁿ⁺¹f·(v1⊗…⊗vn), shape (*B, d).
@@ -85,12 +94,7 @@ def directional_grad(model: nn.Module, x: Tensor, vs: Sequence[Tensor], w: Tenso
     call = _call("directional_grad", ", vs, w")
     vectors = _directions(call, vs)
     request = make_request(call, "directional_grad", model, x, vectors=vectors, weight=w, options=options)
-    if request.weight is None:
-        if request.m != 1:
-            raise ValueError(f"{call}: the model has m={request.m} outputs; pass w of shape (m,) or (*B, m)")
-        request = make_request(call, "directional_grad", model, x, vectors=vectors,
-                               weight=torch.ones(1, dtype=x.dtype, device=x.device), options=options)
-    return _compute(request, method)
+    return _compute(_with_weight(request), method)
 
 
 def dim_derivative(model: nn.Module, x: Tensor, k: int = 1, method: str = "auto", **options: Any) -> Tensor:
@@ -98,7 +102,7 @@ def dim_derivative(model: nn.Module, x: Tensor, k: int = 1, method: str = "auto"
     call = _call("dim_derivative", f", k={k!r}")
     check_order(call, k)
     request = make_request(call, "dim_derivative", model, x, order=k, options=options)
-    if request.m is not None and request.m != request.d:
+    if request.m != request.d:
         raise ValueError(f"{call}: needs as many outputs as inputs, the model maps d={request.d} to m={request.m}")
     return _compute(request, method)
 
@@ -107,7 +111,7 @@ def divergence(model: nn.Module, x: Tensor, method: str = "auto", **options: Any
     """div f = Σ_i ∂f_i/∂x_i, shape (*B,); needs m = d."""
     call = _call("divergence")
     request = make_request(call, "divergence", model, x, options=options)
-    if request.m is not None and request.m != request.d:
+    if request.m != request.d:
         raise ValueError(f"{call}: needs as many outputs as inputs, the model maps d={request.d} to m={request.m}")
     return _compute(request, method)
 
@@ -153,9 +157,4 @@ def explain(model: nn.Module, x: Tensor, quantity: str = "laplacian", **kwargs: 
         else frozenset()
     weight = kwargs.get("w")
     request = make_request(call, quantity, model, x, vectors=vectors, weight=weight, order=order, want=want)
-    if quantity == "directional_grad" and weight is None:
-        if request.m != 1:
-            raise ValueError(f"{call}: the model has m={request.m} outputs; pass w of shape (m,) or (*B, m)")
-        request = make_request(call, quantity, model, x, vectors=vectors,
-                               weight=torch.ones(1, dtype=x.dtype, device=x.device))
-    return engines.choose(request)
+    return engines.choose(_with_weight(request) if quantity == "directional_grad" else request)

@@ -25,13 +25,12 @@ def _per_sample(request: Request) -> Callable[[Tensor], Tensor]:
         y = model(x.unsqueeze(0))
         if not isinstance(y, Tensor):
             raise TypeError(f"{call}: expected the model to return a tensor of shape (*B, m), got {type(y).__name__}")
-        if y.ndim != 2 or y.shape[0] != 1 or (m is not None and y.shape[1] != m):
-            expected = f"(*B, {m})" if m is not None else "(*B, m)"
+        if y.ndim != 2 or y.shape[0] != 1 or y.shape[1] != m:
             raise ValueError(
-                f"{call}: expected the model to map x of shape (*B, d) to {expected}, got output of "
+                f"{call}: expected the model to map x of shape (*B, d) to (*B, {m}), got output of "
                 f"shape {tuple(y.shape)} for input of shape (1, {x.shape[-1]})"
                 + (" (the model's last layer declares out_features but a later module changes the width)"
-                   if m is not None and y.ndim == 2 else "")
+                   if y.ndim == 2 else "")
             )
         return y[0]
 
@@ -103,7 +102,7 @@ class AutogradEngine:
     ops_per_layer = 30  # each op goes through vmap and one to three grad/jvp transforms
 
     def unsupported(self, request: Request) -> str | None:
-        if request.quantity in ("dim_derivative", "divergence") and request.m not in (None, request.d):
+        if request.quantity in ("dim_derivative", "divergence") and request.m != request.d:
             return f"{request.quantity} needs m == d, the model has m={request.m}, d={request.d}"
         return None
 
@@ -129,7 +128,7 @@ class AutogradEngine:
 
     def jacobian(self, request: Request) -> Tensor:
         f = _per_sample(request)
-        transform = jacfwd if request.m is not None and request.d <= request.m else jacrev
+        transform = jacfwd if request.d <= request.m else jacrev
         return vmap(transform(f))(request.x)
 
     @_forward_ad_or_reverse

@@ -93,6 +93,7 @@ class Request:
             "dim_derivative", "divergence" or "derivatives".
         x: inputs flattened to (N, d).
         batch_shape: B, restored on every result by :meth:`unflatten`.
+        d, m: input and output features (m declared by the model's layers, else found by running it).
         vectors: directions, each (N, d) or (1, d) (hvp's v, directional's vs).
         weight: left contraction w, (N, m) or (1, m), or None.
         order: k for dim_derivative.
@@ -106,7 +107,7 @@ class Request:
     x: Tensor
     batch_shape: torch.Size
     d: int
-    m: int | None
+    m: int
     vectors: tuple[Tensor, ...] = ()
     weight: Tensor | None = None
     order: int = 0
@@ -211,8 +212,7 @@ def make_request(call: str, quantity: str, model: nn.Module, x: Tensor, *,
     )
     flat_weight = None
     if weight is not None:
-        features = m if m is not None else weight.shape[-1]
-        flat_weight = _flatten_batched(call, "w", weight, batch_shape, features,
+        flat_weight = _flatten_batched(call, "w", weight, batch_shape, m,
                                        "a weight on the model's outputs", x)
     return Request(call=call, quantity=quantity, model=model, x=x.reshape(-1, d),
                    batch_shape=batch_shape, d=d, m=m, vectors=flat_vectors, weight=flat_weight,

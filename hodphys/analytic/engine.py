@@ -3,7 +3,8 @@
 Two engines share the rules, so ``hp.explain`` lists both and ``method="auto"`` weighs them:
 
 * ``analytic-forward``: propagate value, tangents and second-order rows (hessQuik's forward
-  mode with the (n, d, d, w) tensor replaced by R = p(p+1)/2 rows, or by one Laplacian row);
+  mode with the (n, d, d, w) tensor replaced by R = p(p+1)/2 rows — all p² for tiny problems —,
+  or by one Laplacian row; three directions add third-order rows);
   its cost grows with d.
 * ``analytic-backward``: forward tangents plus an adjoint sweep; the Hessian and Laplacian are
   contractions over curvature sites (:mod:`hodphys.analytic.adjoint`), hvp and
@@ -73,7 +74,7 @@ class _Analytic:
         if q in self.max_order and order > self.max_order[q]:
             return (f"{self.name} computes {q} up to order {self.max_order[q]} (σ, σ′, σ″, σ‴ in "
                     f"closed form); method='multicomplex' takes any order")
-        if q in ("dim_derivative", "divergence") and request.m not in (None, request.d):
+        if q in ("dim_derivative", "divergence") and request.m != request.d:
             return f"{q} needs m == d, the model has m={request.m}, d={request.d}"
         return None
 
@@ -173,11 +174,6 @@ class AnalyticBackward(_Analytic):
     mode = "backward"
     max_order = {"directional": 0, "directional_grad": 2, "dim_derivative": 0}
 
-    def _m(self, request: Request) -> int:
-        """m: the model's declared out_features, else the last rule's width, else d (a network of
-        elementwise layers only keeps its input's width)."""
-        return request.m if request.m is not None else (compile_model(request.model)[-1].shape.width or request.d)
-
     def jacobian(self, request: Request) -> Tensor:
         rules = compile_model(request.model)
         out, saved = sweep.forward(rules, Jet.seed(request.x, None), save=True)
@@ -187,11 +183,11 @@ class AnalyticBackward(_Analytic):
 
     def hessian(self, request: Request) -> Tensor:
         s = sweep.start(request, compile_model(request.model))
-        return sweep.hessian_to_input(s, sweep.curvature(s, self._m(request), hessian=True)[1])
+        return sweep.hessian_to_input(s, sweep.curvature(s, request.m, hessian=True)[1])
 
     def laplacian(self, request: Request) -> Tensor:
         s = sweep.start(request, compile_model(request.model))
-        return sweep.curvature(s, self._m(request), hessian=False)[1]
+        return sweep.curvature(s, request.m, hessian=False)[1]
 
     def _reverse(self, request: Request, weights: Tensor) -> Tensor:
         """∇ₓ of the top jet row seeded by weights (S, m) or (S, N, m): (N, S, d)."""
@@ -207,7 +203,7 @@ class AnalyticBackward(_Analytic):
         return _batch(grad.transpose(0, 1), request.n_batch)
 
     def hvp(self, request: Request) -> Tensor:
-        m = self._m(request)
+        m = request.m
         return self._reverse(request, torch.eye(m, dtype=request.x.dtype, device=request.x.device))
 
     def directional_grad(self, request: Request) -> Tensor:
@@ -221,7 +217,7 @@ class AnalyticBackward(_Analytic):
                 result["jacobian"] = self.jacobian(request)
             return result
         s = sweep.start(request, compile_model(request.model))
-        out, curvature = sweep.curvature(s, self._m(request), hessian="hessian" in want)
+        out, curvature = sweep.curvature(s, request.m, hessian="hessian" in want)
         result = {"value": out.value}
         if "jacobian" in want:
             result["jacobian"] = sweep.to_input(s, sweep.batch_first(out.tangents))

@@ -65,20 +65,16 @@ class MulticomplexEngine:
             compile_model(request.model)
         except NotImplementedError as err:
             return str(err)
-        if request.quantity in ("dim_derivative", "divergence") and self._m(request) != request.d:
-            return f"{request.quantity} needs m == d, the model has m={self._m(request)}, d={request.d}"
+        if request.quantity in ("dim_derivative", "divergence") and request.m != request.d:
+            return f"{request.quantity} needs m == d, the model has m={request.m}, d={request.d}"
         return None
-
-    @staticmethod
-    def _m(request: Request) -> int:
-        return request.m if request.m is not None else request.d
 
     def _h(self, request: Request, order: int) -> float:
         return check_step(request.options.get("h", 0.0), order, request.x.dtype)
 
     # --- cost model (hodphys.cost): rows pushed through the network, and tensor ops issued ----
     def cost(self, request: Request) -> float:
-        d, m, n = request.d, self._m(request), len(request.vectors)
+        d, m, n = request.d, request.m, len(request.vectors)
         pairs = d * (d + 1) // 2
         units = {
             "jacobian": 1 + d if d <= m else 2 * (1 + m),
@@ -101,7 +97,7 @@ class MulticomplexEngine:
 
     # --- first order ----------------------------------------------------------------------
     def jacobian(self, request: Request) -> Tensor:
-        rules, d, m = compile_model(request.model), request.d, self._m(request)
+        rules, d, m = compile_model(request.model), request.d, request.m
         if d <= m:  # forward: one perturbation per input direction
             out, _ = _forward(rules, _perturbed(request, [_eye(request, d).unsqueeze(1)], 0.0))
             return _batch(out.imag[0].permute(1, 2, 0), request.n_batch)
@@ -144,7 +140,7 @@ class MulticomplexEngine:
         return hess
 
     def hessian(self, request: Request) -> Tensor:
-        d, m, h = request.d, self._m(request), self._h(request, 2)
+        d, m, h = request.d, request.m, self._h(request, 2)
         if 2 * m < d:  # CSFD-BP: d order-1 perturbations forward, m seeds backward
             adjoint = self._csfd_bp(request, [_eye(request, d).unsqueeze(1)], _eye(request, m).unsqueeze(1))
             return _batch(adjoint.imag[0].permute(2, 1, 0, 3), request.n_batch)
@@ -165,7 +161,7 @@ class MulticomplexEngine:
         return _batch(out.top().sum(0), request.n_batch)
 
     def hvp(self, request: Request) -> Tensor:
-        d, m, v = request.d, self._m(request), request.vectors[0].unsqueeze(0)
+        d, m, v = request.d, request.m, request.vectors[0].unsqueeze(0)
         if 2 * m <= 3 * d:  # CSFD-BP: one order-1 perturbation along v, m seeds
             adjoint = self._csfd_bp(request, [v], _eye(request, m).unsqueeze(1))
             return _batch(adjoint.imag[0, 0].permute(1, 0, 2), request.n_batch)
