@@ -73,7 +73,7 @@ def choose(request: Request) -> Choice:
     The ranking is remembered per model (while its layers are the same objects) and request
     sizes: at batch 10 asking four engines costs as much as computing a Hessian.
     """
-    return _choose(request.model, _choice_key(request), request)
+    return _choose(request.model, _choice_key(request), request, layers=request.layers)
 
 
 @cached_by_structure(key_args=1)

@@ -13,7 +13,7 @@ import torch
 from torch import Tensor, nn
 
 from hodphys.elementwise import elementwise_of
-from hodphys.nn.compose import is_plain_sequential, leaf_modules
+from hodphys.nn.compose import leaf_structure
 from hodphys.shapes import broadcast_shape
 
 FLOAT_DTYPES = (torch.float32, torch.float64)
@@ -35,7 +35,7 @@ def _keeps_width(module: nn.Module) -> bool:
     return elementwise_of(module) is not None or type(module) in (nn.Identity, nn.Dropout)
 
 
-def _chain_end(name: str, leaves: list[nn.Module]) -> int | None:
+def _chain_end(name: str, leaves: Sequence[nn.Module]) -> int | None:
     """``name`` (in/out_features) of a chain: declared by the first (last) leaf that is not
     elementwise; None if that leaf is a module whose width the engines cannot know."""
     for leaf in leaves:
@@ -47,24 +47,31 @@ def _chain_end(name: str, leaves: list[nn.Module]) -> int | None:
     return None
 
 
-def input_features(model: nn.Module) -> int | None:
+_WALK: Any = object()  # default of ``layers``: walk the model for them
+
+
+def input_features(model: nn.Module, layers: tuple[nn.Module, ...] | None = _WALK) -> int | None:
     """d of a model, where it is known without running it: its own ``in_features``, or in a plain
     nn.Sequential that of the first layer that reads its input (elementwise layers pass it on).
-    None for anything else (a custom module may reorder, expand or ignore its submodules)."""
+    None for anything else (a custom module may reorder, expand or ignore its submodules).
+    ``layers``: the model's :func:`~hodphys.nn.compose.leaf_structure`, when the caller has it."""
     own = _declared(model, "in_features")
-    if own is not None or not is_plain_sequential(model):
+    layers = leaf_structure(model) if layers is _WALK else layers
+    if own is not None or layers is None:
         return own
-    return _chain_end("in_features", leaf_modules(model))
+    return _chain_end("in_features", layers)
 
 
-def output_features(model: nn.Module) -> int | None:
+def output_features(model: nn.Module, layers: tuple[nn.Module, ...] | None = _WALK) -> int | None:
     """m of a model, where it is known without running it: its own ``out_features``, or in a plain
     nn.Sequential that of the last layer that sets the width; None otherwise (then
-    :func:`make_request` runs the model on one sample to find it)."""
+    :func:`make_request` runs the model on one sample to find it); ``layers`` as for
+    :func:`input_features`."""
     own = _declared(model, "out_features")
-    if own is not None or not is_plain_sequential(model):
+    layers = leaf_structure(model) if layers is _WALK else layers
+    if own is not None or layers is None:
         return own
-    return _chain_end("out_features", leaf_modules(model)[::-1])
+    return _chain_end("out_features", layers[::-1])
 
 
 def _probe_outputs(call: str, model: nn.Module, x: Tensor) -> int:
@@ -99,6 +106,8 @@ class Request:
         order: k for dim_derivative.
         want: for ``derivatives``: the subset of {"jacobian", "hessian", "laplacian"} asked for.
         options: engine options (e.g. ``h`` for multicomplex).
+        layers: the model's leaf layers when it is a plain nn.Sequential (None otherwise), walked
+            once per call and handed to the engines' structure caches (``cached_by_structure``).
     """
 
     call: str
@@ -113,6 +122,7 @@ class Request:
     order: int = 0
     want: frozenset[str] = frozenset()
     options: dict[str, Any] = field(default_factory=dict)
+    layers: tuple[nn.Module, ...] | None = None
 
     @property
     def n_batch(self) -> int:
@@ -143,10 +153,27 @@ def _check_tensor(call: str, name: str, t: Any) -> Tensor:
     return t
 
 
+def _first_parameter(module: nn.Module) -> Tensor | None:
+    """The first parameter ``module.named_parameters()`` yields (own ones first, then the
+    children's in order), found without that generator's recursion machinery (≈5 µs a call)."""
+    for p in module._parameters.values():
+        if p is not None:
+            return p
+    for child in module._modules.values():
+        p = None if child is None else _first_parameter(child)
+        if p is not None:
+            return p
+    return None
+
+
 def _check_model(call: str, model: Any, x: Tensor) -> None:
+    """The model is a module whose (first) parameter has x's dtype and device."""
     if not isinstance(model, nn.Module):
         raise TypeError(f"{call}: expected model to be a torch.nn.Module, got {type(model).__name__}")
-    for name, p in model.named_parameters():
+    first = _first_parameter(model)
+    if first is None or ((not first.is_floating_point() or first.dtype == x.dtype) and first.device == x.device):
+        return
+    for name, p in model.named_parameters():  # the mismatch, with the parameter's name
         if p.is_floating_point() and p.dtype != x.dtype:
             raise TypeError(
                 f"{call}: x is {x.dtype} but the model's parameter {name!r} is {p.dtype}; "
@@ -194,7 +221,8 @@ def make_request(call: str, quantity: str, model: nn.Module, x: Tensor, *,
     _check_model(call, model, x)
     if x.ndim == 0:
         raise ValueError(f"{call}: expected x of shape (*B, d), got a 0-d tensor")
-    d = input_features(model)
+    layers = leaf_structure(model)
+    d = input_features(model, layers)
     if d is not None and x.shape[-1] != d:
         raise ValueError(
             f"{call}: expected x[..., {d}] (the model's first layer has in_features={d}), "
@@ -202,7 +230,7 @@ def make_request(call: str, quantity: str, model: nn.Module, x: Tensor, *,
         )
     d = x.shape[-1]
     batch_shape = x.shape[:-1]
-    m = output_features(model)
+    m = output_features(model, layers)
     if m is None:
         m = _probe_outputs(call, model, x.reshape(-1, d))
     flat_vectors = tuple(
@@ -216,4 +244,4 @@ def make_request(call: str, quantity: str, model: nn.Module, x: Tensor, *,
                                        "a weight on the model's outputs", x)
     return Request(call=call, quantity=quantity, model=model, x=x.reshape(-1, d),
                    batch_shape=batch_shape, d=d, m=m, vectors=flat_vectors, weight=flat_weight,
-                   order=order, want=want, options=dict(options or {}))
+                   order=order, want=want, options=dict(options or {}), layers=layers)

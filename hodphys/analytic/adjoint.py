@@ -25,6 +25,14 @@ from hodphys.elementwise import ElementwiseFunction
 from hodphys.scalars import scalar
 
 
+def _times(a: Tensor, b: Tensor, scale: float) -> Tensor:
+    """scale·a·b in one op."""
+    if scale == 1.0:
+        return a * b
+    zero = scalar(0.0, b)
+    return torch.addcmul(zero, a, b, value=scale) if isinstance(zero, Tensor) else a * b * scale
+
+
 class Adjoint:
     """rows (S, K, N, w); ``sites`` receives the curvature sites (``sites.append``), or None."""
 
@@ -52,19 +60,20 @@ class Adjoint:
             a, b = a[:, :k], b[:, :k]
         return self._like(torch.add(a, b, alpha=alpha))
 
-    def elementwise(self, fn: ElementwiseFunction, z: Jet) -> Adjoint:
-        """The adjoint of a ↦ σ(z) on the jet rows, evaluated at the saved input jet z."""
+    def elementwise(self, fn: ElementwiseFunction, z: Jet, scale: float = 1.0) -> Adjoint:
+        """The adjoint of a ↦ σ(z) on the jet rows, evaluated at the saved input jet z, for the
+        adjoint scale·ḡ_a (a scalar step folded into the products)."""
         if self.rows.shape[1] == 1:
-            return self._value_only(fn, z)
-        return self._directional(fn, z)
+            return self._value_only(fn, z, scale)
+        return (self if scale == 1.0 else self.scale(scale))._directional(fn, z)
 
-    def _value_only(self, fn: ElementwiseFunction, z: Jet) -> Adjoint:
+    def _value_only(self, fn: ElementwiseFunction, z: Jet, scale: float) -> Adjoint:
         collect = self.sites is not None and z.n_tangents > 0
         f = z.sigma(fn, 2 if collect else 1)  # (N, w): broadcast over S
         g = self.rows[:, 0]  # (S, N, w)
         if collect:
-            self.sites.append((z.tangents, f[2] * g))
-        return self._like((f[1] * g).unsqueeze(1))
+            self.sites.append((z.tangents, _times(f[2], g, scale)))
+        return self._like(_times(f[1], g, scale).unsqueeze(1))
 
     def _directional(self, fn: ElementwiseFunction, z: Jet) -> Adjoint:
         """Reverse of (z, t, s) ↦ (σ, σ′t, σ′s + σ″ t_a t_b):

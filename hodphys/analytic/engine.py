@@ -24,6 +24,11 @@ from hodphys.engines import register_engine
 from hodphys.request import Request
 
 
+def _rules(request: Request) -> list:
+    """The model's rules, keyed by the leaves the request walked once."""
+    return compile_model(request.model, layers=request.layers)
+
+
 def _batch(t: Tensor, n: int) -> Tensor:
     return t.expand(n, *t.shape[1:])
 
@@ -66,7 +71,7 @@ class _Analytic:
 
     def unsupported(self, request: Request) -> str | None:
         try:
-            compile_model(request.model)
+            _rules(request)
         except NotImplementedError as err:
             return str(err)
         q = request.quantity
@@ -79,7 +84,7 @@ class _Analytic:
         return None
 
     def cost(self, request: Request) -> float:
-        return analytic_cost(request, compile_model(request.model), self.mode)
+        return analytic_cost(request, _rules(request), self.mode)
 
     def divergence(self, request: Request) -> Tensor:
         return self.jacobian(request).diagonal(dim1=-2, dim2=-1).sum(-1)
@@ -92,7 +97,7 @@ class AnalyticForward(_Analytic):
     max_order = {"directional": 3, "directional_grad": 1, "dim_derivative": 3}
 
     def _run(self, request: Request, pairs=None) -> tuple[sweep.Start, Jet]:
-        s = sweep.start(request, compile_model(request.model))
+        s = sweep.start(request, _rules(request))
         if pairs == "triu":
             pairs = _hessian_pairs(s.directions.shape[0], s.x)
         return s, sweep.forward(s.rules, Jet.seed(s.x, s.directions, pairs))[0]
@@ -120,7 +125,7 @@ class AnalyticForward(_Analytic):
 
     def hvp(self, request: Request) -> Tensor:
         """Tangents [W₁v or v, c_1..c_p] and pairs (0, j): rows D²f[v, c_j]."""
-        s = sweep.start(request, compile_model(request.model))
+        s = sweep.start(request, _rules(request))
         v = s.lift(request.vectors[0])
         p, w = s.directions.shape
         tangents = torch.cat([v.unsqueeze(0), s.directions.unsqueeze(1).expand(p, v.shape[0], w)])
@@ -131,7 +136,7 @@ class AnalyticForward(_Analytic):
     def directional(self, request: Request) -> Tensor:
         tangents = torch.stack(torch.broadcast_tensors(*request.vectors))
         pairs, triples = _directional_jet(request)
-        out = sweep.forward(compile_model(request.model), Jet.seed(request.x, tangents, pairs, triples))[0]
+        out = sweep.forward(_rules(request), Jet.seed(request.x, tangents, pairs, triples))[0]
         if triples is not None:
             return out.third_rows()[0]
         return out.tangents[0] if out.pairs is None else out.second_rows()[0]
@@ -148,7 +153,7 @@ class AnalyticForward(_Analytic):
         index = torch.arange(d, device=request.x.device)
         eye = torch.eye(d, dtype=request.x.dtype, device=request.x.device)
         triples = Triples(*(index,) * 6) if request.order == 3 else None  # (i, i, i), partners pair i
-        out = sweep.forward(compile_model(request.model), Jet.seed(request.x, eye, (index, index), triples))[0]
+        out = sweep.forward(_rules(request), Jet.seed(request.x, eye, (index, index), triples))[0]
         rows = out.third_rows() if triples is not None else out.second_rows()
         return rows.diagonal(dim1=0, dim2=2)
 
@@ -175,18 +180,18 @@ class AnalyticBackward(_Analytic):
     max_order = {"directional": 0, "directional_grad": 2, "dim_derivative": 0}
 
     def jacobian(self, request: Request) -> Tensor:
-        rules = compile_model(request.model)
+        rules = _rules(request)
         out, saved = sweep.forward(rules, Jet.seed(request.x, None), save=True)
         eye = torch.eye(out.rows.shape[-1], dtype=request.x.dtype, device=request.x.device)
         grad = run_adjoint(rules, saved, sweep.seeds(eye, 1, 0)).rows[:, 0]  # (m, N, d)
         return _batch(grad.transpose(0, 1), request.n_batch)
 
     def hessian(self, request: Request) -> Tensor:
-        s = sweep.start(request, compile_model(request.model))
+        s = sweep.start(request, _rules(request))
         return sweep.hessian_to_input(s, sweep.curvature(s, request.m, hessian=True)[1])
 
     def laplacian(self, request: Request) -> Tensor:
-        s = sweep.start(request, compile_model(request.model))
+        s = sweep.start(request, _rules(request))
         return sweep.curvature(s, request.m, hessian=False)[1]
 
     def _reverse(self, request: Request, weights: Tensor) -> Tensor:
@@ -194,7 +199,7 @@ class AnalyticBackward(_Analytic):
         vs = request.vectors
         pairs = _mixed(request)
         tangents = torch.stack(torch.broadcast_tensors(*vs))
-        rules = compile_model(request.model)
+        rules = _rules(request)
         out, saved = sweep.forward(rules, Jet.seed(request.x, tangents, pairs), save=True)
         k = out.rows.shape[0]
         if pairs is not None and not out.has_second:  # f is affine in x: ∇³f = 0
@@ -216,7 +221,7 @@ class AnalyticBackward(_Analytic):
             if "jacobian" in want:
                 result["jacobian"] = self.jacobian(request)
             return result
-        s = sweep.start(request, compile_model(request.model))
+        s = sweep.start(request, _rules(request))
         out, curvature = sweep.curvature(s, request.m, hessian="hessian" in want)
         result = {"value": out.value}
         if "jacobian" in want:

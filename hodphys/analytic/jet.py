@@ -189,9 +189,11 @@ class Jet:
         second = self.pairs is not None
         need = 0 if self.rows.shape[0] == 1 else 3 if self.triples is not None else 2 if second else 1
         in_place = self.scratch and not (torch.is_grad_enabled() and self.rows.requires_grad)
-        value = self.rows[0].clone() if in_place else self.rows[0]  # σ′ may alias the value row
+        value = self.rows[0]
         keep = not self.scratch and value.numel() * value.element_size() <= MEMO_BYTES
         f = fn.derivatives(value, need + 1 if keep else need)
+        if in_place:  # a derivative that is (a view of) the value row, e.g. x of x²/2, would be scaled with it
+            f = [t.clone() if t._is_view() else t for t in f]
         if keep:
             self.memo = (fn, f)
         if need == 0:

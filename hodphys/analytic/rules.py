@@ -23,6 +23,7 @@ from torch import nn
 from hodphys.analytic.adjoint import Adjoint
 from hodphys.analytic.jet import Jet
 from hodphys.elementwise import ElementwiseFunction, current_function, elementwise_of
+from hodphys.nn.access import parameter
 from hodphys.nn.block import BranchBlock, follows_branch, propagate, propagate_adjoint
 from hodphys.nn.compose import cached_by_structure, check_composition, leaf_layers
 
@@ -45,10 +46,10 @@ class LinearRule:
         self.shape = Shape(w.shape[0] * w.shape[1], 0, w.shape[0])
 
     def apply(self, jet: Jet) -> tuple[Jet, Any]:
-        return jet.linear(self.module.weight, self.module.bias), None
+        return jet.linear(parameter(self.module, "weight"), parameter(self.module, "bias")), None
 
     def backward(self, adjoint: Adjoint, saved: Any) -> Adjoint:
-        return adjoint.linear(self.module.weight.t())
+        return adjoint.linear(parameter(self.module, "weight").t())
 
 
 class ElementwiseRule:
@@ -91,7 +92,7 @@ class BlockRule:
 
     def backward(self, adjoint: Adjoint, saved: Any) -> Adjoint:
         z, branch = saved
-        return propagate_adjoint(adjoint, z, branch, lambda g, z: g.elementwise(branch.function, z))
+        return propagate_adjoint(adjoint, z, branch, lambda g, z, q: g.elementwise(branch.function, z, q))
 
 
 _RULES: dict[type, Callable[[nn.Module, int | None], Any]] = {nn.Linear: LinearRule}

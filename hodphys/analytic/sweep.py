@@ -26,6 +26,7 @@ from torch import Tensor
 from hodphys.analytic.adjoint import Adjoint
 from hodphys.analytic.jet import Jet
 from hodphys.analytic.rules import LinearRule
+from hodphys.nn.access import parameter
 from hodphys.nn.compose import run_adjoint, run_rules
 from hodphys.request import Request
 
@@ -59,7 +60,8 @@ def start(request: Request, rules: Sequence[Any]) -> Start:
     x = request.x
     if not isinstance(rules[0], LinearRule):
         return Start(rules, x, torch.eye(request.d, dtype=x.dtype, device=x.device), None, None)
-    weight, bias = rules[0].module.weight, rules[0].module.bias
+    first = rules[0].module
+    weight, bias = parameter(first, "weight"), parameter(first, "bias")
     z = torch.nn.functional.linear(x, weight, bias)
     if factorable(rules, request.d):
         q, r = torch.linalg.qr(weight.t())  # W₁ᵀ = QR: (d, w₁), (w₁, w₁)

@@ -29,6 +29,11 @@ from hodphys.shapes import broadcast_shape
 _forward, _backward = run_rules, run_adjoint
 
 
+def _rules(request: Request) -> list:
+    """The model's rules, keyed by the leaves the request walked once."""
+    return compile_model(request.model, layers=request.layers)
+
+
 def _eye(request: Request, size: int) -> Tensor:
     return torch.eye(size, dtype=request.x.dtype, device=request.x.device)
 
@@ -62,7 +67,7 @@ class MulticomplexEngine:
 
     def unsupported(self, request: Request) -> str | None:
         try:
-            compile_model(request.model)
+            _rules(request)
         except NotImplementedError as err:
             return str(err)
         if request.quantity in ("dim_derivative", "divergence") and request.m != request.d:
@@ -97,7 +102,7 @@ class MulticomplexEngine:
 
     # --- first order ----------------------------------------------------------------------
     def jacobian(self, request: Request) -> Tensor:
-        rules, d, m = compile_model(request.model), request.d, request.m
+        rules, d, m = _rules(request), request.d, request.m
         if d <= m:  # forward: one perturbation per input direction
             out, _ = _forward(rules, _perturbed(request, [_eye(request, d).unsqueeze(1)], 0.0))
             return _batch(out.imag[0].permute(1, 2, 0), request.n_batch)
@@ -112,7 +117,7 @@ class MulticomplexEngine:
     def _csfd_bp(self, request: Request, units: Sequence[Tensor], weights: Tensor) -> Jet:
         """Forward with perturbation units, backward seeded by weights (S, N or 1, m)."""
         order = len(units)
-        rules = compile_model(request.model)
+        rules = _rules(request)
         out, saved = _forward(rules, _perturbed(request, units, self._h(request, order)), save=True)
         seeds = _seeds(weights, order)
         adjoint = _backward(rules, saved, Jet(seeds.real, seeds.imag, order, out.h))
@@ -127,7 +132,7 @@ class MulticomplexEngine:
     def _second_order(self, request: Request, pairs) -> SecondOrderJet:
         first = _eye(request, request.d).unsqueeze(1)
         state = SecondOrderJet(request.x, first, None, pairs)
-        return _forward(compile_model(request.model), state)[0]
+        return _forward(_rules(request), state)[0]
 
     def _symmetric(self, request: Request, upper: Tensor) -> Tensor:
         """(r, N, m) values at the pairs i ≤ j → (N, m, d, d)."""
@@ -148,7 +153,7 @@ class MulticomplexEngine:
         if h == 0:
             return self._symmetric(request, self._second_order(request, pairs).second_or_zeros())
         eye = _eye(request, d)
-        out, _ = _forward(compile_model(request.model),
+        out, _ = _forward(_rules(request),
                           _perturbed(request, [eye[pairs[0]].unsqueeze(1), eye[pairs[1]].unsqueeze(1)], h))
         return self._symmetric(request, out.top())
 
@@ -157,7 +162,7 @@ class MulticomplexEngine:
         if h == 0:
             return _batch(self._second_order(request, None).second_or_zeros(), request.n_batch)
         eye = _eye(request, request.d).unsqueeze(1)
-        out, _ = _forward(compile_model(request.model), _perturbed(request, [eye, eye], h))
+        out, _ = _forward(_rules(request), _perturbed(request, [eye, eye], h))
         return _batch(out.top().sum(0), request.n_batch)
 
     def hvp(self, request: Request) -> Tensor:
@@ -166,14 +171,14 @@ class MulticomplexEngine:
             adjoint = self._csfd_bp(request, [v], _eye(request, m).unsqueeze(1))
             return _batch(adjoint.imag[0, 0].permute(1, 0, 2), request.n_batch)
         units = [v, _eye(request, d).unsqueeze(1)]  # forward: d perturbations (v, e_j)
-        out, _ = _forward(compile_model(request.model), _perturbed(request, units, self._h(request, 2)))
+        out, _ = _forward(_rules(request), _perturbed(request, units, self._h(request, 2)))
         return _batch(out.top().permute(1, 2, 0), request.n_batch)
 
     # --- any order ------------------------------------------------------------------------
     def directional(self, request: Request) -> Tensor:
         units = [v.unsqueeze(0) for v in request.vectors]
         state = _perturbed(request, units, self._h(request, len(units)))
-        out, _ = _forward(compile_model(request.model), state)
+        out, _ = _forward(_rules(request), state)
         return _batch(out.top()[0], request.n_batch)
 
     def directional_grad(self, request: Request) -> Tensor:
@@ -184,7 +189,7 @@ class MulticomplexEngine:
     def dim_derivative(self, request: Request) -> Tensor:
         k = request.order
         units = [_eye(request, request.d).unsqueeze(1)] * k
-        out, _ = _forward(compile_model(request.model), _perturbed(request, units, self._h(request, k)))
+        out, _ = _forward(_rules(request), _perturbed(request, units, self._h(request, k)))
         return _batch(out.top().diagonal(dim1=0, dim2=-1), request.n_batch)
 
     def derivatives(self, request: Request) -> dict[str, Tensor]:

@@ -45,8 +45,12 @@ class LinearRule:
 
 
 def _through_activation(fn: ElementwiseFunction):
-    """ḡ_a ↦ ḡ_z = σ'(z) ⊙ ḡ_a, with σ'(z) evaluated in multicomplex arithmetic."""
-    return lambda adjoint, z: adjoint.times(z.elementwise(fn, shift=1).with_seed_axis())
+    """(ḡ_a, z, q) ↦ ḡ_z = σ'(z) ⊙ q·ḡ_a, with σ'(z) evaluated in multicomplex arithmetic."""
+    def through(adjoint, z, scale: float = 1.0):
+        adjoint = adjoint if scale == 1.0 else adjoint.scale(scale)
+        return adjoint.times(z.elementwise(fn, shift=1).with_seed_axis())
+
+    return through
 
 
 class ElementwiseRule:

@@ -78,9 +78,16 @@ def propagate(state: Any, br: Branch) -> tuple[Any, Any]:
 
 
 def propagate_adjoint(adjoint: Any, z: Any, br: Branch,
-                      through_activation: Callable[[Any, Any], Any]) -> Any:
-    """ḡ_u = Sᵀ ḡ_y + Kᵀ (σ′(z) ⊙ Qᵀ ḡ_y); the engine supplies ḡ_a ↦ ḡ_z at z."""
-    g_z = through_activation(_apply_transposed(adjoint, br.outer), z)
+                      through_activation: Callable[[Any, Any, float], Any]) -> Any:
+    """ḡ_u = Sᵀ ḡ_y + Kᵀ (σ′(z) ⊙ Qᵀ ḡ_y); the engine supplies (ḡ_a, z, q) ↦ ḡ_z = σ′(z) ⊙ q·ḡ_a.
+
+    A scalar Q is handed over as q, for the engine to fold into the products it forms at σ
+    anyway (one op less per layer); a matrix Q is applied first and q = 1.
+    """
+    if isinstance(br.outer, float):
+        g_z = through_activation(adjoint, z, br.outer)
+    else:
+        g_z = through_activation(adjoint.linear(br.outer.t()), z, 1.0)
     g_u = g_z.linear(br.inner.t())
     if isinstance(br.skip, float) and br.skip == 1.0:
         return adjoint.add(g_u)

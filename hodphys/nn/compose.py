@@ -48,6 +48,12 @@ def _leaves(model: nn.Module, out: list[nn.Module]) -> list[nn.Module]:
     return out
 
 
+def leaf_structure(model: nn.Module) -> tuple[nn.Module, ...] | None:
+    """The leaf layers of a plain nn.Sequential as a tuple (the key of :func:`cached_by_structure`),
+    None for any other model."""
+    return tuple(_leaves(model, [])) if is_plain_sequential(model) else None
+
+
 def leaf_modules(model: nn.Module) -> list[nn.Module]:
     """The layers of :func:`leaf_layers` without their paths."""
     return _leaves(model, []) if is_plain_sequential(model) else [model]
@@ -86,15 +92,19 @@ def cached_by_structure(fn: Callable[..., T] | None = None, *, key_args: int | N
     replaced since stays alive until the model's next call, so its id cannot be reused by a new
     layer that would then match. Only leaves are keyed — what fn reads must be the leaves' own
     attributes or be read again on each call (a rule reads the module when it runs).
+
+    ``layers=`` passes the model's current leaves (:func:`leaf_structure`) when the caller has
+    them already: a derivative call walks its model once (:class:`hodphys.request.Request`).
     """
     def decorate(fn: Callable[..., T]) -> Callable[..., T]:
         cache: weakref.WeakKeyDictionary[nn.Module, tuple] = weakref.WeakKeyDictionary()
 
         @functools.wraps(fn)
-        def wrapper(model: nn.Module, *args: Any) -> T:
+        def wrapper(model: nn.Module, *args: Any, layers: tuple[nn.Module, ...] | None = None) -> T:
             if not is_plain_sequential(model):  # a single layer: cheap, and rules would keep it alive
                 return fn(model, *args)
-            layers = tuple(_leaves(model, []))
+            if layers is None:
+                layers = tuple(_leaves(model, []))
             key = args if key_args is None else args[:key_args]
             known, values = cache.get(model, (None, {}))
             if known != layers:

@@ -6,6 +6,7 @@ import math
 from torch import Tensor, nn
 
 from hodphys.elementwise import elementwise_of
+from hodphys.nn.access import child, parameter
 from hodphys.nn.block import Branch, BranchBlock
 
 
@@ -49,8 +50,9 @@ class ResidualBlock(BranchBlock):
 
     def branch(self) -> Branch:
         """S = I, Q = step·I, K and b of the inner linear map."""
-        return Branch(1.0, None, self.linear.weight, self.linear.bias,
-                      elementwise_of(self.activation), self.step)
+        linear = child(self, "linear")
+        return Branch(1.0, None, parameter(linear, "weight"), parameter(linear, "bias"),
+                      elementwise_of(child(self, "activation")), self.step)
 
     def forward(self, u: Tensor) -> Tensor:
         return u + self.step * self.activation(self.linear(u))
