@@ -14,6 +14,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+import torch
+from torch import Tensor
+
+from hodphys import replay
 from hodphys.nn.compose import cached_by_structure
 from hodphys.request import Request
 
@@ -121,7 +125,24 @@ def resolve(request: Request, method: str) -> Engine:
     return engine
 
 
+def _signature(engine: Engine, request: Request, inputs: list[Tensor]) -> tuple:
+    """What a recorded run of ``engine`` depends on besides the model (see :mod:`hodphys.replay`)."""
+    first = {id(t): i for i, t in reversed(list(enumerate(inputs)))}  # which inputs are one tensor
+    return (engine.name, request.quantity, request.m, request.order, request.want,
+            tuple((t.shape, t.dtype, t.device, t.requires_grad, t.is_inference(), first[id(t)]) for t in inputs),
+            torch.is_grad_enabled(), torch.is_inference_mode_enabled(), torch.get_default_dtype(),
+            engine.replay_settings())
+
+
 def run(request: Request, method: str) -> Any:
-    """Resolve the engine and compute ``request.quantity`` with it."""
+    """Resolve the engine and compute ``request.quantity`` with it; engines that allow it
+    (``replay_settings``) replay a recording of their ops on small batches (:mod:`hodphys.replay`)."""
     engine = resolve(request, method)
-    return getattr(engine, request.quantity)(request)
+
+    def compute() -> Any:
+        return getattr(engine, request.quantity)(request)
+
+    if not hasattr(engine, "replay_settings") or request.n_batch > replay.MAX_BATCH or request.options:
+        return compute()
+    inputs = [request.x, *request.vectors, *([] if request.weight is None else [request.weight])]
+    return replay.run(_signature(engine, request, inputs), request.model, inputs, compute)

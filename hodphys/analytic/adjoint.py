@@ -68,12 +68,13 @@ class Adjoint:
         return (self if scale == 1.0 else self.scale(scale))._directional(fn, z)
 
     def _value_only(self, fn: ElementwiseFunction, z: Jet, scale: float) -> Adjoint:
+        """σ′ ⊙ ḡ on the one row; a site's weights σ″ ⊙ ḡ stay (S, 1, N, w) (no select, no unsqueeze)."""
         collect = self.sites is not None and z.n_tangents > 0
-        f = z.sigma(fn, 2 if collect else 1)  # (N, w): broadcast over S
-        g = self.rows[:, 0]  # (S, N, w)
+        f = z.sigma(fn, 2 if collect else 1)  # (N, w): broadcast over S and the row axis
+        g = self.rows  # (S, 1, N, w)
         if collect:
             self.sites.append((z.tangents, _times(f[2], g, scale)))
-        return self._like(_times(f[1], g, scale).unsqueeze(1))
+        return self._like(_times(f[1], g, scale))
 
     def _directional(self, fn: ElementwiseFunction, z: Jet) -> Adjoint:
         """Reverse of (z, t, s) ↦ (σ, σ′t, σ′s + σ″ t_a t_b):

@@ -15,7 +15,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from hodphys.analytic import sweep
+from hodphys.analytic import jet, sweep
 from hodphys.analytic.cost import analytic_cost
 from hodphys.analytic.jet import OUTER, TRACE, Jet, Triples, use_outer
 from hodphys.analytic.rules import compile_model
@@ -85,6 +85,11 @@ class _Analytic:
 
     def cost(self, request: Request) -> float:
         return analytic_cost(request, _rules(request), self.mode)
+
+    @staticmethod
+    def replay_settings() -> tuple:
+        """The size thresholds a recorded run took its branches by (:mod:`hodphys.replay`)."""
+        return jet.MEMO_BYTES, jet.OUTER_WORK, sweep.STACK_BYTES
 
     def divergence(self, request: Request) -> Tensor:
         return self.jacobian(request).diagonal(dim1=-2, dim2=-1).sum(-1)

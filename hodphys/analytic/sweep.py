@@ -82,6 +82,8 @@ def seeds(weights: Tensor, rows: int, row: int) -> Adjoint:
     """Adjoint with weights (S, m) or (S, N, m) on jet row ``row`` of ``rows``, zero elsewhere."""
     if weights.ndim == 2:
         weights = weights.unsqueeze(1)
+    if rows == 1:
+        return Adjoint(weights.unsqueeze(1))
     out = weights.new_zeros((weights.shape[0], rows, *weights.shape[1:]))
     out[:, row] = weights
     return Adjoint(out)
@@ -93,7 +95,7 @@ STACK_BYTES = 1 << 16  # sites whose tangents together stay below this are contr
 class Curvature:
     """Accumulates the curvature sites an adjoint sweep meets and contracts them.
 
-    At a site with tangents Dz (p, N, w) and weights c = σ″(z) ⊙ ḡ (m, N, w), the Hessian
+    At a site with tangents Dz (p, N, w) and weights c = σ″(z) ⊙ ḡ (m, 1, N, w), the Hessian
     (N, m, p, p) gains Dzᵀ diag(c) Dz, the Laplacian (N, m) gains Σ_w c_w ‖Dz_w‖². The Hessian
     term is one batched matmul, (Dz ⊙ c) (N, m·p, w) @ Dzᵀ (N, w, p): the m outputs are stacked
     into the rows so no operand is broadcast (a broadcast batched matmul copies its expanded
@@ -130,11 +132,14 @@ class Curvature:
         self.total = term if self.total is None else self.total + term
 
     def _contract(self, dz: Tensor, c: Tensor) -> Tensor:
+        """dz (p, N, w), c (m, 1, N, w) → (N, m, p, p), or (N, m) for the Laplacian."""
         if not self.hessian:
-            return (c * (dz * dz).sum(0)).sum(-1).t()
+            return (c[:, 0] * (dz * dz).sum(0)).sum(-1).t()
         m, (p, n, w) = c.shape[0], dz.shape
         dz = dz.transpose(0, 1)  # (N, p, w)
-        scaled = (dz.unsqueeze(1) * c.transpose(0, 1).unsqueeze(2)).reshape(n, m * p, w)
+        if m == 1:  # (N, p, w) ⊙ (N, 1, w): no m axis to fold into the rows
+            return torch.bmm(dz * c[0].transpose(0, 1), dz.transpose(1, 2)).unsqueeze(1)
+        scaled = (dz.unsqueeze(1) * c.permute(2, 0, 1, 3)).reshape(n, m * p, w)
         return torch.bmm(scaled, dz.transpose(1, 2)).view(n, m, p, p)
 
     def result(self, n: int, m: int, p: int, like: Tensor) -> Tensor:
@@ -142,7 +147,7 @@ class Curvature:
         self._flush()
         if self.total is None:
             return like.new_zeros((n, m, p, p) if self.hessian else (n, m))
-        return self.total.expand(n, *self.total.shape[1:])
+        return self.total if self.total.shape[0] == n else self.total.expand(n, *self.total.shape[1:])
 
 
 def curvature(start_: Start, m: int, hessian: bool) -> tuple[Jet, Tensor]:
