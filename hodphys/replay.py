@@ -270,16 +270,22 @@ def _equal(a: Any, b: Any) -> bool:
 class Plan:
     """A recorded engine call: the generated function and what it was recorded with."""
 
-    def __init__(self, fn: Callable, recorder: _Recorder, snapshot: _Snapshot):
+    def __init__(self, fn: Callable, recorder: _Recorder, snapshot: _Snapshot, model: nn.Module):
         self.fn, self.snapshot = fn, snapshot
-        self.parameters = [(p, p.requires_grad) for _, p in sorted(recorder.parameters.items())]
+        used = {id(p) for p in recorder.parameters.values()}
+        # where each parameter the plan reads is registered (a reassigned one is a new object)
+        self.homes = [(registry, key, t, t.requires_grad) for registry, t in _homes(model) if id(t) in used
+                      for key in [next(k for k, v in registry.items() if v is t)]]
         self.order = sorted(recorder.inputs + list(recorder.parameters) + list(recorder.constants))
         self.n_inputs = len(recorder.inputs)
         fixed = {**recorder.parameters, **recorder.constants}
         self.fixed = [fixed[i] for i in self.order if i in fixed]  # inputs are the lowest slots
 
     def holds(self) -> bool:
-        return all(p.requires_grad == grad for p, grad in self.parameters) and self.snapshot.holds()
+        for registry, key, t, grad in self.homes:
+            if registry.get(key) is not t or t.requires_grad != grad:
+                return False
+        return self.snapshot.holds()
 
     def __call__(self, inputs: list[Tensor]) -> Any:
         return self.fn(*inputs, *self.fixed)
@@ -308,12 +314,17 @@ def _active_elsewhere() -> bool:
 
 
 def _parameters(model: nn.Module) -> dict[int, Tensor]:
-    found: dict[int, Tensor] = {}
+    """id -> tensor of every parameter and buffer; where each sits: :func:`_homes`."""
+    return {id(t): t for _, t in _homes(model)}
+
+
+def _homes(model: nn.Module) -> list[tuple[dict, Tensor]]:
+    """(registry dict, tensor) of every parameter and buffer, looked up again before a replay."""
+    out = []
     for module in model.modules():
-        for t in (*module._parameters.values(), *module._buffers.values()):
-            if t is not None:
-                found[id(t)] = t
-    return found
+        for registry in (module._parameters, module._buffers):
+            out.extend((registry, t) for t in registry.values() if t is not None)
+    return out
 
 
 def run(key: tuple, model: nn.Module, inputs: list[Tensor], compute: Callable[[], Any]) -> Any:
@@ -344,7 +355,7 @@ def run(key: tuple, model: nn.Module, inputs: list[Tensor], compute: Callable[[]
     if recorder.failure is not None or not _returnable(result):
         entry.plan = _UNREPLAYABLE
         return result
-    entry.plan = Plan(_compile(recorder, result), recorder, _Snapshot(model))
+    entry.plan = Plan(_compile(recorder, result), recorder, _Snapshot(model), model)
     return result
 
 

@@ -1,0 +1,225 @@
+"""Recorded replays (hodphys.replay) give what the engines compute, and are dropped when they would not.
+
+A signature records on its second call and replays from the third: every test below calls at
+least three times and compares with the engine run with replay turned off.
+"""
+import gc
+import weakref
+
+import pytest
+import torch
+from torch import nn
+
+import hodphys as hp
+from hodphys import replay
+from hodphys.analytic import register_rule
+from hodphys.analytic.rules import LinearRule
+from tests.analytic.nets import CASES, build
+from tests.helpers import assert_close_rel
+
+MODES = ["analytic-forward", "analytic-backward"]
+
+
+def _fresh(fn):
+    """fn() with replay off: the engine itself."""
+    before, replay.ENABLED = replay.ENABLED, False
+    try:
+        return fn()
+    finally:
+        replay.ENABLED = before
+
+
+def _plan(model):
+    """The one recorded entry of a model (asserting there is exactly one and it replays)."""
+    entries = list(replay._PLANS.get(model, {}).values())
+    assert len(entries) == 1
+    assert entries[0].plan is not None and entries[0].plan != replay._UNREPLAYABLE
+    return entries[0].plan
+
+
+def _calls(quantity, d, m, batch, g):
+    x = torch.randn(*batch, d, dtype=torch.float64, generator=g)
+    v1, v2 = (torch.randn(*batch, d, dtype=torch.float64, generator=g) for _ in range(2))
+    w = torch.randn(*batch, m, dtype=torch.float64, generator=g)
+    return x, {"jacobian": (), "hessian": (), "laplacian": (), "hvp": (v1,), "directional": ([v1, v2],),
+               "directional_grad": ([v1], w), "derivatives": ()}[quantity]
+
+
+QUANTITIES = ["jacobian", "hessian", "laplacian", "hvp", "directional", "directional_grad", "derivatives"]
+
+
+@pytest.mark.parametrize("method", MODES)
+@pytest.mark.parametrize("quantity", QUANTITIES)
+@pytest.mark.parametrize("kind, d, m, batch", CASES)
+def test_replay_equals_the_engine_on_every_layer_and_quantity(kind, d, m, batch, quantity, method):
+    if (method, quantity) in {("analytic-backward", "directional"), ("analytic-forward", "directional_grad")}:
+        return  # served by the other mode only for these orders
+    model = build(kind, d, m)
+    fn = getattr(hp, quantity)
+    g = torch.Generator().manual_seed(3)
+    for call in range(4):  # records at call 1, replays at 2 and 3, each on new data
+        x, args = _calls(quantity, d, m, batch, g)
+        kwargs = {"hessian": True} if quantity == "derivatives" else {}
+        ours = fn(model, x, *args, method=method, **kwargs)
+        ref = _fresh(lambda: fn(model, x, *args, method=method, **kwargs))
+        if quantity == "derivatives":
+            for field in ("value", "jacobian", "hessian", "laplacian"):
+                torch.testing.assert_close(getattr(ours, field), getattr(ref, field), rtol=0, atol=0)
+        else:
+            torch.testing.assert_close(ours, ref, rtol=0, atol=0)  # the same ops: bit for bit
+    _plan(model)
+
+
+def _resnet():
+    torch.manual_seed(0)
+    return hp.nn.ResNet(3, 5, 2, 2, step=0.5, opening_activation=hp.nn.LogCosh()).double()
+
+
+def _check_after(change, method="analytic-forward", quantity="hessian"):
+    """Record and replay, apply ``change(model)``, and compare the next calls with the engine."""
+    model = _resnet()
+    x = torch.randn(4, 3, dtype=torch.float64)
+    fn = getattr(hp, quantity)
+    for _ in range(3):
+        fn(model, x, method=method)
+    _plan(model)
+    change(model)
+    for _ in range(3):
+        torch.testing.assert_close(fn(model, x, method=method), _fresh(lambda: fn(model, x, method=method)),
+                                   rtol=0, atol=0)
+        assert_close_rel(fn(model, x, method=method), fn(model, x, method="autograd"), 1e-10)
+
+
+def _set_step(model):
+    model[2].step = 0.25
+
+
+def _set_activation(model):
+    model[2].activation = nn.Softplus(beta=2.0)
+
+
+def _set_beta(model):
+    model[2].activation = nn.Softplus(beta=2.0)
+    hp.hessian(model, torch.randn(4, 3, dtype=torch.float64), method="analytic-forward")
+    model[2].activation.beta = 3.0
+
+
+def _update_in_place(model):
+    with torch.no_grad():
+        for p in model.parameters():
+            p.mul_(1.1).add_(0.05)
+
+
+def _reassign(model):
+    model[0].weight = nn.Parameter(torch.randn(5, 3, dtype=torch.float64))
+
+
+def _replace_layer(model):
+    model[1] = nn.Tanh()
+
+
+@pytest.mark.parametrize("method", MODES)
+@pytest.mark.parametrize("change", [_set_step, _set_activation, _set_beta, _update_in_place, _reassign,
+                                    _replace_layer])
+def test_a_changed_model_is_never_served_a_stale_replay(change, method):
+    _check_after(change, method)
+
+
+def test_new_values_and_new_shapes():
+    model = _resnet()
+    for batch in [(4,), (4,), (4,), (2, 3), (2, 3), (2, 3), (4,)]:
+        x = torch.randn(*batch, 3, dtype=torch.float64)
+        assert_close_rel(hp.hessian(model, x), hp.hessian(model, x, method="autograd"), 1e-10)
+    assert len(replay._PLANS[model]) == 2
+
+
+def test_identical_directions_are_a_signature_of_their_own():
+    """D²f[v, v] recorded with one tensor twice must not be replayed for two different tensors."""
+    model = _resnet()
+    x, v, w = torch.randn(3, 4, 3, dtype=torch.float64)
+    for _ in range(3):
+        hp.directional(model, x, [v, v], method="analytic-forward")
+    ours = hp.directional(model, x, [v, w], method="analytic-forward")
+    assert_close_rel(ours, hp.directional(model, x, [v, w], method="autograd"), 1e-10)
+
+
+@pytest.mark.parametrize("method", MODES)
+def test_training_through_a_replay(method):
+    """Parameter and input gradients of a loss on a replayed Hessian equal the engine's."""
+    model = _resnet()
+    x = torch.randn(4, 3, dtype=torch.float64, requires_grad=True)
+
+    def grads():
+        loss = hp.hessian(model, x, method=method).square().sum()
+        return torch.autograd.grad(loss, [x, *(p for p in model.parameters() if p.requires_grad)],
+                                   allow_unused=True, materialize_grads=True)  # the last bias: no curvature
+
+    for _ in range(3):
+        ours = grads()
+    _plan(model)
+    for a, b in zip(ours, _fresh(grads)):
+        torch.testing.assert_close(a, b, rtol=0, atol=0)
+    model[2].linear.weight.requires_grad_(False)  # a frozen layer: recorded again
+    ours = grads()
+    for a, b in zip(ours, _fresh(grads)):
+        torch.testing.assert_close(a, b, rtol=0, atol=0)
+
+
+def test_grad_mode_and_requires_grad_are_part_of_the_signature():
+    model = _resnet()
+    x = torch.randn(4, 3, dtype=torch.float64)
+    for _ in range(3):
+        with torch.no_grad():
+            hp.laplacian(model, x)
+    out = hp.laplacian(model, x)
+    assert out.requires_grad  # not the no-grad recording
+    assert len(replay._PLANS[model]) == 2
+
+
+def test_a_data_dependent_rule_is_never_replayed():
+    class Clipped(nn.Linear):
+        pass
+
+    class ClippedRule(LinearRule):
+        def apply(self, jet):
+            if float(jet.rows.detach().abs().max()) > 1e9:  # turns a tensor into a Python value
+                raise AssertionError
+            return super().apply(jet)
+
+    register_rule(Clipped, ClippedRule)
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(3, 4), nn.Tanh(), Clipped(4, 4), nn.Tanh(), nn.Linear(4, 1)).double()
+    for _ in range(4):
+        x = torch.randn(5, 3, dtype=torch.float64)
+        assert_close_rel(hp.hessian(model, x, method="analytic-forward"), hp.hessian(model, x, method="autograd"),
+                         1e-10)
+    (entry,) = replay._PLANS[model].values()
+    assert entry.plan == replay._UNREPLAYABLE
+
+
+def test_large_batches_and_options_are_not_recorded():
+    model = _resnet()
+    x = torch.randn(replay.MAX_BATCH + 1, 3, dtype=torch.float64)
+    for _ in range(3):
+        hp.laplacian(model, x)
+    assert not replay._PLANS.get(model)
+
+
+def test_a_plan_does_not_keep_its_model_alive():
+    model = _resnet()
+    x = torch.randn(4, 3, dtype=torch.float64)
+    for _ in range(3):
+        hp.hessian(model, x)
+    ref = weakref.ref(model)
+    del model
+    gc.collect()
+    assert ref() is None
+
+
+def test_replay_steps_aside_under_torch_func():
+    model = _resnet()
+    x = torch.randn(4, 3, dtype=torch.float64)
+    for _ in range(3):
+        hp.laplacian(model, x, method="analytic-forward")
+    one = torch.func.vmap(lambda xi: hp.laplacian(model, xi.unsqueeze(0), method="analytic-forward")[0])(x)
+    assert_close_rel(one, hp.laplacian(model, x, method="autograd"), 1e-10)
