@@ -57,7 +57,7 @@ def test_replay_equals_the_engine_on_every_layer_and_quantity(kind, d, m, batch,
     model = build(kind, d, m)
     fn = getattr(hp, quantity)
     g = torch.Generator().manual_seed(3)
-    for call in range(4):  # records at call 1, replays at 2 and 3, each on new data
+    for _ in range(4):  # records at call 1, replays at 2 and 3, each on new data
         x, args = _calls(quantity, d, m, batch, g)
         kwargs = {"hessian": True} if quantity == "derivatives" else {}
         ours = fn(model, x, *args, method=method, **kwargs)
