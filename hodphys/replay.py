@@ -234,37 +234,40 @@ class _Snapshot:
     Modules are held weakly (the plan lives in a cache keyed weakly by the model)."""
 
     def __init__(self, model: nn.Module):
-        self.entries = [(weakref.ref(m), type(m), tuple(map(_weak, m._modules.values())), _settings(m))
-                        for m in model.modules()]
+        self.entries = []
+        for m in model.modules():
+            keys = tuple(k for k in m.__dict__ if not k.startswith("_"))
+            values = tuple(m.__dict__[k] for k in keys)
+            if any(isinstance(v, Tensor) for v in values):  # compared by identity, not by ==
+                values = tuple(_Same(v) if isinstance(v, Tensor) else v for v in values)
+            self.entries.append((weakref.ref(m), type(m), tuple(map(id, m._modules.values())), keys, values))
 
     def holds(self) -> bool:
-        for ref, cls, children, settings in self.entries:
+        """Tuple comparisons (identity first, then ==) run in C: ≈0.3 µs a module.
+
+        Children are compared by id: a replaced child that is still alive has another id, and one
+        that was freed (so its id may be reused) fails its own entry's weak reference."""
+        for ref, cls, children, keys, values in self.entries:
             module = ref()
-            if module is None or type(module) is not cls or tuple(map(_weak, module._modules.values())) != children:
+            if type(module) is not cls or tuple(map(id, module._modules.values())) != children:
                 return False
-            d = module.__dict__
-            for key, value in settings:
-                now = d.get(key, _Snapshot)
-                if now is not value and not _equal(now, value):
-                    return False
+            if tuple(map(module.__dict__.get, keys)) != values:
+                return False
         return True
 
 
-def _weak(module: nn.Module | None) -> weakref.ref | None:
-    return None if module is None else weakref.ref(module)
+class _Same:
+    """Equal to exactly one object (a tensor attribute: == would compare its entries)."""
 
+    __slots__ = ("obj",)
 
-def _settings(module: nn.Module) -> tuple:
-    return tuple((k, v) for k, v in module.__dict__.items() if not k.startswith("_"))
+    def __init__(self, obj: Any):
+        self.obj = obj
 
+    def __eq__(self, other: Any) -> bool:
+        return other is self.obj
 
-def _equal(a: Any, b: Any) -> bool:
-    if isinstance(a, Tensor) or isinstance(b, Tensor):
-        return a is b
-    try:
-        return bool(a == b)
-    except Exception:  # an attribute whose == is not a plain comparison
-        return False
+    __hash__ = None
 
 
 class Plan:

@@ -193,11 +193,11 @@ class AnalyticBackward(_Analytic):
 
     def hessian(self, request: Request) -> Tensor:
         s = sweep.start(request, _rules(request))
-        return sweep.hessian_to_input(s, sweep.curvature(s, request.m, hessian=True)[1])
+        return sweep.hessian_to_input(s, sweep.curvature(s, request.m, hessian=True, output=False)[1])
 
     def laplacian(self, request: Request) -> Tensor:
         s = sweep.start(request, _rules(request))
-        return sweep.curvature(s, request.m, hessian=False)[1]
+        return sweep.curvature(s, request.m, hessian=False, output=False)[1]
 
     def _reverse(self, request: Request, weights: Tensor) -> Tensor:
         """∇ₓ of the top jet row seeded by weights (S, m) or (S, N, m): (N, S, d)."""

@@ -66,13 +66,14 @@ class Jet:
     autograd records the rows (training), whose graph needs them as they were.
     """
 
-    __slots__ = ("rows", "n_tangents", "pairs", "triples", "scratch", "memo")
+    __slots__ = ("rows", "n_tangents", "pairs", "triples", "scratch", "memo", "_value")
 
     def __init__(self, rows: Tensor, n_tangents: int, pairs: tuple[Tensor, Tensor] | str | None = None,
                  scratch: bool = False, triples: Triples | None = None):
         self.rows, self.n_tangents, self.pairs, self.scratch = rows, n_tangents, pairs, scratch
         self.triples = triples
         self.memo: tuple[ElementwiseFunction, list[Tensor]] | None = None  # see sigma()
+        self._value: Tensor | None = None  # rows[0], when a linear map has made that view already
 
     @classmethod
     def seed(cls, x: Tensor, tangents: Tensor | None, pairs: tuple[Tensor, Tensor] | str | None = None,
@@ -101,7 +102,7 @@ class Jet:
     @property
     def value(self) -> Tensor:
         """(N, w)."""
-        return self.rows[0]
+        return self.rows[0] if self._value is None else self._value
 
     @property
     def tangents(self) -> Tensor:
@@ -143,10 +144,11 @@ class Jet:
 
     def linear(self, weight: Tensor, bias: Tensor | None = None) -> Jet:
         """u ↦ W u + b on every row, the bias on the value row only; W (w_out, w)."""
-        out = torch.nn.functional.linear(self.rows, weight)
+        out = self._like(torch.nn.functional.linear(self.rows, weight))
         if bias is not None:
-            out[0].add_(bias)
-        return self._like(out)
+            out._value = value = out.rows[0]
+            value.add_(bias)
+        return out
 
     def scale(self, c: float) -> Jet:
         return self._like(self.rows * scalar(c, self.rows))
@@ -189,7 +191,7 @@ class Jet:
         second = self.pairs is not None
         need = 0 if self.rows.shape[0] == 1 else 3 if self.triples is not None else 2 if second else 1
         in_place = self.scratch and not (torch.is_grad_enabled() and self.rows.requires_grad)
-        value = self.rows[0]
+        value = self.value
         keep = not self.scratch and value.numel() * value.element_size() <= MEMO_BYTES
         f = fn.derivatives(value, need + 1 if keep else need)
         if in_place:  # a derivative that is (a view of) the value row, e.g. x of x²/2, would be scaled with it

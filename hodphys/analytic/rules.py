@@ -49,7 +49,7 @@ class LinearRule:
         return jet.linear(parameter(self.module, "weight"), parameter(self.module, "bias")), None
 
     def backward(self, adjoint: Adjoint, saved: Any) -> Adjoint:
-        return adjoint.linear(parameter(self.module, "weight").t())
+        return adjoint.transposed_linear(parameter(self.module, "weight"))
 
 
 class ElementwiseRule:

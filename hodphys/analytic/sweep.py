@@ -150,14 +150,21 @@ class Curvature:
         return self.total if self.total.shape[0] == n else self.total.expand(n, *self.total.shape[1:])
 
 
-def curvature(start_: Start, m: int, hessian: bool) -> tuple[Jet, Tensor]:
+def curvature(start_: Start, m: int, hessian: bool, output: bool = True) -> tuple[Jet | None, Tensor]:
     """Forward tangents along the start directions, then m value-only adjoints contracting the sites.
 
     Returns the output jet (value and Jacobian rows) and the Hessian (N, m, p, p) in start
-    coordinates, or the Laplacian (N, m).
+    coordinates, or the Laplacian (N, m). Without ``output`` a closing linear layer is not run
+    forward (its adjoint needs nothing from it) and the jet returned is None.
     """
     jet = Jet.seed(start_.x, start_.directions)
-    out, saved = forward(start_.rules, jet, save=True)
+    rules = start_.rules
+    if not output and len(rules) > 1 and isinstance(rules[-1], LinearRule):
+        out, saved = forward(rules[:-1], jet, save=True)
+        out = None
+        saved.append(None)  # what LinearRule.apply saves
+    else:
+        out, saved = forward(rules, jet, save=True)
     eye = torch.eye(m, dtype=jet.rows.dtype, device=jet.rows.device)
     adjoint = seeds(eye, 1, 0)
     adjoint.sites = Curvature(hessian)

@@ -55,7 +55,11 @@ def follows_branch(module: BranchBlock) -> bool:
 
 
 def _apply_transposed(adjoint: Any, m: Map) -> Any:
-    return adjoint.scale(m) if isinstance(m, float) else adjoint.linear(m.t())
+    """Mᵀ ḡ; an adjoint may offer ``transposed_linear`` (one op where ``linear(M.t())`` is two)."""
+    if isinstance(m, float):
+        return adjoint.scale(m)
+    transposed = getattr(adjoint, "transposed_linear", None)
+    return adjoint.linear(m.t()) if transposed is None else transposed(m)
 
 
 def propagate(state: Any, br: Branch) -> tuple[Any, Any]:
@@ -87,8 +91,8 @@ def propagate_adjoint(adjoint: Any, z: Any, br: Branch,
     if isinstance(br.outer, float):
         g_z = through_activation(adjoint, z, br.outer)
     else:
-        g_z = through_activation(adjoint.linear(br.outer.t()), z, 1.0)
-    g_u = g_z.linear(br.inner.t())
+        g_z = through_activation(_apply_transposed(adjoint, br.outer), z, 1.0)
+    g_u = _apply_transposed(g_z, br.inner)
     if isinstance(br.skip, float) and br.skip == 1.0:
         return adjoint.add(g_u)
     return _apply_transposed(adjoint, br.skip).add(g_u)
