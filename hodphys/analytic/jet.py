@@ -87,7 +87,9 @@ class Jet:
         # the one TRACE row starts as zeros: it costs the first matmul one row, where adding it
         # at the first σ would copy all K rows (pairs, with R rows, are added lazily instead)
         zero = [x.new_zeros((1, *x.shape))] if pairs == TRACE else []
-        return cls(torch.cat([x.unsqueeze(0), tangents, *zero]), tangents.shape[0], pairs, triples=triples)
+        jet = cls(torch.cat([x.unsqueeze(0), tangents, *zero]), tangents.shape[0], pairs, triples=triples)
+        jet._value = x  # equal to rows[0], and never written in place (σ writes rows)
+        return jet
 
     def _like(self, rows: Tensor) -> Jet:
         return Jet(rows, self.n_tangents, self.pairs, self.scratch, self.triples)

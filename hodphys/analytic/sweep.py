@@ -160,15 +160,16 @@ def curvature(start_: Start, m: int, hessian: bool, output: bool = True) -> tupl
     jet = Jet.seed(start_.x, start_.directions)
     rules = start_.rules
     if not output and len(rules) > 1 and isinstance(rules[-1], LinearRule):
+        # the m seeds e_k through the closing W (m, w): the adjoints are W's rows, a view
         out, saved = forward(rules[:-1], jet, save=True)
-        out = None
-        saved.append(None)  # what LinearRule.apply saves
+        out, rules = None, rules[:-1]
+        weight = parameter(start_.rules[-1].module, "weight")
+        adjoint = Adjoint(weight.reshape(m, 1, 1, weight.shape[1]))
     else:
         out, saved = forward(rules, jet, save=True)
-    eye = torch.eye(m, dtype=jet.rows.dtype, device=jet.rows.device)
-    adjoint = seeds(eye, 1, 0)
+        adjoint = seeds(torch.eye(m, dtype=jet.rows.dtype, device=jet.rows.device), 1, 0)
     adjoint.sites = Curvature(hessian)
-    run_adjoint(start_.rules, saved, adjoint)
+    run_adjoint(rules, saved, adjoint)
     return out, adjoint.sites.result(start_.x.shape[0], m, start_.directions.shape[0], start_.x)
 
 
