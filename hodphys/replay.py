@@ -294,11 +294,14 @@ class Plan:
         return self.fn(*inputs, *self.fixed)
 
 
+MAX_RECORDINGS = 3  # a signature whose model keeps changing between calls stops being recorded
+
+
 class _Entry:
-    __slots__ = ("calls", "plan")
+    __slots__ = ("calls", "plan", "recordings")
 
     def __init__(self) -> None:
-        self.calls, self.plan = 0, None
+        self.calls, self.plan, self.recordings = 0, None, 0
 
 
 _PLANS: weakref.WeakKeyDictionary[nn.Module, dict[tuple, Any]] = weakref.WeakKeyDictionary()
@@ -351,6 +354,10 @@ def run(key: tuple, model: nn.Module, inputs: list[Tensor], compute: Callable[[]
         entry.plan, entry.calls = None, 0  # the model changed: record again on the next call
     entry.calls += 1
     if entry.calls < 2:
+        return compute()
+    entry.recordings += 1
+    if entry.recordings > MAX_RECORDINGS:  # e.g. torch.func.functional_call swaps the parameters each call
+        entry.plan = _UNREPLAYABLE
         return compute()
     recorder = _Recorder(inputs, _parameters(model))
     with recorder:

@@ -223,3 +223,27 @@ def test_replay_steps_aside_under_torch_func():
         hp.laplacian(model, x, method="analytic-forward")
     one = torch.func.vmap(lambda xi: hp.laplacian(model, xi.unsqueeze(0), method="analytic-forward")[0])(x)
     assert_close_rel(one, hp.laplacian(model, x, method="autograd"), 1e-10)
+
+
+class _HessianOf(nn.Module):
+    def __init__(self, net):
+        super().__init__()
+        self.net = net
+
+    def forward(self, x):
+        return hp.hessian(self.net, x, method="analytic-forward")
+
+
+def test_swapped_parameters_stop_the_recording():
+    """functional_call swaps the parameters every call: each replay is refused, and after a few
+    recordings the signature runs the engine itself (no recording every other call)."""
+    model = _resnet()
+    wrapper = _HessianOf(model)
+    x = torch.randn(4, 3, dtype=torch.float64)
+    for i in range(12):
+        params = {f"net.{k}": v.detach() * (1 + 0.01 * i) for k, v in model.named_parameters()}
+        ours = torch.func.functional_call(wrapper, params, (x,))
+        ref = _fresh(lambda: torch.func.functional_call(wrapper, params, (x,)))
+        torch.testing.assert_close(ours, ref, rtol=0, atol=0)
+    (entry,) = replay._PLANS[model].values()
+    assert entry.plan == replay._UNREPLAYABLE and entry.recordings == replay.MAX_RECORDINGS + 1
