@@ -29,11 +29,14 @@ from __future__ import annotations
 
 import os
 import weakref
+from itertools import chain, repeat
+from operator import call as _call
 from collections.abc import Callable
 from typing import Any
 
 import torch
 from torch import Tensor, nn
+from torch.autograd.function import BackwardCFunction
 from torch.overrides import TorchFunctionMode
 
 ENABLED = os.environ.get("HODPHYS_REPLAY", "1") != "0"
@@ -77,6 +80,7 @@ class _Recorder(TorchFunctionMode):
         self.lines: list[tuple[Callable, Any, Any, list[int] | int]] = []
         self.n_slots = 0
         self.failure: str | None = None
+        self.results: set[int] = set()  # slots made by recorded calls
         self.inputs = [self._new_slot(t) for t in inputs]  # the caller keys identical inputs apart
         if any(id(t) in parameters for t in inputs):
             self.failure = "an input is one of the model's parameters"
@@ -91,6 +95,10 @@ class _Recorder(TorchFunctionMode):
     def _slot(self, t: Tensor) -> int:
         known = self.slots.get(id(t))
         if known is not None and known[0]() is t:
+            if known[1] in self.results and isinstance(t.grad_fn, BackwardCFunction):
+                # made by recorded ops, then wrapped by a custom autograd.Function (its backward
+                # would be lost: the recording holds the ops of its forward only)
+                raise Unreplayable("the output of a custom torch.autograd.Function")
             return known[1]
         if t.dim() != 0 or t.requires_grad:  # only cached 0-d constants come from elsewhere
             raise Unreplayable(f"a tensor of shape {tuple(t.shape)} made outside the recorded calls")
@@ -106,6 +114,10 @@ class _Recorder(TorchFunctionMode):
                 else self._refuse(f"an argument of type {type(value).__name__}")
         if isinstance(value, torch.Size):
             return tuple(value)
+        if isinstance(value, slice):
+            if not all(type(v) in (int, type(None)) for v in (value.start, value.stop, value.step)):
+                raise Unreplayable("a slice with non-integer bounds")
+            return value
         if isinstance(value, dict):
             return {k: self._template(v) for k, v in value.items()}
         if isinstance(value, _LITERALS):
@@ -138,8 +150,10 @@ class _Recorder(TorchFunctionMode):
     def _result_slot(self, t: Tensor) -> int:
         known = self.slots.get(id(t))
         if known is not None and known[0]() is t:  # an in-place op returns its input
-            return known[1]
-        return self._new_slot(t)
+            return self._slot(t)
+        slot = self._new_slot(t)
+        self.results.add(slot)
+        return slot
 
 
 class _Slot:
@@ -159,9 +173,9 @@ def _source(value: Any, bind: Callable[[Any], str]) -> str:
         return "[" + ", ".join(_source(v, bind) for v in value) + "]"
     if isinstance(value, dict):
         return "{" + ", ".join(f"{k!r}: {_source(v, bind)}" for k, v in value.items()) + "}"
-    if isinstance(value, (bool, int, str, type(None))) or (isinstance(value, float) and value == value
-                                                          and abs(value) != float("inf")):
-        return repr(value)
+    if type(value) in (bool, int, str, type(None)) or (type(value) is float and value == value
+                                                       and abs(value) != float("inf")):
+        return repr(value)  # exact types only: a subclass (np.float64, an IntEnum) reprs as a call
     return bind(value)
 
 
@@ -229,69 +243,119 @@ def _compile(recorder: _Recorder, result: Any) -> Callable:
 
 
 class _Snapshot:
-    """Every submodule's children and public plain attributes, to compare before a replay.
+    """What a replay assumes of the model, compared before each replay in a few C-level passes.
 
-    Modules are held weakly (the plan lives in a cache keyed weakly by the model)."""
+    For every submodule (held weakly: the plan lives in a cache keyed weakly by the model):
+
+    * its type and how many attributes it has (one added, e.g. now shadowing a class attribute);
+    * its children, parameters and buffers: names and identities (by id: an object replaced
+      while alive has another id, and a module or parameter that was freed, so that its id could
+      be reused, fails its own weak reference);
+    * every attribute holding a plain value — numbers, strings, dtypes, and tuples or lists of
+      them; private ones too (a rule may read ``_beta``) — compared by value;
+    * every other public attribute, compared by identity.
+
+    Not watched: the contents of other mutable objects (a rule that reads a setting from inside a
+    list of objects, or a private container, must not change it between calls). The parameter and
+    buffer dicts are held (they hold tensors only), the child dicts are read through the modules.
+    """
 
     def __init__(self, model: nn.Module):
-        self.entries = []
-        for m in model.modules():
-            keys = tuple(k for k in m.__dict__ if not k.startswith("_"))
-            values = tuple(m.__dict__[k] for k in keys)
-            if any(isinstance(v, Tensor) for v in values):  # compared by identity, not by ==
-                values = tuple(_Same(v) if isinstance(v, Tensor) else v for v in values)
-            self.entries.append((weakref.ref(m), type(m), tuple(map(id, m._modules.values())), keys, values))
+        modules = list(model.modules())
+        self.refs = tuple(weakref.ref(m) for m in modules)
+        self.types = tuple(type(m) for m in modules)
+        self.lens = tuple(len(vars(m)) for m in modules)
+        kids = [m._modules for m in modules]
+        self.parents = tuple(i for i, k in enumerate(kids) if k)  # the ones with children
+        self.children = (tuple(map(len, kids)), *self._contents([kids[i] for i in self.parents]))
+        self.registries = tuple(r for m in modules for r in (m._parameters, m._buffers))
+        self.filled = tuple(r for r in self.registries if r)
+        self.tensors = (tuple(map(len, self.registries)), *self._contents(self.filled))
+        value_at, value_keys, values, id_at, id_keys, ids = [], [], [], [], [], []
+        for i, m in enumerate(modules):
+            for key, value in vars(m).items():
+                if key in _MODULE_INTERNALS:
+                    continue
+                if _plain(value):
+                    value_at.append(i)
+                    value_keys.append(key)
+                    values.append(list(value) if type(value) is list else value)
+                elif not key.startswith("_"):
+                    id_at.append(i)
+                    id_keys.append(key)
+                    ids.append(id(value))
+        self.value_at, self.value_keys, self.values = tuple(value_at), tuple(value_keys), tuple(values)
+        self.id_at, self.id_keys, self.ids = tuple(id_at), tuple(id_keys), tuple(ids)
+
+    @staticmethod
+    def _contents(registries: tuple | list) -> tuple:
+        """(names, ids) of the entries of some registry dicts (the sizes of all are compared too:
+        an empty one that gains an entry changes size)."""
+        return (tuple(chain.from_iterable(registries)),
+                tuple(map(id, chain.from_iterable(map(dict.values, registries)))))
 
     def holds(self) -> bool:
-        """Tuple comparisons (identity first, then ==) run in C: ≈0.3 µs a module.
+        modules = tuple(map(_call, self.refs))
+        if tuple(map(type, modules)) != self.types:  # a freed module is None
+            return False
+        dicts = tuple(map(vars, modules))
+        if tuple(map(len, dicts)) != self.lens:
+            return False
+        kids = tuple(map(dict.__getitem__, dicts, repeat("_modules")))
+        if (tuple(map(len, kids)), *self._contents(tuple(map(kids.__getitem__, self.parents)))) != self.children:
+            return False
+        if (tuple(map(len, self.registries)), *self._contents(self.filled)) != self.tensors:
+            return False
+        if tuple(map(id, map(dict.get, map(dicts.__getitem__, self.id_at), self.id_keys))) != self.ids:
+            return False
+        try:  # a plain value replaced by, say, a tensor: its == is no plain comparison
+            return tuple(map(dict.get, map(dicts.__getitem__, self.value_at), self.value_keys)) == self.values
+        except Exception:
+            return False
 
-        Children are compared by id: a replaced child that is still alive has another id, and one
-        that was freed (so its id may be reused) fails its own entry's weak reference."""
-        for ref, cls, children, keys, values in self.entries:
-            module = ref()
-            if type(module) is not cls or tuple(map(id, module._modules.values())) != children:
-                return False
-            if tuple(map(module.__dict__.get, keys)) != values:
-                return False
+
+_MODULE_INTERNALS = frozenset(vars(nn.Module())) - {"training"}  # nn.Module's own bookkeeping
+
+_PLAIN = (int, float, bool, str, complex, type(None), torch.dtype, torch.device)
+
+
+def _plain(value: Any) -> bool:
+    """A value compared by ==: exact built-in scalars (not subclasses such as np.float64, whose
+    == may broadcast), dtypes, devices, and tuples or lists of those."""
+    if type(value) in _PLAIN:
         return True
-
-
-class _Same:
-    """Equal to exactly one object (a tensor attribute: == would compare its entries)."""
-
-    __slots__ = ("obj",)
-
-    def __init__(self, obj: Any):
-        self.obj = obj
-
-    def __eq__(self, other: Any) -> bool:
-        return other is self.obj
-
-    __hash__ = None
+    return type(value) in (tuple, list) and all(type(v) in _PLAIN for v in value)
 
 
 class Plan:
-    """A recorded engine call: the generated function and what it was recorded with."""
+    """A recorded engine call: the generated function and what it was recorded with.
 
-    def __init__(self, fn: Callable, recorder: _Recorder, snapshot: _Snapshot, model: nn.Module):
+    Parameters and buffers are held weakly (a plan must not keep a replaced layer's weights alive);
+    the cached 0-d constants it read are held."""
+
+    def __init__(self, fn: Callable, recorder: _Recorder, snapshot: _Snapshot):
         self.fn, self.snapshot = fn, snapshot
-        used = {id(p) for p in recorder.parameters.values()}
-        # where each parameter the plan reads is registered (a reassigned one is a new object)
-        self.homes = [(registry, key, t, t.requires_grad) for registry, t in _homes(model) if id(t) in used
-                      for key in [next(k for k, v in registry.items() if v is t)]]
-        self.order = sorted(recorder.inputs + list(recorder.parameters) + list(recorder.constants))
-        self.n_inputs = len(recorder.inputs)
-        fixed = {**recorder.parameters, **recorder.constants}
-        self.fixed = [fixed[i] for i in self.order if i in fixed]  # inputs are the lowest slots
+        order = sorted(recorder.inputs + list(recorder.parameters) + list(recorder.constants))
+        self.fixed = []  # after the inputs, which are the lowest slots: (weak ref, requires_grad) or constant
+        for slot in order:
+            if slot in recorder.parameters:
+                p = recorder.parameters[slot]
+                self.fixed.append((weakref.ref(p), p.requires_grad))
+            elif slot in recorder.constants:
+                self.fixed.append((None, recorder.constants[slot]))
 
-    def holds(self) -> bool:
-        for registry, key, t, grad in self.homes:
-            if registry.get(key) is not t or t.requires_grad != grad:
-                return False
-        return self.snapshot.holds()
-
-    def __call__(self, inputs: list[Tensor]) -> Any:
-        return self.fn(*inputs, *self.fixed)
+    def arguments(self) -> list[Tensor] | None:
+        """The parameters (alive, with the same requires_grad) and constants, or None."""
+        out = []
+        for ref, held in self.fixed:
+            if ref is None:
+                out.append(held)
+                continue
+            p = ref()
+            if p is None or p.requires_grad != held:
+                return None
+            out.append(p)
+        return out if self.snapshot.holds() else None
 
 
 MAX_RECORDINGS = 3  # a signature whose model keeps changing between calls stops being recorded
@@ -314,23 +378,27 @@ _dispatch_modes = getattr(torch._C, "_len_torch_dispatch_stack", lambda: 1)
 _function_modes = getattr(torch._C, "_is_torch_function_mode_enabled", lambda: True)
 
 
+def _autocast() -> bool:
+    """Autocast on for any device (it changes the dtypes of ops and of cached constants)."""
+    try:
+        return torch.is_autocast_enabled("cpu") or torch.is_autocast_enabled("cuda")
+    except TypeError:  # torch < 2.4 takes no device type
+        return torch.is_autocast_enabled() or torch.is_autocast_cpu_enabled()
+
+
 def _active_elsewhere() -> bool:
-    """torch.compile, torch.func transforms or another mode are running: run the engine itself."""
-    return torch.compiler.is_compiling() or _functorch_active() or _dispatch_modes() > 0 or _function_modes()
+    """torch.compile, torch.func transforms, another mode or autocast are on: run the engine itself."""
+    return (torch.compiler.is_compiling() or _functorch_active() or _dispatch_modes() > 0 or _function_modes()
+            or _autocast())
 
 
 def _parameters(model: nn.Module) -> dict[int, Tensor]:
-    """id -> tensor of every parameter and buffer; where each sits: :func:`_homes`."""
-    return {id(t): t for _, t in _homes(model)}
-
-
-def _homes(model: nn.Module) -> list[tuple[dict, Tensor]]:
-    """(registry dict, tensor) of every parameter and buffer, looked up again before a replay."""
-    out = []
+    """id -> tensor of every parameter and buffer of the model."""
+    found: dict[int, Tensor] = {}
     for module in model.modules():
         for registry in (module._parameters, module._buffers):
-            out.extend((registry, t) for t in registry.values() if t is not None)
-    return out
+            found.update((id(t), t) for t in registry.values() if t is not None)
+    return found
 
 
 def run(key: tuple, model: nn.Module, inputs: list[Tensor], compute: Callable[[], Any]) -> Any:
@@ -349,8 +417,9 @@ def run(key: tuple, model: nn.Module, inputs: list[Tensor], compute: Callable[[]
     if entry.plan is _UNREPLAYABLE:
         return compute()
     if entry.plan is not None:
-        if entry.plan.holds():
-            return entry.plan(inputs)
+        fixed = entry.plan.arguments()
+        if fixed is not None:
+            return entry.plan.fn(*inputs, *fixed)
         entry.plan, entry.calls = None, 0  # the model changed: record again on the next call
     entry.calls += 1
     if entry.calls < 2:
@@ -365,7 +434,7 @@ def run(key: tuple, model: nn.Module, inputs: list[Tensor], compute: Callable[[]
     if recorder.failure is not None or not _returnable(result):
         entry.plan = _UNREPLAYABLE
         return result
-    entry.plan = Plan(_compile(recorder, result), recorder, _Snapshot(model), model)
+    entry.plan = Plan(_compile(recorder, result), recorder, _Snapshot(model))
     return result
 
 

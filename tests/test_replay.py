@@ -247,3 +247,132 @@ def test_swapped_parameters_stop_the_recording():
         torch.testing.assert_close(ours, ref, rtol=0, atol=0)
     (entry,) = replay._PLANS[model].values()
     assert entry.plan == replay._UNREPLAYABLE and entry.recordings == replay.MAX_RECORDINGS + 1
+
+
+# found by review: each once gave a stale result, an error or a leak with replay on
+
+
+class _Step(hp.nn.BranchBlock):
+    """y = u + step·tanh(W u + b), with ``step`` a class attribute unless set on the instance."""
+
+    step = 1.0
+
+    def __init__(self, width):
+        super().__init__()
+        self.lin = nn.Linear(width, width)
+
+    def branch(self):
+        return hp.nn.Branch(1.0, None, self.lin.weight, self.lin.bias, hp.elementwise.Tanh(), self.step)
+
+    def forward(self, u):
+        return u + self.step * torch.tanh(self.lin(u))
+
+
+def _step_net():
+    torch.manual_seed(0)
+    return nn.Sequential(nn.Linear(3, 6), _Step(6), nn.Linear(6, 2)).double()
+
+
+def _after(model, change, method="analytic-forward"):
+    x = torch.randn(5, 3, dtype=torch.float64)
+    for _ in range(3):
+        hp.hessian(model, x, method=method)
+    change(model)
+    for _ in range(2):
+        assert_close_rel(hp.hessian(model, x, method=method), hp.hessian(model, x, method="autograd"), 1e-10)
+
+
+@pytest.mark.parametrize("method", MODES)
+def test_a_numpy_scalar_setting_is_replayed(method):
+    import numpy as np
+
+    model = _step_net()
+    model[1].step = np.float64(0.5)  # repr() is a call, not a literal
+    _after(model, lambda m: None, method)
+
+
+def test_an_instance_attribute_shadowing_a_class_attribute_is_seen():
+    _after(_step_net(), lambda m: setattr(m[1], "step", 0.1))
+
+
+def test_a_private_setting_is_seen():
+    class Scaled(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self._beta = 1.0
+
+        def forward(self, u):
+            return nn.functional.softplus(u, beta=self._beta)
+
+    hp.elementwise.register_elementwise(Scaled, lambda m: hp.elementwise.Softplus(m._beta, 20.0))
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(3, 8), Scaled(), nn.Linear(8, 1)).double()
+    _after(model, lambda m: setattr(m[1], "_beta", 3.0))
+
+
+def test_a_parameter_registered_in_an_empty_slot_is_seen():
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(3, 8), nn.Tanh(), nn.Linear(8, 8, bias=False), nn.Softplus(),
+                          nn.Linear(8, 2)).double()
+    _after(model, lambda m: setattr(m[2], "bias", nn.Parameter(torch.randn(8, dtype=torch.float64))))
+
+
+def test_attributes_whose_equality_is_elementwise_do_not_break_the_check():
+    def change(model):
+        model[2].history = [torch.randn(4)]
+        model[2].table = torch.randn(3).numpy()
+
+    model = _step_net()
+    model[2].history, model[2].table = [torch.randn(4)], torch.randn(3).numpy()
+    _after(model, change)
+
+
+def test_autocast_is_not_recorded_into_a_plan():
+    torch.manual_seed(0)
+    model = hp.nn.ResNet(3, 6, 2, 1, step=0.1, opening_activation=hp.nn.LogCosh())
+    x = torch.randn(5, 3)
+    hp.hessian(model, x, method="analytic-forward")
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        hp.hessian(model, x, method="analytic-forward")
+    ours = hp.hessian(model, x, method="analytic-forward")
+    torch.testing.assert_close(ours, _fresh(lambda: hp.hessian(model, x, method="analytic-forward")), rtol=0, atol=0)
+
+
+def test_a_custom_autograd_function_in_a_rule_keeps_its_backward():
+    class Clip(torch.autograd.Function):
+        @staticmethod
+        def forward(ctx, w):
+            return w.clone()
+
+        @staticmethod
+        def backward(ctx, g):
+            return g.clamp(-1e-3, 1e-3)
+
+    class ClipLinear(nn.Linear):
+        pass
+
+    class ClipRule(LinearRule):
+        def apply(self, jet):
+            return jet.linear(Clip.apply(self.module.weight), self.module.bias), None
+
+    register_rule(ClipLinear, ClipRule)
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(3, 8), nn.Tanh(), ClipLinear(8, 8), nn.Softplus(), nn.Linear(8, 1)).double()
+    x = torch.randn(5, 3, dtype=torch.float64)
+    for _ in range(4):
+        loss = hp.laplacian(model, x, method="analytic-forward").sum()
+        assert torch.autograd.grad(loss, model[2].weight)[0].abs().max() <= 1e-3
+
+
+def test_a_model_referring_to_itself_is_freed():
+    import functools
+
+    model = _resnet()
+    model.pde = functools.partial(hp.laplacian, model, method="analytic-forward")
+    x = torch.randn(4, 3, dtype=torch.float64)
+    for _ in range(3):
+        model.pde(x)
+    ref = weakref.ref(model)
+    del model
+    gc.collect()
+    assert ref() is None
