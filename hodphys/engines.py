@@ -68,7 +68,8 @@ def _serves(engine: Engine, request: Request) -> str | None:
 def _choice_key(request: Request) -> tuple:
     """What a choice depends on besides the model's layers: the request's sizes and the registry."""
     return (request.quantity, request.n_batch, request.d, request.m, request.order, len(request.vectors),
-            request.weight is None, request.want, request.x.dtype, request.x.device.type, tuple(ENGINES))
+            request.weight is None, request.want, request.x.dtype, request.x.device.type, tuple(ENGINES),
+            replay.ENABLED)  # the analytic engines price a replayed call lower
 
 
 def choose(request: Request) -> Choice:

@@ -156,12 +156,17 @@ class Jet:
         return self._like(self.rows * scalar(c, self.rows))
 
     def add(self, other: Jet, alpha: float = 1.0) -> Jet:
-        """self + alpha·other on the same tangents; a missing (zero) second block is padded."""
+        """self + alpha·other on the same tangents; a missing (zero) second block is padded.
+
+        A ``scratch`` other (a residual branch in a sweep that keeps no state) takes the sum in
+        its own rows: one K-row buffer less alive at the peak."""
         a, b = self.rows, other.rows
         if a.shape[0] < b.shape[0]:
             a = torch.nn.functional.pad(a, (0, 0, 0, 0, 0, b.shape[0] - a.shape[0]))
         elif b.shape[0] < a.shape[0]:
             b = torch.nn.functional.pad(b, (0, 0, 0, 0, 0, a.shape[0] - b.shape[0]))
+        if other.scratch and not (torch.is_grad_enabled() and (a.requires_grad or b.requires_grad)):
+            return self._like(torch.add(a, b, alpha=alpha, out=b))
         return self._like(torch.add(a, b, alpha=alpha))
 
     def _third_terms(self, f: list[Tensor]) -> Tensor:

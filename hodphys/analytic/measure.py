@@ -55,6 +55,8 @@ class _PeakTensorMemory(TorchDispatchMode):
 
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):
         out = func(*args, **(kwargs or {}))
+        if any(r.alias_info is not None for r in func._schema.returns):
+            return out  # a view or an in-place result: no new storage (a view of a weight is not memory)
         for t in tree_flatten(out)[0]:
             if not isinstance(t, torch.Tensor):
                 continue

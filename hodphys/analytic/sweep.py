@@ -75,7 +75,9 @@ def forward(rules: Sequence[Any], jet: Jet, save: bool = False) -> tuple[Jet, li
     Without ``save``, σ may work in place (``Jet.scratch``).
     """
     jet.scratch = not save
-    return run_rules(rules, jet, save)
+    start = [jet]
+    del jet  # the rules' sweep holds the only reference: the seed rows are freed after the first layer
+    return run_rules(rules, start.pop(), save)
 
 
 def seeds(weights: Tensor, rows: int, row: int) -> Adjoint:
@@ -89,7 +91,7 @@ def seeds(weights: Tensor, rows: int, row: int) -> Adjoint:
     return Adjoint(out)
 
 
-STACK_BYTES = 1 << 16  # sites whose tangents together stay below this are contracted at once
+STACK_BYTES = 1 << 16  # sites are contracted at once while their scaled tangents (m copies) stay below this
 
 
 class Curvature:
@@ -103,8 +105,8 @@ class Curvature:
 
     Small sites (a batch of 10, say) are kept and contracted together, concatenated along w:
     one contraction instead of one per site, where each tensor op costs more than its
-    arithmetic. Once the kept tangents pass :data:`STACK_BYTES` they are contracted, so a copy
-    of all of them is never made.
+    arithmetic. Once the m scaled copies of the kept tangents would pass :data:`STACK_BYTES`
+    they are contracted, so a copy of all of them is never made.
     """
 
     def __init__(self, hessian: bool):
@@ -113,9 +115,9 @@ class Curvature:
         self.pending_bytes = 0
 
     def append(self, site: tuple[Tensor, Tensor]) -> None:
-        dz = site[0]
+        dz, c = site
         self.pending.append(site)
-        self.pending_bytes += dz.numel() * dz.element_size()
+        self.pending_bytes += dz.numel() * dz.element_size() * c.shape[0]  # the m-fold scaled copy
         if self.pending_bytes > STACK_BYTES:
             self._flush()
 
@@ -157,17 +159,16 @@ def curvature(start_: Start, m: int, hessian: bool, output: bool = True) -> tupl
     coordinates, or the Laplacian (N, m). Without ``output`` a closing linear layer is not run
     forward (its adjoint needs nothing from it) and the jet returned is None.
     """
-    jet = Jet.seed(start_.x, start_.directions)
-    rules = start_.rules
+    x, rules = start_.x, start_.rules
     if not output and len(rules) > 1 and isinstance(rules[-1], LinearRule):
         # the m seeds e_k through the closing W (m, w): the adjoints are W's rows, a view
-        out, saved = forward(rules[:-1], jet, save=True)
+        out, saved = forward(rules[:-1], Jet.seed(x, start_.directions), save=True)
         out, rules = None, rules[:-1]
         weight = parameter(start_.rules[-1].module, "weight")
         adjoint = Adjoint(weight.reshape(m, 1, 1, weight.shape[1]))
     else:
-        out, saved = forward(rules, jet, save=True)
-        adjoint = seeds(torch.eye(m, dtype=jet.rows.dtype, device=jet.rows.device), 1, 0)
+        out, saved = forward(rules, Jet.seed(x, start_.directions), save=True)
+        adjoint = seeds(torch.eye(m, dtype=x.dtype, device=x.device), 1, 0)
     adjoint.sites = Curvature(hessian)
     run_adjoint(rules, saved, adjoint)
     return out, adjoint.sites.result(start_.x.shape[0], m, start_.directions.shape[0], start_.x)

@@ -126,6 +126,7 @@ def run_rules(rules: Sequence[Any], state: Any, save: bool = False) -> tuple[Any
         state, kept = rule.apply(state)
         if save:
             saved.append(kept)
+        del kept  # not alive while the next rule runs
     return state, saved
 
 
