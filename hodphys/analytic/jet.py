@@ -165,7 +165,8 @@ class Jet:
             a = torch.nn.functional.pad(a, (0, 0, 0, 0, 0, b.shape[0] - a.shape[0]))
         elif b.shape[0] < a.shape[0]:
             b = torch.nn.functional.pad(b, (0, 0, 0, 0, 0, a.shape[0] - b.shape[0]))
-        if other.scratch and not (torch.is_grad_enabled() and (a.requires_grad or b.requires_grad)):
+        if other.scratch and not transforms_active() and not (torch.is_grad_enabled()
+                                                             and (a.requires_grad or b.requires_grad)):
             return self._like(torch.add(a, b, alpha=alpha, out=b))
         return self._like(torch.add(a, b, alpha=alpha))
 
