@@ -90,9 +90,10 @@ def _probe_outputs(call: str, model: nn.Module, x: Tensor) -> int:
     return y.shape[1]
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Request:
-    """One derivative request, normalised.
+    """One derivative request, normalised; engines read it and never change it (not frozen: a
+    frozen dataclass's __init__ costs ≈2 µs, a tenth of a batch-10 Hessian's overhead).
 
     Attributes:
         call: how the user called us, for messages, e.g. ``"hp.laplacian(model, x)"``.

@@ -102,7 +102,7 @@ class AnalyticForward(_Analytic):
     max_order = {"directional": 3, "directional_grad": 1, "dim_derivative": 3}
 
     def _run(self, request: Request, pairs=None) -> tuple[sweep.Start, Jet]:
-        s = sweep.start(request, _rules(request))
+        s = sweep.start(request, _rules(request), trace=pairs == TRACE)
         if pairs == "triu":
             pairs = _hessian_pairs(s.directions.shape[0], s.x)
         return s, sweep.forward(s.rules, Jet.seed(s.x, s.directions, pairs))[0]
@@ -196,7 +196,7 @@ class AnalyticBackward(_Analytic):
         return sweep.hessian_to_input(s, sweep.curvature(s, request.m, hessian=True, output=False)[1])
 
     def laplacian(self, request: Request) -> Tensor:
-        s = sweep.start(request, _rules(request))
+        s = sweep.start(request, _rules(request), trace=True)
         return sweep.curvature(s, request.m, hessian=False, output=False)[1]
 
     def _reverse(self, request: Request, weights: Tensor) -> Tensor:
@@ -226,7 +226,7 @@ class AnalyticBackward(_Analytic):
             if "jacobian" in want:
                 result["jacobian"] = self.jacobian(request)
             return result
-        s = sweep.start(request, _rules(request))
+        s = sweep.start(request, _rules(request), trace="hessian" not in want)
         out, curvature = sweep.curvature(s, request.m, hessian="hessian" in want)
         result = {"value": out.value}
         if "jacobian" in want:

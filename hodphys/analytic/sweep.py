@@ -7,12 +7,14 @@ Starting after the first layer: a network that opens with z₁ = W₁x + b₁ st
 sweep at z₁, whose tangents are the same for every sample (the rows of W₁ᵀ, or of R below):
 they are broadcast, not pushed through an (N·p, d) × (d, w₁) matmul.
 
-Factoring the first layer (issue: cost ∝ min(d, w₁)): when d > w₁, write W₁ᵀ = QR (reduced
-QR, R (w₁, w₁)); then W₁ = RᵀQᵀ and
+Factoring the first layer (issue: cost ∝ min(d, w₁)): when d > w₁ the tangents start at z₁
+along w₁ directions c_j (instead of the d columns of W₁) and a result in those coordinates maps
+back with a B (w₁, d) such that W₁ = Cᵀ B:
 
-* tangents start at z₁ along the w₁ rows c_j of R (instead of the d columns of W₁),
-* a result in those coordinates maps back with B = Qᵀ (w₁, d), whose rows are orthonormal:
-  J = J_c B, H = Bᵀ H_c B, and Σ_j c_j c_jᵀ = RᵀR = W₁W₁ᵀ, so the Laplacian needs no map at all.
+* for J, H, hvp: c_j = e_j and B = W₁ (J = J_c W₁, H = W₁ᵀ H_c W₁) — nothing to factor;
+* for a Laplacian read off the tangent rows, which is never mapped back, the directions must
+  satisfy Σ_j c_j c_jᵀ = W₁W₁ᵀ: W₁ᵀ = QR (reduced QR, R (w₁, w₁)), c_j the rows of R and
+  B = Qᵀ (then also J = J_c B, H = Bᵀ H_c B, B with orthonormal rows).
 """
 from __future__ import annotations
 
@@ -55,8 +57,11 @@ def factorable(rules: Sequence[Any], d: int) -> bool:
     return isinstance(rules[0], LinearRule) and rules[0].module.out_features < d
 
 
-def start(request: Request, rules: Sequence[Any]) -> Start:
-    """Where the tangent sweep begins: after an opening linear layer (factored when d > w₁), else at x."""
+def start(request: Request, rules: Sequence[Any], trace: bool = False) -> Start:
+    """Where the tangent sweep begins: after an opening linear layer (factored when d > w₁), else at x.
+
+    ``trace``: a Laplacian will be summed from the tangent rows (module doc: then the factored
+    directions come from a QR of W₁)."""
     x = request.x
     if not isinstance(rules[0], LinearRule):
         return Start(rules, x, torch.eye(request.d, dtype=x.dtype, device=x.device), None, None)
@@ -64,8 +69,11 @@ def start(request: Request, rules: Sequence[Any]) -> Start:
     weight, bias = parameter(first, "weight"), parameter(first, "bias")
     z = torch.nn.functional.linear(x, weight, bias)
     if factorable(rules, request.d):
-        q, r = torch.linalg.qr(weight.t())  # W₁ᵀ = QR: (d, w₁), (w₁, w₁)
-        return Start(rules[1:], z, r, q.t(), weight)
+        if trace:
+            q, r = torch.linalg.qr(weight.t())  # W₁ᵀ = QR: (d, w₁), (w₁, w₁)
+            return Start(rules[1:], z, r, q.t(), weight)
+        eye = torch.eye(weight.shape[0], dtype=x.dtype, device=x.device)
+        return Start(rules[1:], z, eye, weight, weight)
     return Start(rules[1:], z, weight.t(), None, weight)
 
 
