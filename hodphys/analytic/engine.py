@@ -89,7 +89,7 @@ class _Analytic:
     @staticmethod
     def replay_settings() -> tuple:
         """The size thresholds a recorded run took its branches by (:mod:`hodphys.replay`)."""
-        return jet.MEMO_BYTES, jet.OUTER_WORK, sweep.STACK_BYTES
+        return jet.MEMO_BYTES, jet.OUTER_WORK, jet.LEAN_OUTER, sweep.STACK_BYTES
 
     def divergence(self, request: Request) -> Tensor:
         return self.jacobian(request).diagonal(dim1=-2, dim2=-1).sum(-1)

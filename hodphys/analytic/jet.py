@@ -34,6 +34,7 @@ TRACE = "trace"
 OUTER = "outer"
 MEMO_BYTES = 1 << 14  # a saved jet keeps its σ derivatives while its value row is at most this big
 OUTER_WORK = 2048  # all p² pairs while N·p² stays below this (measured: above it the upper triangle wins)
+LEAN_OUTER = 3  # from this many tangents, σ on all-pairs rows skips the P² products (two ops more, P× less memory)
 
 
 def use_outer(n: int, p: int) -> bool:
@@ -181,12 +182,26 @@ class Jet:
             out = out + f[2] * mixed
         return out
 
-    def sigma(self, fn: ElementwiseFunction, order: int) -> list[Tensor]:
-        """[σ, σ′, …, σ⁽ᵒʳᵈᵉʳ⁾] at the value row (N, w) — the forward sweep's own, when it kept them."""
+    def sigma(self, fn: ElementwiseFunction, order: int) -> list[Tensor | None]:
+        """[σ, σ′, …, σ⁽ᵒʳᵈᵉʳ⁾] at the value row (N, w) — the forward sweep's own, when it kept them
+        (then without σ itself: entry 0 is None)."""
         memo = self.memo
         if memo is not None and len(memo[1]) > order and memo[0] == fn:
             return memo[1]
         return fn.derivatives(self.value, order)
+
+    def _outer_in_place(self, f: list[Tensor]) -> Tensor:
+        """σ on all-pairs rows in place, second rows first, so the σ″ term broadcasts t_a against
+        σ″ t_b instead of forming the P² products: one (P, N, w) temporary instead of (P², N, w)
+        (two ops more; below :data:`LEAN_OUTER` tangents the products are no bigger than that)."""
+        rows, p = self.rows, self.n_tangents
+        start = 1 + p
+        tangents, second = rows[1:start], rows[start:]
+        second.mul_(f[1])
+        second.view(p, p, *tangents.shape[1:]).addcmul_(tangents.unsqueeze(1), (tangents * f[2]).unsqueeze(0))
+        rows[:start].mul_(f[1])
+        rows[0] = f[0]
+        return rows
 
     def elementwise(self, fn: ElementwiseFunction) -> Jet:
         """σ applied to the value, its chain rule to the other rows (module doc).
@@ -204,10 +219,13 @@ class Jet:
         f = fn.derivatives(value, need + 1 if keep else need)
         if in_place:  # a derivative that is (a view of) the value row, e.g. x of x²/2, would be scaled with it
             f = [t.clone() if t._is_view() else t for t in f]
-        if keep:
-            self.memo = (fn, f)
+        if keep:  # σ itself is not kept: the adjoint needs σ′, σ″, … only
+            self.memo = (fn, [None, *f[1:]])
         if need == 0:
             return self._like(f[0].unsqueeze(0))
+        if (in_place and self.pairs == OUTER and self.n_tangents >= LEAN_OUTER and self.has_second
+                and self.triples is None and not transforms_active()):
+            return self._like(self._outer_in_place(f))
         # everything read from the rows is read before they are scaled (in place, maybe)
         products = self.products() if second else None
         third = self._third_terms(f) if self.triples is not None else None
@@ -217,8 +235,9 @@ class Jet:
         out[0] = f[0]
         if not second:
             return self._like(out)
-        if not self.has_second:
-            return self._like(torch.cat([out, f[2] * products, *([] if third is None else [third])]))
+        if not self.has_second:  # products is a fresh tensor: in a scratch sweep it takes σ″ in place
+            second = products.mul_(f[2]) if in_place else f[2] * products
+            return self._like(torch.cat([out, second, *([] if third is None else [third])]))
         start = 1 + self.n_tangents
         second_out = out[start:start + len(products)]
         if transforms_active():  # vmap has no batching rule for addcmul_

@@ -134,9 +134,13 @@ class Curvature:
             return
         if len(self.pending) == 1:
             dz, c = self.pending[0]
-        else:
-            dz = torch.cat([site[0] for site in self.pending], -1)
-            c = torch.cat([site[1] for site in self.pending], -1)
+        else:  # the sites' tangents are views of saved rows: let those go before the weights' copy
+            tangents, weights = zip(*self.pending)
+            self.pending = []
+            dz = torch.cat(tangents, -1)
+            del tangents
+            c = torch.cat(weights, -1)
+            del weights
         self.pending, self.pending_bytes = [], 0
         term = self._contract(dz, c)
         self.total = term if self.total is None else self.total + term

@@ -162,6 +162,23 @@ def test_forward_hessian_with_upper_or_all_pairs(kind, d, m, batch, outer_work, 
     assert_close_rel(both.laplacian, reference.diagonal(dim1=-2, dim2=-1).sum(-1), 1e-10)
 
 
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
+@pytest.mark.parametrize("lean", [1, 10 ** 9], ids=["lean-all-pairs", "all-pair-products"])
+@pytest.mark.parametrize("grad", [False, True], ids=["no-grad", "grad"])
+@pytest.mark.parametrize("kind, d, m, batch", CASES)
+def test_all_pairs_hessian_in_place_with_and_without_products(kind, d, m, batch, grad, lean, dtype, monkeypatch):
+    """All-pairs rows under no_grad are updated in place, with or without forming the P² products
+    (LEAN_OUTER); with autograd recording, out of place: every path gives torch.func's Hessian."""
+    monkeypatch.setattr("hodphys.analytic.jet.OUTER_WORK", 10 ** 9)
+    monkeypatch.setattr("hodphys.analytic.jet.LEAN_OUTER", lean)
+    model = build(kind, d, m, seed=5).to(dtype)
+    x = _vectors(d, batch, 1, 11)[0].to(dtype)
+    reference = hp.hessian(model, x, method="autograd")
+    with torch.set_grad_enabled(grad):
+        ours = hp.hessian(model, x, method="analytic-forward")
+    assert_close_rel(ours, reference, TOLERANCE[dtype])
+
+
 @pytest.mark.parametrize("small_bytes", [0, 1 << 30], ids=["big-batch-path", "small-batch-path"])
 @pytest.mark.parametrize("kind, d, m, batch", CASES)
 def test_backward_mode_with_and_without_kept_derivatives_and_stacked_sites(kind, d, m, batch, small_bytes,
