@@ -14,13 +14,13 @@ from collections.abc import Sequence
 from hodphys import replay
 from hodphys.analytic.jet import use_outer
 from hodphys.analytic.rules import LinearRule
-from hodphys.cost import Sizes, launches, sweep
+from hodphys.cost import ELEMENTWISE, Sizes, launches, sweep
 from hodphys.request import Request
 
 OPS_PER_RULE = 6  # tensor ops per layer and sweep
 # a replayed run (hodphys.replay, small batches) issues the same ops without the engine's Python
-# around them; measured on hessQuik's batch-10 sweep, its launch price is about a fifth
-REPLAYED_LAUNCH = 0.2
+# around them: measured on hessQuik's batch-10 sweep, about half the price per op
+REPLAYED_LAUNCH = 0.5
 
 
 def _sweep(n: int, rows: float, linear: float, sites: float) -> float:
@@ -50,8 +50,12 @@ def _backward_terms(request: Request, p: int, m: int, linear: float, sites: floa
         k = 1 + len(request.vectors) + (len(request.vectors) == 2)
         seeds = m if q == "hvp" else 1
         return _sweep(n, k, linear, sites) + 2 * _sweep(n, seeds * k, linear, sites)
-    # one batched GEMM over all sites stacked (long inner axis): half the price of a sweep multiply-add
-    contraction = 0.5 * n * m * sites * (p * p if q == "hessian" or "hessian" in want else p)
+    if q == "hessian" or "hessian" in want:
+        # per site entry and output: the scaled copy Dz ⊙ c (p entries, elementwise) and its batched
+        # GEMM with Dz (p² multiply-adds, long inner axis: half the price of a sweep's)
+        contraction = n * m * sites * p * (p / 2 + ELEMENTWISE)
+    else:
+        contraction = n * m * sites * p
     return _sweep(n, 1 + p, linear, sites) + _sweep(n, m, linear, sites) + contraction
 
 
