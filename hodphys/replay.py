@@ -29,8 +29,9 @@ from __future__ import annotations
 
 import os
 import weakref
-from itertools import chain, repeat
-from operator import call as _call
+from itertools import chain
+from functools import partial
+from operator import call as _call, is_
 from collections.abc import Callable
 from typing import Any
 
@@ -245,19 +246,19 @@ def _compile(recorder: _Recorder, result: Any) -> Callable:
 class _Snapshot:
     """What a replay assumes of the model, compared before each replay in a few C-level passes.
 
-    For every submodule (held weakly: the plan lives in a cache keyed weakly by the model):
+    For every submodule (held weakly: the plan must not keep a model or a replaced layer alive):
 
     * its type and how many attributes it has (one added, e.g. now shadowing a class attribute);
-    * its children, parameters and buffers: names and identities (by id: an object replaced
-      while alive has another id, and a module or parameter that was freed, so that its id could
-      be reused, fails its own weak reference);
+    * its children, parameters and buffers: names and identities (hooks are not watched: the
+      analytic engines evaluate layers by their rules, never by ``forward``);
     * every attribute holding a plain value — numbers, strings, dtypes, and tuples or lists of
-      them; private ones too (a rule may read ``_beta``) — compared by value;
-    * every other public attribute, compared by identity.
+      them; private ones and ``__slots__`` too (a rule may read ``_beta``) — compared by value;
+    * every other attribute (but nn.Module's own bookkeeping) compared by identity.
 
-    Not watched: the contents of other mutable objects (a rule that reads a setting from inside a
-    list of objects, or a private container, must not change it between calls). The parameter and
-    buffer dicts are held (they hold tensors only), the child dicts are read through the modules.
+    Identities are ids plus liveness: modules, parameters and any other object that allows it are
+    held by weak reference (a freed object's id can be reused by its replacement); the few that
+    do not are held. Not watched: the contents of other mutable objects (a rule that reads a setting
+    from inside a list of objects or a dict must not change it between calls).
     """
 
     def __init__(self, model: nn.Module):
@@ -265,13 +266,13 @@ class _Snapshot:
         self.refs = tuple(weakref.ref(m) for m in modules)
         self.types = tuple(type(m) for m in modules)
         self.lens = tuple(len(vars(m)) for m in modules)
-        kids = [m._modules for m in modules]
-        self.parents = tuple(i for i, k in enumerate(kids) if k)  # the ones with children
-        self.children = (tuple(map(len, kids)), *self._contents([kids[i] for i in self.parents]))
-        self.registries = tuple(r for m in modules for r in (m._parameters, m._buffers))
-        self.filled = tuple(r for r in self.registries if r)
-        self.tensors = (tuple(map(len, self.registries)), *self._contents(self.filled))
-        value_at, value_keys, values, id_at, id_keys, ids = [], [], [], [], [], []
+        self.reg_at = tuple(i for i in range(len(modules)) for _ in _WATCHED_REGISTRIES)
+        self.reg_names = _WATCHED_REGISTRIES * len(modules)
+        registries = [vars(m)[name] for m, name in zip(map(modules.__getitem__, self.reg_at), self.reg_names)]
+        self.filled = tuple(i for i, r in enumerate(registries) if r)
+        self.registries = (tuple(map(len, registries)), *self._contents([registries[i] for i in self.filled]))
+        self.held = [weakref.ref(t) for i in self.filled for t in registries[i].values() if t is not None]
+        value_at, value_keys, values, id_at, id_keys, ids, held = [], [], [], [], [], [], []
         for i, m in enumerate(modules):
             for key, value in vars(m).items():
                 if key in _MODULE_INTERNALS:
@@ -280,17 +281,21 @@ class _Snapshot:
                     value_at.append(i)
                     value_keys.append(key)
                     values.append(list(value) if type(value) is list else value)
-                elif not key.startswith("_"):
+                else:
                     id_at.append(i)
                     id_keys.append(key)
                     ids.append(id(value))
+                    held.append(_hold(value))
         self.value_at, self.value_keys, self.values = tuple(value_at), tuple(value_keys), tuple(values)
         self.id_at, self.id_keys, self.ids = tuple(id_at), tuple(id_keys), tuple(ids)
+        self.held += held  # the objects without weak references are kept by this list
+        self.weak = tuple(r for r in self.held if type(r) is weakref.ref)
+        self.slots = [(i, name, _hold(getattr(m, name, _Snapshot)), _plain(getattr(m, name, None)))
+                      for i, m in enumerate(modules) for name in _slot_names(type(m))]
 
     @staticmethod
     def _contents(registries: tuple | list) -> tuple:
-        """(names, ids) of the entries of some registry dicts (the sizes of all are compared too:
-        an empty one that gains an entry changes size)."""
+        """(names, ids) of the entries of some registry dicts."""
         return (tuple(chain.from_iterable(registries)),
                 tuple(map(id, chain.from_iterable(map(dict.values, registries)))))
 
@@ -301,20 +306,55 @@ class _Snapshot:
         dicts = tuple(map(vars, modules))
         if tuple(map(len, dicts)) != self.lens:
             return False
-        kids = tuple(map(dict.__getitem__, dicts, repeat("_modules")))
-        if (tuple(map(len, kids)), *self._contents(tuple(map(kids.__getitem__, self.parents)))) != self.children:
-            return False
-        if (tuple(map(len, self.registries)), *self._contents(self.filled)) != self.tensors:
+        registries = tuple(map(dict.__getitem__, map(dicts.__getitem__, self.reg_at), self.reg_names))
+        if (tuple(map(len, registries)), *self._contents(tuple(map(registries.__getitem__, self.filled)))) \
+                != self.registries:
             return False
         if tuple(map(id, map(dict.get, map(dicts.__getitem__, self.id_at), self.id_keys))) != self.ids:
             return False
+        if any(map(_IS_NONE, map(_call, self.weak))):  # ids only mean something while their objects live
+            return False
+        for i, name, held, plain in self.slots:
+            now = getattr(modules[i], name, _Snapshot)
+            then = held() if type(held) is weakref.ref else held
+            if now is not then and not (plain and _plain(now) and _equal_plain(now, then)):
+                return False
         try:  # a plain value replaced by, say, a tensor: its == is no plain comparison
             return tuple(map(dict.get, map(dicts.__getitem__, self.value_at), self.value_keys)) == self.values
         except Exception:
             return False
 
 
+_IS_NONE = partial(is_, None)
+_WATCHED_REGISTRIES = ("_modules", "_parameters", "_buffers")
 _MODULE_INTERNALS = frozenset(vars(nn.Module())) - {"training"}  # nn.Module's own bookkeeping
+
+
+def _hold(value: Any) -> Any:
+    """A weak reference where the object allows one, else the object."""
+    try:
+        return weakref.ref(value)
+    except TypeError:
+        return value
+
+
+def _slot_names(cls: type) -> list[str]:
+    """``__slots__`` a module subclass declares (its values live outside ``__dict__``)."""
+    names = []
+    for klass in cls.__mro__:
+        if klass in (nn.Module, object):
+            continue
+        slots = klass.__dict__.get("__slots__", ())
+        names.extend([slots] if isinstance(slots, str) else [s for s in slots if s not in ("__dict__", "__weakref__")])
+    return names
+
+
+def _equal_plain(a: Any, b: Any) -> bool:
+    try:
+        return bool(a == b)
+    except Exception:
+        return False
+
 
 _PLAIN = (int, float, bool, str, complex, type(None), torch.dtype, torch.device)
 
@@ -368,7 +408,25 @@ class _Entry:
         self.calls, self.plan, self.recordings = 0, None, 0
 
 
-_PLANS: weakref.WeakKeyDictionary[nn.Module, dict[tuple, Any]] = weakref.WeakKeyDictionary()
+# model id -> (weak reference, {signature: entry}); by id, not by ==: a module class may define __eq__
+_PLANS: dict[int, tuple[weakref.ref, dict[tuple, Any]]] = {}
+
+
+def _plans_of(model: nn.Module) -> dict[tuple, Any]:
+    found = _PLANS.get(id(model))
+    if found is not None and found[0]() is model:
+        return found[1]
+    key = id(model)
+    ref = weakref.ref(model, lambda _, key=key: _PLANS.pop(key, None))
+    plans: dict[tuple, Any] = {}
+    _PLANS[key] = (ref, plans)
+    return plans
+
+
+def plans_of(model: nn.Module) -> dict[tuple, Any]:
+    """The recorded signatures of a model (for tests and inspection)."""
+    found = _PLANS.get(id(model))
+    return found[1] if found is not None and found[0]() is model else {}
 _UNREPLAYABLE = "unreplayable"
 
 
@@ -406,9 +464,7 @@ def run(key: tuple, model: nn.Module, inputs: list[Tensor], compute: Callable[[]
     and ``inputs`` the request's tensors in a fixed order."""
     if not ENABLED or _active_elsewhere():
         return compute()
-    plans = _PLANS.get(model)
-    if plans is None:
-        plans = _PLANS[model] = {}
+    plans = _plans_of(model)
     entry = plans.get(key)
     if entry is None:
         if len(plans) >= MAX_PLANS:

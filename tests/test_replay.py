@@ -31,7 +31,7 @@ def _fresh(fn):
 
 def _plan(model):
     """The one recorded entry of a model (asserting there is exactly one and it replays)."""
-    entries = list(replay._PLANS.get(model, {}).values())
+    entries = list(replay.plans_of(model).values())
     assert len(entries) == 1
     assert entries[0].plan is not None and entries[0].plan != replay._UNREPLAYABLE
     return entries[0].plan
@@ -130,7 +130,7 @@ def test_new_values_and_new_shapes():
     for batch in [(4,), (4,), (4,), (2, 3), (2, 3), (2, 3), (4,)]:
         x = torch.randn(*batch, 3, dtype=torch.float64)
         assert_close_rel(hp.hessian(model, x), hp.hessian(model, x, method="autograd"), 1e-10)
-    assert len(replay._PLANS[model]) == 2
+    assert len(replay.plans_of(model)) == 2
 
 
 def test_identical_directions_are_a_signature_of_their_own():
@@ -173,7 +173,7 @@ def test_grad_mode_and_requires_grad_are_part_of_the_signature():
             hp.laplacian(model, x)
     out = hp.laplacian(model, x)
     assert out.requires_grad  # not the no-grad recording
-    assert len(replay._PLANS[model]) == 2
+    assert len(replay.plans_of(model)) == 2
 
 
 def test_a_data_dependent_rule_is_never_replayed():
@@ -193,7 +193,7 @@ def test_a_data_dependent_rule_is_never_replayed():
         x = torch.randn(5, 3, dtype=torch.float64)
         assert_close_rel(hp.hessian(model, x, method="analytic-forward"), hp.hessian(model, x, method="autograd"),
                          1e-10)
-    (entry,) = replay._PLANS[model].values()
+    (entry,) = replay.plans_of(model).values()
     assert entry.plan == replay._UNREPLAYABLE
 
 
@@ -202,7 +202,7 @@ def test_large_batches_and_options_are_not_recorded():
     x = torch.randn(replay.MAX_BATCH + 1, 3, dtype=torch.float64)
     for _ in range(3):
         hp.laplacian(model, x)
-    assert not replay._PLANS.get(model)
+    assert not replay.plans_of(model)
 
 
 def test_a_plan_does_not_keep_its_model_alive():
@@ -245,7 +245,7 @@ def test_swapped_parameters_stop_the_recording():
         ours = torch.func.functional_call(wrapper, params, (x,))
         ref = _fresh(lambda: torch.func.functional_call(wrapper, params, (x,)))
         torch.testing.assert_close(ours, ref, rtol=0, atol=0)
-    (entry,) = replay._PLANS[model].values()
+    (entry,) = replay.plans_of(model).values()
     assert entry.plan == replay._UNREPLAYABLE and entry.recordings == replay.MAX_RECORDINGS + 1
 
 
@@ -376,3 +376,90 @@ def test_a_model_referring_to_itself_is_freed():
     del model
     gc.collect()
     assert ref() is None
+
+
+# found by a second review
+
+
+@pytest.mark.parametrize("quantity", ["laplacian", "hessian", "jacobian"])
+def test_quadratic_layers_under_inference_mode(quantity):
+    """x²/2's σ′ is its input row itself: updating the rows in place must not overwrite it, also
+    where inference mode does not mark views."""
+    torch.manual_seed(0)
+    model = hp.nn.ICNN(2, [16, 16], rank=1).double()
+    x = torch.randn(10, 2, dtype=torch.float64)
+    ref = getattr(hp, quantity)(model, x, method="autograd")
+    with torch.inference_mode():
+        for _ in range(3):
+            assert_close_rel(getattr(hp, quantity)(model, x, method="analytic-forward"), ref, 1e-10)
+
+
+def test_a_replaced_attribute_whose_id_is_reused_is_seen():
+    act = hp.elementwise.ElementwiseModule(hp.elementwise.Softplus(1.0))
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(3, 4), act, nn.Linear(4, 1)).double()
+
+    def change(m):
+        m[1].function = hp.elementwise.Softplus(5.0)  # freed at once: the next object may reuse its id
+        m[1].function = hp.elementwise.Softplus(2.0)
+
+    _after(model, change)
+
+
+@pytest.mark.parametrize("attribute", ["_fn", "_gain"])
+def test_private_objects_a_rule_reads_are_watched(attribute):
+    class Gained(_Step):
+        def __init__(self, width):
+            super().__init__(width)
+            self._fn, self._gain = hp.elementwise.Tanh(), torch.tensor(1.0, dtype=torch.float64)
+
+        def branch(self):
+            return hp.nn.Branch(1.0, None, self.lin.weight * self._gain, self.lin.bias, self._fn, 0.5)
+
+        def forward(self, u):
+            return u + 0.5 * self._fn(nn.functional.linear(u, self.lin.weight * self._gain, self.lin.bias))
+
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(3, 6), Gained(6), nn.Linear(6, 2)).double()
+    new = hp.elementwise.Softplus(2.0) if attribute == "_fn" else torch.tensor(3.0, dtype=torch.float64)
+    _after(model, lambda m: setattr(m[1], attribute, new))
+
+
+def test_a_setting_in_slots_is_watched():
+    class SlotStep(hp.nn.ResidualBlock):
+        __slots__ = ("step",)
+
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(3, 4), SlotStep(4, step=0.5), nn.Linear(4, 2)).double()
+    assert "step" not in vars(model[1])
+    _after(model, lambda m: setattr(m[1], "step", 2.0))
+
+
+def test_models_that_compare_equal_do_not_share_plans():
+    class ValueEqual(nn.Sequential):
+        def __eq__(self, other):
+            return isinstance(other, ValueEqual)
+
+        def __hash__(self):
+            return 0
+
+    torch.manual_seed(0)
+    one = ValueEqual(nn.Linear(3, 5), nn.Tanh(), nn.Linear(5, 1)).double()
+    two = ValueEqual(nn.Linear(3, 5), nn.Tanh(), nn.Linear(5, 1)).double()
+    x = torch.randn(4, 3, dtype=torch.float64)
+    for _ in range(3):
+        hp.hessian(one, x, method="analytic-forward")
+    assert_close_rel(hp.hessian(two, x, method="analytic-forward"), hp.hessian(two, x, method="autograd"), 1e-10)
+
+
+def test_a_replaced_layer_is_not_kept_alive_by_other_plans():
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(3, 64), nn.Tanh(), nn.Linear(64, 1)).double()
+    x = torch.randn(4, 3, dtype=torch.float64)
+    for _ in range(3):
+        hp.hessian(model, x, method="analytic-forward")
+    old = weakref.ref(model[0].weight)
+    model[0] = nn.Linear(3, 64).double()
+    hp.laplacian(model, x, method="analytic-forward")  # another signature; the hessian plan is stale
+    gc.collect()
+    assert old() is None

@@ -37,6 +37,11 @@ OUTER_WORK = 2048  # all p² pairs while N·p² stays below this (measured: abov
 LEAN_OUTER = 3  # from this many tangents, σ on all-pairs rows skips the P² products (two ops more, P× less memory)
 
 
+def _shares_memory(t: Tensor, value: Tensor) -> bool:
+    """Under inference mode views are not tracked (``_is_view`` is False): compare storages there."""
+    return torch.is_inference_mode_enabled() and t.untyped_storage().data_ptr() == value.untyped_storage().data_ptr()
+
+
 def use_outer(n: int, p: int) -> bool:
     """Whether a Hessian of N samples along p tangents keeps all p² pairs (OUTER): for tiny problems,
     where the gather and scatter of the upper triangle cost more than the doubled arithmetic."""
@@ -218,7 +223,7 @@ class Jet:
         keep = not self.scratch and value.numel() * value.element_size() <= MEMO_BYTES
         f = fn.derivatives(value, need + 1 if keep else need)
         if in_place:  # a derivative that is (a view of) the value row, e.g. x of x²/2, would be scaled with it
-            f = [t.clone() if t._is_view() else t for t in f]
+            f = [t.clone() if t is value or t._is_view() or _shares_memory(t, value) else t for t in f]
         if keep:  # σ itself is not kept: the adjoint needs σ′, σ″, … only
             self.memo = (fn, [None, *f[1:]])
         if need == 0:
