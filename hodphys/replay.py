@@ -12,17 +12,19 @@ What a plan may assume, and how each assumption is checked on every call:
 
 * the request's signature — quantity, engine, shapes, dtypes, device, ``requires_grad`` of the
   inputs, grad/inference mode, default dtype, the engines' size thresholds: the cache key;
-* the model's structure and settings — every submodule is the same object with the same
-  children, and its public plain attributes (a step size, Softplus β, an ICNN's widths, …) are
-  equal to what they were: compared before each replay;
+* the model's structure and settings — every submodule is the same object of the same type with
+  the same children, parameters and buffers, its plain attributes (a step size, Softplus β, an
+  ICNN's widths, private ones and ``__slots__`` too) are equal to what they were and its other
+  attributes are the same objects: :class:`_Snapshot`, compared before each replay;
 * the parameters — the same tensor objects with the same ``requires_grad`` (their values may
   change freely: an optimizer step updates them in place and the plan reads them as they are);
 * nothing data-dependent — a recorded call that turns a tensor into a Python value (``item``,
   ``bool``, ``tolist``…) makes the signature unreplayable: it always runs the engine itself.
 
-Tensors the engine takes from elsewhere (cached 0-d constants) are held by the plan as
-constants. Recording starts on the second call of a signature, so one-off calls never pay
-for it, and only for small batches (:data:`MAX_BATCH`), where the Python is the cost.
+Tensors the engine takes from elsewhere (cached 0-d constants, a 0-d tensor attribute) are held
+by the plan as constants: read as they are at each call, like parameters. Recording starts on
+the second call of a signature, so one-off calls never pay for it, and only for small batches
+(:data:`MAX_BATCH`), where the Python is the cost.
 Set ``hodphys.replay.ENABLED = False`` (or ``HODPHYS_REPLAY=0``) to always run the engines.
 """
 from __future__ import annotations
@@ -148,6 +150,13 @@ class _Recorder(TorchFunctionMode):
             self.failure = f"{_name(func)} returned {type(out).__name__}"
         return out
 
+    def _returned_slot(self, t: Tensor) -> int:
+        """The slot of a tensor the engine returns: one the recording made or was given."""
+        known = self.slots.get(id(t))
+        if known is None or known[0]() is not t:
+            raise Unreplayable("a result made outside the recorded calls")
+        return self._slot(t)
+
     def _result_slot(self, t: Tensor) -> int:
         known = self.slots.get(id(t))
         if known is not None and known[0]() is t:  # an in-place op returns its input
@@ -217,10 +226,10 @@ def _compile(recorder: _Recorder, result: Any) -> Callable:
         return name
 
     if isinstance(result, Tensor):
-        returned = [recorder._result_slot(result)]
+        returned = [recorder._returned_slot(result)]
         ret = f"s{returned[0]}"
     else:
-        returned = [recorder._result_slot(v) for v in result.values()]
+        returned = [recorder._returned_slot(v) for v in result.values()]
         ret = "{" + ", ".join(f"{k!r}: s{i}" for k, i in zip(result, returned)) + "}"
     params = sorted(recorder.inputs + list(recorder.parameters) + list(recorder.constants))
     last_use = _last_uses(recorder.lines, keep={*params, *returned})
@@ -490,7 +499,10 @@ def run(key: tuple, model: nn.Module, inputs: list[Tensor], compute: Callable[[]
     if recorder.failure is not None or not _returnable(result):
         entry.plan = _UNREPLAYABLE
         return result
-    entry.plan = Plan(_compile(recorder, result), recorder, _Snapshot(model))
+    try:
+        entry.plan = Plan(_compile(recorder, result), recorder, _Snapshot(model))
+    except Unreplayable:
+        entry.plan = _UNREPLAYABLE
     return result
 
 
