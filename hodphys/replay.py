@@ -33,7 +33,7 @@ import os
 import weakref
 from itertools import chain
 from functools import partial
-from operator import call as _call, is_
+from operator import attrgetter, call as _call, is_
 from collections.abc import Callable
 from typing import Any
 
@@ -231,7 +231,7 @@ def _compile(recorder: _Recorder, result: Any) -> Callable:
     else:
         returned = [recorder._returned_slot(v) for v in result.values()]
         ret = "{" + ", ".join(f"{k!r}: s{i}" for k, i in zip(result, returned)) + "}"
-    params = sorted(recorder.inputs + list(recorder.parameters) + list(recorder.constants))
+    params = [*recorder.inputs, *sorted(recorder.parameters), *sorted(recorder.constants)]  # Plan's order
     last_use = _last_uses(recorder.lines, keep={*params, *returned})
     body = []
     for i, (func, args, kwargs, out) in enumerate(recorder.lines):
@@ -335,6 +335,7 @@ class _Snapshot:
 
 
 _IS_NONE = partial(is_, None)
+_REQUIRES_GRAD = attrgetter("requires_grad")
 _WATCHED_REGISTRIES = ("_modules", "_parameters", "_buffers")
 _MODULE_INTERNALS = frozenset(vars(nn.Module())) - {"training"}  # nn.Module's own bookkeeping
 
@@ -384,27 +385,18 @@ class Plan:
 
     def __init__(self, fn: Callable, recorder: _Recorder, snapshot: _Snapshot):
         self.fn, self.snapshot = fn, snapshot
-        order = sorted(recorder.inputs + list(recorder.parameters) + list(recorder.constants))
-        self.fixed = []  # after the inputs, which are the lowest slots: (weak ref, requires_grad) or constant
-        for slot in order:
-            if slot in recorder.parameters:
-                p = recorder.parameters[slot]
-                self.fixed.append((weakref.ref(p), p.requires_grad))
-            elif slot in recorder.constants:
-                self.fixed.append((None, recorder.constants[slot]))
+        parameters = [recorder.parameters[slot] for slot in sorted(recorder.parameters)]
+        self.parameters = tuple(map(weakref.ref, parameters))
+        self.grads = tuple(p.requires_grad for p in parameters)
+        self.constants = tuple(recorder.constants[slot] for slot in sorted(recorder.constants))
 
-    def arguments(self) -> list[Tensor] | None:
-        """The parameters (alive, with the same requires_grad) and constants, or None."""
-        out = []
-        for ref, held in self.fixed:
-            if ref is None:
-                out.append(held)
-                continue
-            p = ref()
-            if p is None or p.requires_grad != held:
-                return None
-            out.append(p)
-        return out if self.snapshot.holds() else None
+    def arguments(self) -> tuple | None:
+        """The parameters (alive, with the same requires_grad) and constants, in the order of the
+        generated function after its inputs, or None if the model changed."""
+        parameters = tuple(map(_call, self.parameters))
+        if any(map(_IS_NONE, parameters)) or tuple(map(_REQUIRES_GRAD, parameters)) != self.grads:
+            return None
+        return (*parameters, *self.constants) if self.snapshot.holds() else None
 
 
 MAX_RECORDINGS = 3  # a signature whose model keeps changing between calls stops being recorded

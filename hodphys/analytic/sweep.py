@@ -152,7 +152,7 @@ class Curvature:
         m, (p, n, w) = c.shape[0], dz.shape
         dz = dz.transpose(0, 1)  # (N, p, w)
         if m == 1:  # (N, p, w) ⊙ (N, 1, w): no m axis to fold into the rows
-            return torch.bmm(dz * c[0].transpose(0, 1), dz.transpose(1, 2)).unsqueeze(1)
+            return torch.bmm(dz * c.reshape(n, 1, w), dz.transpose(1, 2)).unsqueeze(1)
         scaled = (dz.unsqueeze(1) * c.permute(2, 0, 1, 3)).reshape(n, m * p, w)
         return torch.bmm(scaled, dz.transpose(1, 2)).view(n, m, p, p)
 
