@@ -33,7 +33,7 @@ import os
 import weakref
 from itertools import chain
 from functools import partial
-from operator import attrgetter, call as _call, is_
+from operator import attrgetter, call as _call, is_, itemgetter
 from collections.abc import Callable
 from typing import Any
 
@@ -275,9 +275,7 @@ class _Snapshot:
         self.refs = tuple(weakref.ref(m) for m in modules)
         self.types = tuple(type(m) for m in modules)
         self.lens = tuple(len(vars(m)) for m in modules)
-        self.reg_at = tuple(i for i in range(len(modules)) for _ in _WATCHED_REGISTRIES)
-        self.reg_names = _WATCHED_REGISTRIES * len(modules)
-        registries = [vars(m)[name] for m, name in zip(map(modules.__getitem__, self.reg_at), self.reg_names)]
+        registries = list(chain.from_iterable(map(_REGISTRIES, map(vars, modules))))
         self.filled = tuple(i for i, r in enumerate(registries) if r)
         self.registries = (tuple(map(len, registries)), *self._contents([registries[i] for i in self.filled]))
         self.held = [weakref.ref(t) for i in self.filled for t in registries[i].values() if t is not None]
@@ -304,9 +302,9 @@ class _Snapshot:
 
     @staticmethod
     def _contents(registries: tuple | list) -> tuple:
-        """(names, ids) of the entries of some registry dicts."""
-        return (tuple(chain.from_iterable(registries)),
-                tuple(map(id, chain.from_iterable(map(dict.values, registries)))))
+        """(name sets, ids) of the entries of some registry dicts (a dict's keys compare equal to a
+        frozenset of the same names)."""
+        return (tuple(map(frozenset, registries)), tuple(map(id, chain.from_iterable(map(dict.values, registries)))))
 
     def holds(self) -> bool:
         modules = tuple(map(_call, self.refs))
@@ -315,9 +313,14 @@ class _Snapshot:
         dicts = tuple(map(vars, modules))
         if tuple(map(len, dicts)) != self.lens:
             return False
-        registries = tuple(map(dict.__getitem__, map(dicts.__getitem__, self.reg_at), self.reg_names))
-        if (tuple(map(len, registries)), *self._contents(tuple(map(registries.__getitem__, self.filled)))) \
-                != self.registries:
+        registries = tuple(chain.from_iterable(map(_REGISTRIES, dicts)))
+        lens, names, ids = self.registries
+        if tuple(map(len, registries)) != lens:
+            return False
+        filled = tuple(map(registries.__getitem__, self.filled))
+        if tuple(map(dict.keys, filled)) != names:
+            return False
+        if tuple(map(id, chain.from_iterable(map(dict.values, filled)))) != ids:
             return False
         if tuple(map(id, map(dict.get, map(dicts.__getitem__, self.id_at), self.id_keys))) != self.ids:
             return False
@@ -336,7 +339,7 @@ class _Snapshot:
 
 _IS_NONE = partial(is_, None)
 _REQUIRES_GRAD = attrgetter("requires_grad")
-_WATCHED_REGISTRIES = ("_modules", "_parameters", "_buffers")
+_REGISTRIES = itemgetter("_modules", "_parameters", "_buffers")  # a module's registry dicts
 _MODULE_INTERNALS = frozenset(vars(nn.Module())) - {"training"}  # nn.Module's own bookkeeping
 
 
