@@ -184,12 +184,16 @@ class AnalyticBackward(_Analytic):
     mode = "backward"
     max_order = {"directional": 0, "directional_grad": 2, "dim_derivative": 0}
 
-    def jacobian(self, request: Request) -> Tensor:
+    def _value_and_jacobian(self, request: Request) -> tuple[Tensor, Tensor]:
+        """f (N, m) and J (N, m, d): one value sweep, m adjoint seeds."""
         rules = _rules(request)
         out, saved = sweep.forward(rules, Jet.seed(request.x, None), save=True)
         eye = torch.eye(out.rows.shape[-1], dtype=request.x.dtype, device=request.x.device)
         grad = run_adjoint(rules, saved, sweep.seeds(eye, 1, 0)).rows[:, 0]  # (m, N, d)
-        return _batch(grad.transpose(0, 1), request.n_batch)
+        return out.value, _batch(grad.transpose(0, 1), request.n_batch)
+
+    def jacobian(self, request: Request) -> Tensor:
+        return self._value_and_jacobian(request)[1]
 
     def hessian(self, request: Request) -> Tensor:
         s = sweep.start(request, _rules(request))
@@ -222,11 +226,10 @@ class AnalyticBackward(_Analytic):
     def derivatives(self, request: Request) -> dict[str, Tensor]:
         want = request.want
         if not want & {"hessian", "laplacian"}:  # the value from the rules, like every other path
-            out = sweep.forward(_rules(request), Jet.seed(request.x, None))[0]
-            result = {"value": out.value}
-            if "jacobian" in want:
-                result["jacobian"] = self.jacobian(request)
-            return result
+            if "jacobian" not in want:
+                return {"value": sweep.forward(_rules(request), Jet.seed(request.x, None))[0].value}
+            value, jacobian = self._value_and_jacobian(request)
+            return {"value": value, "jacobian": jacobian}
         s = sweep.start(request, _rules(request), trace="hessian" not in want)
         out, curvature = sweep.curvature(s, request.m, hessian="hessian" in want)
         result = {"value": out.value}
