@@ -44,10 +44,6 @@ class Adjoint:
     def _like(self, rows: Tensor) -> Adjoint:
         return Adjoint(rows, self.sites)
 
-    def linear(self, weight: Tensor) -> Adjoint:
-        """ḡ ↦ weight·ḡ per row, written like F.linear: the adjoint of u ↦ W u is ``linear(W.t())``."""
-        return self._like(torch.nn.functional.linear(self.rows, weight))
-
     def transposed_linear(self, weight: Tensor) -> Adjoint:
         """ḡ ↦ weightᵀ·ḡ per row (the adjoint of u ↦ W u), one matmul with no transposed view."""
         return self._like(torch.matmul(self.rows, weight))

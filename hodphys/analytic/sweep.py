@@ -132,16 +132,16 @@ class Curvature:
     def _flush(self) -> None:
         if not self.pending:
             return
-        if len(self.pending) == 1:
-            dz, c = self.pending[0]
+        pending, self.pending, self.pending_bytes = self.pending, [], 0
+        if len(pending) == 1:
+            dz, c = pending[0]
         else:  # the sites' tangents are views of saved rows: let those go before the weights' copy
-            tangents, weights = zip(*self.pending)
-            self.pending = []
+            tangents, weights = zip(*pending)
+            del pending
             dz = torch.cat(tangents, -1)
             del tangents
             c = torch.cat(weights, -1)
             del weights
-        self.pending, self.pending_bytes = [], 0
         term = self._contract(dz, c)
         self.total = term if self.total is None else self.total + term
 

@@ -44,6 +44,10 @@ class Jet:
         """x ↦ W x + b on every component; the bias only on the real part."""
         return self._with(F.linear(self.real, weight, bias), F.linear(self.imag, weight))
 
+    def transposed_linear(self, weight: Tensor) -> Jet:
+        """ḡ ↦ Wᵀ ḡ: the adjoint of x ↦ W x."""
+        return self.linear(weight.t())
+
     def add(self, other: Jet, alpha: float = 1.0) -> Jet:
         """self + alpha·other."""
         return self._with(torch.add(self.real, other.real, alpha=alpha),
@@ -97,6 +101,10 @@ class SecondOrderJet:
     def linear(self, weight: Tensor, bias: Tensor | None = None) -> SecondOrderJet:
         second = None if self.second is None else F.linear(self.second, weight)
         return self._with(F.linear(self.real, weight, bias), F.linear(self.first, weight), second)
+
+    def transposed_linear(self, weight: Tensor) -> SecondOrderJet:
+        """ḡ ↦ Wᵀ ḡ: the adjoint of x ↦ W x."""
+        return self.linear(weight.t())
 
     def add(self, other: SecondOrderJet, alpha: float = 1.0) -> SecondOrderJet:
         """self + alpha·other."""

@@ -41,7 +41,7 @@ class LinearRule:
         return state.linear(self.module.weight, self.module.bias), None
 
     def backward(self, adjoint, saved):
-        return adjoint.linear(self.module.weight.t())
+        return adjoint.transposed_linear(self.module.weight)
 
 
 def _through_activation(fn: ElementwiseFunction):

@@ -4,7 +4,7 @@ The residual block (S = I, Q = step), the ICNN layer, and the quadratic and quad
 output layers (σ(t) = t²/2, Q = 1ᵀ) are all this one form, so each derivative engine needs a
 single rule for all of them: the layer states its matrices in :meth:`BranchBlock.branch`, and
 :func:`propagate` / :func:`propagate_adjoint` compose the engine's own primitives
-(``linear``, ``elementwise``, ``scale``, ``add``) in the order the form dictates.
+(``linear``, ``transposed_linear``, ``elementwise``, ``scale``, ``add``) in the order the form dictates.
 
 Glossary: u (*B, n_in) the layer input, z = K u + b (*B, k) the pre-activation, y (*B, n_out).
 """
@@ -55,11 +55,8 @@ def follows_branch(module: BranchBlock) -> bool:
 
 
 def _apply_transposed(adjoint: Any, m: Map) -> Any:
-    """Mᵀ ḡ; an adjoint may offer ``transposed_linear`` (one op where ``linear(M.t())`` is two)."""
-    if isinstance(m, float):
-        return adjoint.scale(m)
-    transposed = getattr(adjoint, "transposed_linear", None)
-    return adjoint.linear(m.t()) if transposed is None else transposed(m)
+    """Mᵀ ḡ (``transposed_linear``: the analytic adjoint does it in one matmul, no transposed view)."""
+    return adjoint.scale(m) if isinstance(m, float) else adjoint.transposed_linear(m)
 
 
 def propagate(state: Any, br: Branch) -> tuple[Any, Any]:
