@@ -89,7 +89,7 @@ class _Analytic:
     @staticmethod
     def replay_settings() -> tuple:
         """The size thresholds a recorded run took its branches by (:mod:`hodphys.replay`)."""
-        return jet.MEMO_BYTES, jet.OUTER_WORK, jet.LEAN_OUTER, sweep.STACK_BYTES
+        return jet.MEMO_BYTES, jet.MEMO_TANGENTS, jet.OUTER_WORK, jet.LEAN_OUTER, sweep.STACK_BYTES
 
     def divergence(self, request: Request) -> Tensor:
         return self.jacobian(request).diagonal(dim1=-2, dim2=-1).sum(-1)
@@ -188,7 +188,7 @@ class AnalyticBackward(_Analytic):
         """f (N, m) and J (N, m, d): one value sweep, m adjoint seeds."""
         rules = _rules(request)
         out, saved = sweep.forward(rules, Jet.seed(request.x, None), save=True)
-        eye = torch.eye(out.rows.shape[-1], dtype=request.x.dtype, device=request.x.device)
+        eye = torch.eye(out.value.shape[-1], dtype=request.x.dtype, device=request.x.device)
         grad = run_adjoint(rules, saved, sweep.seeds(eye, 1, 0)).rows[:, 0]  # (m, N, d)
         return out.value, _batch(grad.transpose(0, 1), request.n_batch)
 
@@ -210,7 +210,7 @@ class AnalyticBackward(_Analytic):
         tangents = torch.stack(torch.broadcast_tensors(*vs))
         rules = _rules(request)
         out, saved = sweep.forward(rules, Jet.seed(request.x, tangents, pairs), save=True)
-        k = out.rows.shape[0]
+        k = out.n_rows
         if pairs is not None and not out.has_second:  # f is affine in x: ∇³f = 0
             return request.x.new_zeros((request.n_batch, weights.shape[0], request.d))
         grad = run_adjoint(rules, saved, sweep.seeds(weights, k, k - 1)).rows[:, 0]  # (S, N, d)

@@ -1,12 +1,11 @@
-"""Forward-mode state of the analytic engine: value, tangents, second- and third-order rows in one tensor.
+"""Forward-mode state of the analytic engine: the value, and tangent, second- and third-order rows.
 
-A :class:`Jet` holds, for each of N samples, the K = 1 + P + R + T rows of a layer's features
-(width w), stacked component-major as ``rows`` (K, N, w) — each row a contiguous (N, w) block,
-so σ reads its value row and the Laplacian sums its tangent rows without strides:
+A :class:`Jet` holds, for each of N samples, a layer's features (width w) as ``value`` (N, w) and
+K = P + R + T derivative rows stacked component-major as ``rows`` (K, N, w) — each row a
+contiguous (N, w) block, so the Laplacian sums the tangent rows without strides:
 
-* row 0: the value u;
-* rows 1..P: tangents Du[t_p] along P input directions (the Jacobian when they are the e_i);
-* rows 1+P..: second-order rows, one of
+* rows 0..P-1: tangents Du[t_p] along P input directions (the Jacobian when they are the e_i);
+* rows P..: second-order rows, one of
   - ``pairs = (a, b)``: D²u[t_a, t_b] for R index pairs (the Hessian's upper triangle, or one
     mixed pair for a second directional derivative);
   - ``pairs = TRACE``: one row Σ_p D²u[t_p, t_p] (the Laplacian when Σ_p t_p t_pᵀ = I);
@@ -14,10 +13,12 @@ so σ reads its value row and the Laplacian sums its tangent rows without stride
     bookkeeping: products are one outer product, the result one reshape — for tiny N·P², where
     the per-op cost of gathering the upper triangle outweighs the doubled arithmetic);
   - absent while the state is still affine in x (the second rows are then zero);
-* rows 1+P+R..: third-order rows D³u[t_a, t_b, t_c] for T index triples (``triples``), only
+* rows P+R..: third-order rows D³u[t_a, t_b, t_c] for T index triples (``triples``), only
   when asked (third directional derivatives, ∂³/∂x_i³), absent exactly when the second rows are.
 
-Stacking makes a linear layer one matmul for all rows (the bias touches row 0 only), and an
+The value is kept apart from the rows it drives: a linear layer is one matmul with the bias
+for the value and one without for all rows, and σ writes its value as a new tensor, where a
+stacked value row would cost a row select, a bias write and a row write per layer. An
 elementwise σ is the closed form of hessQuik's eq. (10) contracted early:
 value σ(z), tangents σ′(z)·Dz, second σ′(z)·D²z + σ″(z)·(Dz_a ⊙ Dz_b), and third (Faà di Bruno)
 σ′·D³z + σ″·(Dz_a ⊙ D²z_bc + Dz_b ⊙ D²z_ac + Dz_c ⊙ D²z_ab) + σ‴·(Dz_a ⊙ Dz_b ⊙ Dz_c).
@@ -32,14 +33,10 @@ from hodphys.scalars import scalar, transforms_active
 
 TRACE = "trace"
 OUTER = "outer"
-MEMO_BYTES = 1 << 14  # a saved jet keeps its σ derivatives while its value row is at most this big
+MEMO_BYTES = 1 << 14  # a saved jet keeps its σ derivatives while its value is at most this big,
+MEMO_TANGENTS = 16  # or while it has at least this many tangent rows
 OUTER_WORK = 2048  # all p² pairs while N·p² stays below this (measured: above it the upper triangle wins)
 LEAN_OUTER = 3  # from this many tangents, σ on all-pairs rows skips the P² products (two ops more, P× less memory)
-
-
-def _shares_memory(t: Tensor, value: Tensor) -> bool:
-    """Under inference mode views are not tracked (``_is_view`` is False): compare storages there."""
-    return torch.is_inference_mode_enabled() and t.untyped_storage().data_ptr() == value.untyped_storage().data_ptr()
 
 
 def use_outer(n: int, p: int) -> bool:
@@ -62,43 +59,48 @@ class Triples:
 
 
 class Jet:
-    """rows (K, N, w) with P tangents and second-order rows described by ``pairs`` (see module doc).
+    """value (N, w) and rows (K, N, w) with P tangents and second-order rows described by ``pairs``
+    (see module doc); ``rows`` is None for a value-only jet (P = 0).
 
     ``pairs`` is None (first order only), :data:`TRACE`, or two index tensors (R,) into the tangents;
     ``triples`` (with index pairs only) adds third-order rows.
     ``scratch``: σ may overwrite the rows it is applied to — set for sweeps that keep no state
-    for a backward pass; every σ input is then a fresh tensor no one else reads, and updating it
-    in place saves allocating (and page-faulting) K new rows per layer. It is not done while
-    autograd records the rows (training), whose graph needs them as they were.
+    for a backward pass; every σ input the sweep made itself (``owned``: not a seed's view of
+    the caller's tensors) is then a fresh tensor no one else reads, and updating it in place
+    saves allocating (and page-faulting) K new rows per layer. It is not done while autograd
+    records the rows (training), whose graph needs them as they were.
     """
 
-    __slots__ = ("rows", "n_tangents", "pairs", "triples", "scratch", "memo", "_value")
+    __slots__ = ("value", "rows", "n_tangents", "pairs", "triples", "scratch", "owned", "memo")
 
-    def __init__(self, rows: Tensor, n_tangents: int, pairs: tuple[Tensor, Tensor] | str | None = None,
-                 scratch: bool = False, triples: Triples | None = None):
-        self.rows, self.n_tangents, self.pairs, self.scratch = rows, n_tangents, pairs, scratch
-        self.triples = triples
+    def __init__(self, value: Tensor, rows: Tensor | None, n_tangents: int,
+                 pairs: tuple[Tensor, Tensor] | str | None = None, scratch: bool = False,
+                 triples: Triples | None = None, owned: bool = True):
+        self.value, self.rows, self.n_tangents, self.pairs = value, rows, n_tangents, pairs
+        self.scratch, self.triples, self.owned = scratch, triples, owned
         self.memo: tuple[ElementwiseFunction, list[Tensor]] | None = None  # see sigma()
-        self._value: Tensor | None = None  # rows[0], when a linear map has made that view already
 
     @classmethod
     def seed(cls, x: Tensor, tangents: Tensor | None, pairs: tuple[Tensor, Tensor] | str | None = None,
              triples: Triples | None = None) -> Jet:
-        """x (N, d) with tangents (P, d) shared by all samples or (P, N, d); higher rows start at zero."""
+        """x (N, d) with tangents (P, d) shared by all samples or (P, N, d); higher rows start at zero.
+
+        The rows are views of the caller's tensors (``owned`` False: never written in place)."""
         if tangents is None:
-            return cls(x.unsqueeze(0), 0, pairs)
+            return cls(x, None, 0, pairs, owned=False)
+        if not tangents.is_contiguous():  # e.g. W₁ᵀ: σ′·rows would take its transposed layout, and
+            tangents = tangents.contiguous()  # every matmul after it would copy the rows first
         if tangents.ndim == 2:
             tangents = tangents.unsqueeze(1)
         tangents = tangents.expand(tangents.shape[0], *x.shape)
-        # the one TRACE row starts as zeros: it costs the first matmul one row, where adding it
-        # at the first σ would copy all K rows (pairs, with R rows, are added lazily instead)
-        zero = [x.new_zeros((1, *x.shape))] if pairs == TRACE else []
-        jet = cls(torch.cat([x.unsqueeze(0), tangents, *zero]), tangents.shape[0], pairs, triples=triples)
-        jet._value = x  # equal to rows[0], and never written in place (σ writes rows)
-        return jet
+        if pairs == TRACE:
+            # the one TRACE row starts as zeros: it costs the first matmul one row, where adding
+            # it at the first σ would copy all K rows (pairs, with R rows, are added lazily instead)
+            return cls(x, torch.cat([tangents, x.new_zeros((1, *x.shape))]), tangents.shape[0], pairs)
+        return cls(x, tangents, tangents.shape[0], pairs, triples=triples, owned=False)
 
-    def _like(self, rows: Tensor) -> Jet:
-        return Jet(rows, self.n_tangents, self.pairs, self.scratch, self.triples)
+    def _like(self, value: Tensor, rows: Tensor | None) -> Jet:
+        return Jet(value, rows, self.n_tangents, self.pairs, self.scratch, self.triples)
 
     @property
     def n_second(self) -> int:
@@ -108,36 +110,37 @@ class Jet:
         return len(self.pairs[0])
 
     @property
-    def value(self) -> Tensor:
-        """(N, w)."""
-        return self.rows[0] if self._value is None else self._value
+    def n_rows(self) -> int:
+        """1 + K: the value and the derivative rows (the row count of an adjoint of this jet)."""
+        return 1 if self.rows is None else 1 + self.rows.shape[0]
 
     @property
     def tangents(self) -> Tensor:
         """(P, N, w)."""
-        return self.rows[1:1 + self.n_tangents]
+        rows = self.rows
+        return rows if rows.shape[0] == self.n_tangents else rows[:self.n_tangents]
 
     @property
     def second(self) -> Tensor | None:
         """(R, N, w), (1, N, w) for TRACE, or None while it is zero."""
-        start = 1 + self.n_tangents
+        start = self.n_tangents
         return self.rows[start:start + self.n_second] if self.has_second else None
 
     def second_rows(self) -> Tensor:
         """The second rows, zeros (R, N, w) while the state is still affine in x."""
         if self.has_second:
             return self.second
-        return self.rows.new_zeros((self.n_second, *self.rows.shape[1:]))
+        return self.value.new_zeros((self.n_second, *self.value.shape))
 
     def third_rows(self) -> Tensor:
         """The third rows (T, N, w), zeros while the state is still affine in x."""
         if self.has_second:
-            return self.rows[1 + self.n_tangents + self.n_second:]
-        return self.rows.new_zeros((len(self.triples), *self.rows.shape[1:]))
+            return self.rows[self.n_tangents + self.n_second:]
+        return self.value.new_zeros((len(self.triples), *self.value.shape))
 
     @property
     def has_second(self) -> bool:
-        return self.rows.shape[0] > 1 + self.n_tangents
+        return self.rows is not None and self.rows.shape[0] > self.n_tangents
 
     def products(self) -> Tensor:
         """The σ″ factor of the second rows: Dz_a ⊙ Dz_b (R, N, w), Σ_p (Dz_p)² (1, N, w) for TRACE,
@@ -151,30 +154,49 @@ class Jet:
         return t.index_select(0, a) * t.index_select(0, b)  # 2-5× faster than t[a] * t[b]
 
     def linear(self, weight: Tensor, bias: Tensor | None = None) -> Jet:
-        """u ↦ W u + b on every row, the bias on the value row only; W (w_out, w)."""
-        out = self._like(torch.nn.functional.linear(self.rows, weight))
-        if bias is not None:
-            out._value = value = out.rows[0]
-            value.add_(bias)
-        return out
+        """u ↦ W u + b: the value with the bias, every row without; W (w_out, w)."""
+        linear = torch.nn.functional.linear
+        rows = None if self.rows is None else linear(self.rows, weight)
+        return self._like(linear(self.value, weight, bias), rows)
 
     def scale(self, c: float) -> Jet:
-        return self._like(self.rows * scalar(c, self.rows))
+        c = scalar(c, self.value)
+        return self._like(self.value * c, None if self.rows is None else self.rows * c)
 
     def add(self, other: Jet, alpha: float = 1.0) -> Jet:
         """self + alpha·other on the same tangents; a missing (zero) second block is padded.
 
         A ``scratch`` other (a residual branch in a sweep that keeps no state) takes the sum in
         its own rows: one K-row buffer less alive at the peak."""
+        value = torch.add(self.value, other.value, alpha=alpha)
         a, b = self.rows, other.rows
+        if a is None:
+            return self._like(value, None)
         if a.shape[0] < b.shape[0]:
             a = torch.nn.functional.pad(a, (0, 0, 0, 0, 0, b.shape[0] - a.shape[0]))
         elif b.shape[0] < a.shape[0]:
             b = torch.nn.functional.pad(b, (0, 0, 0, 0, 0, a.shape[0] - b.shape[0]))
-        if other.scratch and not transforms_active() and not (torch.is_grad_enabled()
-                                                             and (a.requires_grad or b.requires_grad)):
-            return self._like(torch.add(a, b, alpha=alpha, out=b))
-        return self._like(torch.add(a, b, alpha=alpha))
+        if b is other.rows and other._writable(b) and not (torch.is_grad_enabled() and a.requires_grad):
+            return self._like(value, torch.add(a, b, alpha=alpha, out=b))
+        return self._like(value, torch.add(a, b, alpha=alpha))
+
+    def _writable(self, rows: Tensor | None) -> bool:
+        """Whether σ may overwrite these rows of this jet (``scratch``, ``owned``, no autograd graph)."""
+        return (self.scratch and self.owned and rows is not None and not transforms_active()
+                and not (torch.is_grad_enabled() and rows.requires_grad))
+
+    def add_activated(self, z: Jet, fn: ElementwiseFunction, alpha: float) -> Jet:
+        """self + alpha·σ(z) (a residual branch with a scalar step): on first-order rows the sum
+        and σ′'s chain rule are one op, rows + alpha·σ′(z)·Dz; with second rows, σ then add."""
+        if z.pairs is not None or z.rows is None or self.rows is None:
+            return self.add(z.elementwise(fn), alpha)
+        f = z._derivatives(fn, 1)
+        rows = z.rows
+        writable = z._writable(rows) and rows.shape == self.rows.shape and not (
+            torch.is_grad_enabled() and self.rows.requires_grad)
+        out = {"out": rows} if writable else {}
+        return self._like(torch.add(self.value, f[0], alpha=alpha),
+                          torch.addcmul(self.rows, f[1], rows, value=alpha, **out))
 
     def _third_terms(self, f: list[Tensor]) -> Tensor:
         """The σ″ and σ‴ terms of the third rows (T, N, w) (module doc), before σ′·D³z."""
@@ -188,7 +210,7 @@ class Jet:
         return out
 
     def sigma(self, fn: ElementwiseFunction, order: int) -> list[Tensor | None]:
-        """[σ, σ′, …, σ⁽ᵒʳᵈᵉʳ⁾] at the value row (N, w) — the forward sweep's own, when it kept them
+        """[σ, σ′, …, σ⁽ᵒʳᵈᵉʳ⁾] at the value (N, w) — the forward sweep's own, when it kept them
         (then without σ itself: entry 0 is None)."""
         memo = self.memo
         if memo is not None and len(memo[1]) > order and memo[0] == fn:
@@ -196,54 +218,53 @@ class Jet:
         return fn.derivatives(self.value, order)
 
     def _outer_in_place(self, f: list[Tensor]) -> Tensor:
-        """σ on all-pairs rows in place, second rows first, so the σ″ term broadcasts t_a against
-        σ″ t_b instead of forming the P² products: one (P, N, w) temporary instead of (P², N, w)
-        (two ops more; below :data:`LEAN_OUTER` tangents the products are no bigger than that)."""
+        """σ′ and σ″ on all-pairs rows in place, second rows first, so the σ″ term broadcasts t_a
+        against σ″ t_b instead of forming the P² products: one (P, N, w) temporary instead of
+        (P², N, w) (two ops more; below :data:`LEAN_OUTER` tangents the products are no bigger)."""
         rows, p = self.rows, self.n_tangents
-        start = 1 + p
-        tangents, second = rows[1:start], rows[start:]
+        tangents, second = rows[:p], rows[p:]
         second.mul_(f[1])
         second.view(p, p, *tangents.shape[1:]).addcmul_(tangents.unsqueeze(1), (tangents * f[2]).unsqueeze(0))
-        rows[:start].mul_(f[1])
-        rows[0] = f[0]
+        tangents.mul_(f[1])
         return rows
 
-    def elementwise(self, fn: ElementwiseFunction) -> Jet:
-        """σ applied to the value, its chain rule to the other rows (module doc).
-
-        A small jet saved for a backward sweep (not ``scratch``, value row ≤ :data:`MEMO_BYTES`)
-        evaluates one derivative more than its own rows need and keeps them (``memo``) for the
-        adjoint of this σ: where each tensor op costs more than its arithmetic, that saves the
-        adjoint re-evaluating σ; on bigger batches the adjoint recomputes them and no memory is held.
-        """
-        second = self.pairs is not None
-        need = 0 if self.rows.shape[0] == 1 else 3 if self.triples is not None else 2 if second else 1
-        in_place = self.scratch and not (torch.is_grad_enabled() and self.rows.requires_grad)
+    def _derivatives(self, fn: ElementwiseFunction, need: int) -> list[Tensor]:
+        """[σ, σ′, …, σ⁽ⁿᵉᵉᵈ⁾] at the value; a jet saved for a backward sweep keeps one more (``memo``,
+        without σ itself) for the adjoint of this σ when that is cheap to hold: a small value
+        (≤ :data:`MEMO_BYTES`, where each tensor op costs more than its arithmetic), or many
+        tangent rows (≥ :data:`MEMO_TANGENTS`: the memo adds 2 rows to the P + 1 saved). Otherwise
+        the adjoint recomputes them and no memory is held."""
         value = self.value
-        keep = not self.scratch and value.numel() * value.element_size() <= MEMO_BYTES
+        keep = not self.scratch and (value.numel() * value.element_size() <= MEMO_BYTES
+                                     or self.n_tangents >= MEMO_TANGENTS)
         f = fn.derivatives(value, need + 1 if keep else need)
-        if in_place:  # a derivative that is (a view of) the value row, e.g. x of x²/2, would be scaled with it
-            f = [t.clone() if t is value or t._is_view() or _shares_memory(t, value) else t for t in f]
-        if keep:  # σ itself is not kept: the adjoint needs σ′, σ″, … only
+        if keep:
             self.memo = (fn, [None, *f[1:]])
+        return f
+
+    def elementwise(self, fn: ElementwiseFunction) -> Jet:
+        """σ applied to the value, its chain rule to the rows (module doc); σ′, σ″ kept for the
+        adjoint as :meth:`_derivatives` says."""
+        second = self.pairs is not None
+        rows = self.rows
+        need = 0 if rows is None else 3 if self.triples is not None else 2 if second else 1
+        in_place = self._writable(rows)
+        f = self._derivatives(fn, need)
         if need == 0:
-            return self._like(f[0].unsqueeze(0))
-        if (in_place and self.pairs == OUTER and self.n_tangents >= LEAN_OUTER and self.has_second
-                and self.triples is None and not transforms_active()):
-            return self._like(self._outer_in_place(f))
+            return self._like(f[0], None)
+        if in_place and self.pairs == OUTER and self.n_tangents >= LEAN_OUTER and self.has_second \
+                and self.triples is None:
+            return self._like(f[0], self._outer_in_place(f))
         # everything read from the rows is read before they are scaled (in place, maybe)
         products = self.products() if second else None
         third = self._third_terms(f) if self.triples is not None else None
-        # σ′ times all rows, then row 0 overwritten with σ: one product instead of a product and
-        # a torch.cat of all K rows
-        out = self.rows.mul_(f[1]) if in_place else f[1] * self.rows
-        out[0] = f[0]
+        out = rows.mul_(f[1]) if in_place else f[1] * rows
         if not second:
-            return self._like(out)
+            return self._like(f[0], out)
         if not self.has_second:  # products is a fresh tensor: in a scratch sweep it takes σ″ in place
             second = products.mul_(f[2]) if in_place else f[2] * products
-            return self._like(torch.cat([out, second, *([] if third is None else [third])]))
-        start = 1 + self.n_tangents
+            return self._like(f[0], torch.cat([out, second, *([] if third is None else [third])]))
+        start = self.n_tangents
         second_out = out[start:start + len(products)]
         if transforms_active():  # vmap has no batching rule for addcmul_
             second_out += f[2] * products
@@ -251,4 +272,4 @@ class Jet:
             second_out.addcmul_(f[2], products)
         if third is not None:
             out[start + len(products):] += third
-        return self._like(out)
+        return self._like(f[0], out)

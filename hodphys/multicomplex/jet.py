@@ -1,7 +1,7 @@
 """The number systems a network is executed in by the multicomplex engine.
 
-Both states offer the same four operations, so each layer's rule is written once
-(``linear``, ``elementwise``, ``add``, ``scale``):
+Both states offer the same operations, so each layer's rule is written once
+(``linear``, ``elementwise``, ``add``, ``scale``, ``add_activated``):
 
 * :class:`Jet` — order-n multicomplex numbers for P perturbations that share one real part.
   The real part is the real-copy network (HoD-Net, Fig. 2): it equals ``model(x)`` exactly and
@@ -55,6 +55,10 @@ class Jet:
 
     def scale(self, c: float) -> Jet:
         return self._with(self.real * scalar(c, self.real), self.imag * scalar(c, self.imag))
+
+    def add_activated(self, z: Jet, fn: ElementwiseFunction, alpha: float) -> Jet:
+        """self + alpha·f(z)."""
+        return self.add(z.elementwise(fn), alpha)
 
     def elementwise(self, fn: ElementwiseFunction, shift: int = 0) -> Jet:
         """f⁽ˢʰⁱᶠᵗ⁾ applied by its truncated Taylor series; the real part is f⁽ˢʰⁱᶠᵗ⁾(real) exactly."""
@@ -120,6 +124,10 @@ class SecondOrderJet:
     def scale(self, c: float) -> SecondOrderJet:
         second = None if self.second is None else self.second * scalar(c, self.second)
         return self._with(self.real * scalar(c, self.real), self.first * scalar(c, self.first), second)
+
+    def add_activated(self, z: SecondOrderJet, fn: ElementwiseFunction, alpha: float) -> SecondOrderJet:
+        """self + alpha·f(z)."""
+        return self.add(z.elementwise(fn), alpha)
 
     def second_or_zeros(self) -> Tensor:
         """``second``, or its zeros while the state is still affine in x (the network has no σ)."""

@@ -4,7 +4,8 @@ The residual block (S = I, Q = step), the ICNN layer, and the quadratic and quad
 output layers (σ(t) = t²/2, Q = 1ᵀ) are all this one form, so each derivative engine needs a
 single rule for all of them: the layer states its matrices in :meth:`BranchBlock.branch`, and
 :func:`propagate` / :func:`propagate_adjoint` compose the engine's own primitives
-(``linear``, ``transposed_linear``, ``elementwise``, ``scale``, ``add``) in the order the form dictates.
+(``linear``, ``transposed_linear``, ``elementwise``, ``scale``, ``add``, ``add_activated``) in the order
+the form dictates.
 
 Glossary: u (*B, n_in) the layer input, z = K u + b (*B, k) the pre-activation, y (*B, n_out).
 """
@@ -60,22 +61,20 @@ def _apply_transposed(adjoint: Any, m: Map) -> Any:
 
 
 def propagate(state: Any, br: Branch) -> tuple[Any, Any]:
-    """The form on any state with linear/elementwise/scale/add; returns (y, z) (z kept for backward).
+    """The form on any state with linear/elementwise/scale/add/add_activated; returns (y, z) (z kept
+    for backward).
 
-    A scalar Q rides on the final sum (``add(branch, alpha=Q)``): one op instead of two.
+    A scalar Q rides on the final sum (``add_activated(z, σ, alpha=Q)`` = skip + Q·σ(z), which
+    an engine may fuse: one op instead of two or three).
     """
     z = state.linear(br.inner, br.inner_bias)
-    branch = z.elementwise(br.function)
-    alpha = 1.0
-    if isinstance(br.outer, float):
-        alpha = br.outer
-    else:
-        branch = branch.linear(br.outer)
     if isinstance(br.skip, float) and br.skip == 1.0 and br.skip_bias is None:
         skip = state
     else:
         skip = state.scale(br.skip) if isinstance(br.skip, float) else state.linear(br.skip, br.skip_bias)
-    return skip.add(branch, alpha=alpha), z
+    if isinstance(br.outer, float):
+        return skip.add_activated(z, br.function, br.outer), z
+    return skip.add(z.elementwise(br.function).linear(br.outer)), z
 
 
 def propagate_adjoint(adjoint: Any, z: Any, br: Branch,

@@ -179,13 +179,15 @@ def test_all_pairs_hessian_in_place_with_and_without_products(kind, d, m, batch,
     assert_close_rel(ours, reference, TOLERANCE[dtype])
 
 
-@pytest.mark.parametrize("small_bytes", [0, 1 << 30], ids=["big-batch-path", "small-batch-path"])
+@pytest.mark.parametrize("small_bytes, memo_tangents", [(0, 10 ** 9), (1 << 30, 10 ** 9), (0, 1)],
+                         ids=["big-batch-path", "small-batch-path", "kept-for-many-tangents"])
 @pytest.mark.parametrize("kind, d, m, batch", CASES)
 def test_backward_mode_with_and_without_kept_derivatives_and_stacked_sites(kind, d, m, batch, small_bytes,
-                                                                           monkeypatch):
+                                                                           memo_tangents, monkeypatch):
     """The size bounds (σ derivatives kept for the adjoint, curvature sites contracted together) change
     how the backward mode computes, never what: both sides of them give torch.func's values."""
     monkeypatch.setattr("hodphys.analytic.jet.MEMO_BYTES", small_bytes)
+    monkeypatch.setattr("hodphys.analytic.jet.MEMO_TANGENTS", memo_tangents)
     monkeypatch.setattr("hodphys.analytic.sweep.STACK_BYTES", small_bytes)
     model = build(kind, d, m, seed=4)
     x, v = _vectors(d, batch, 2, 9)
