@@ -216,8 +216,29 @@ def _last_uses(lines: list, keep: set[int]) -> dict[int, list[int]]:
     return done
 
 
-def _compile(recorder: _Recorder, result: Any) -> Callable:
-    """The recorded calls as one function of (inputs…, parameters…, constants…)."""
+def _writes(func: Callable, kwargs: dict, out: list[int] | int) -> bool:
+    """Whether a recorded call changes a tensor in place (or through ``out=``)."""
+    name = _name(func)
+    return out == -1 or name.endswith("_") or name == "__setitem__" or "out" in kwargs
+
+
+def _live(lines: list, returned: list[int]) -> list:
+    """The lines the result depends on: a call that writes nothing in place and whose results no
+    later kept call reads (e.g. a value the engine computes but this quantity never uses) is
+    dropped. In-place writes are always kept (they may write through a view)."""
+    needed, kept = set(returned), []
+    for line in reversed(lines):
+        func, args, kwargs, out = line
+        outs = out if isinstance(out, list) else [out]
+        if _writes(func, kwargs, out) or needed.intersection(outs):
+            kept.append(line)
+            _slots_in(kwargs, _slots_in(args, needed))
+    return kept[::-1]
+
+
+def _compile(recorder: _Recorder, result: Any) -> tuple[Callable, tuple[str, ...]]:
+    """The recorded calls as one function of (inputs…, parameters…, constants…), and the names of
+    the calls it makes."""
     names: dict[str, Any] = {}
 
     def bind(value: Any) -> str:
@@ -232,9 +253,10 @@ def _compile(recorder: _Recorder, result: Any) -> Callable:
         returned = [recorder._returned_slot(v) for v in result.values()]
         ret = "{" + ", ".join(f"{k!r}: s{i}" for k, i in zip(result, returned)) + "}"
     params = [*recorder.inputs, *sorted(recorder.parameters), *sorted(recorder.constants)]  # Plan's order
-    last_use = _last_uses(recorder.lines, keep={*params, *returned})
+    lines = _live(recorder.lines, returned)
+    last_use = _last_uses(lines, keep={*params, *returned})
     body = []
-    for i, (func, args, kwargs, out) in enumerate(recorder.lines):
+    for i, (func, args, kwargs, out) in enumerate(lines):
         call = f"{bind(func)}({''.join(_source(a, bind) + ', ' for a in args)}" \
                f"{''.join(f'{k}={_source(v, bind)}, ' for k, v in kwargs.items())})"
         if isinstance(out, list):
@@ -249,7 +271,7 @@ def _compile(recorder: _Recorder, result: Any) -> Callable:
     source = f"def replay({', '.join(f's{i}' for i in params)}):\n" + "\n".join(body) + f"\n    return {ret}\n"
     namespace = dict(names)
     exec(compile(source, "<hodphys replay>", "exec"), namespace)  # noqa: S102 - our own generated code
-    return namespace["replay"]
+    return namespace["replay"], tuple(_name(line[0]) for line in lines)
 
 
 class _Snapshot:
@@ -386,8 +408,8 @@ class Plan:
     Parameters and buffers are held weakly (a plan must not keep a replaced layer's weights alive);
     the cached 0-d constants it read are held."""
 
-    def __init__(self, fn: Callable, recorder: _Recorder, snapshot: _Snapshot):
-        self.fn, self.snapshot = fn, snapshot
+    def __init__(self, compiled: tuple[Callable, tuple[str, ...]], recorder: _Recorder, snapshot: _Snapshot):
+        (self.fn, self.calls), self.snapshot = compiled, snapshot  # calls: the op names it runs, in order
         parameters = [recorder.parameters[slot] for slot in sorted(recorder.parameters)]
         self.parameters = tuple(map(weakref.ref, parameters))
         self.grads = tuple(p.requires_grad for p in parameters)

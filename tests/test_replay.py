@@ -463,3 +463,23 @@ def test_a_replaced_layer_is_not_kept_alive_by_other_plans():
     hp.laplacian(model, x, method="analytic-forward")  # another signature; the hessian plan is stale
     gc.collect()
     assert old() is None
+
+
+def test_unread_results_are_dropped_and_writes_through_views_kept():
+    """A call whose result nothing reads is not replayed; an in-place write through a view is."""
+    model = nn.Linear(2, 2)
+    key = ("dead-and-in-place",)
+
+    def compute(x):
+        torch.exp(x)  # read by nothing
+        y = x * 2
+        y[0].add_(1.0)  # changes y through the view y[0]
+        return y
+
+    for _ in range(4):
+        x = torch.randn(3, 2)
+        expected = x * 2
+        expected[0] += 1.0
+        torch.testing.assert_close(replay.run(key, model, [x], lambda: compute(x)), expected, rtol=0, atol=0)
+    plan = replay.plans_of(model)[key].plan
+    assert plan.calls == ("mul", "__getitem__", "add_")
