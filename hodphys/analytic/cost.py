@@ -17,7 +17,13 @@ from hodphys.analytic.rules import LinearRule
 from hodphys.cost import ELEMENTWISE, Sizes, launches, sweep
 from hodphys.request import Request
 
-OPS_PER_RULE = 6  # tensor ops per layer and sweep
+# the price of a layer's ops, in launches: a forward sweep of value and tangents, the second-order
+# rows on top of it, and backward mode's tangent sweep with its adjoint sweep and site
+# bookkeeping (fitted to hessQuik's timing sweep, batch 10 and 1000, d = 1…128, m = 1 and 8:
+# auto then runs the faster mode in all but one of its 28 cells)
+FIRST_ORDER_OPS = 4
+SECOND_ORDER_OPS = 4
+BACKWARD_OPS = 12
 # a replayed run (hodphys.replay, small batches) issues the same ops without the engine's Python
 # around them: measured on hessQuik's batch-10 sweep, about half the price per op
 REPLAYED_LAUNCH = 0.5
@@ -69,12 +75,13 @@ def analytic_cost(request: Request, rules: Sequence[Any], mode: str) -> float:
         p = min(d, rules[0].module.out_features)
         linear -= rules[0].shape.linear * (1 - 1 / max(_forward_rows(request, p), 1))
     if mode == "forward":
-        work = _sweep(n, _forward_rows(request, p), linear, sites)
-        sweeps = 1
+        rows = _forward_rows(request, p)
+        work = _sweep(n, rows, linear, sites)
+        ops = FIRST_ORDER_OPS + (SECOND_ORDER_OPS if rows > 1 + p else 0)
     else:
         work = _backward_terms(request, p, m, linear, sites)
-        sweeps = 2
+        ops = BACKWARD_OPS
     if p < d and request.quantity in ("hessian", "derivatives"):
         work += n * m * (d * d * p + d * p * p)  # H = Bᵀ H_c B
     price = REPLAYED_LAUNCH if replay.ENABLED and n <= replay.MAX_BATCH else 1.0
-    return work + price * launches(Sizes(linear, sites, len(rules)), sweeps, OPS_PER_RULE)
+    return work + price * launches(Sizes(linear, sites, len(rules)), 1, ops)
