@@ -181,9 +181,10 @@ class Jet:
         return self._like(value, torch.add(a, b, alpha=alpha))
 
     def _writable(self, rows: Tensor | None) -> bool:
-        """Whether σ may overwrite these rows of this jet (``scratch``, ``owned``, no autograd graph)."""
+        """Whether σ may overwrite these rows of this jet (``scratch``, ``owned``, no autograd graph:
+        rows without one are still read by σ′(z)'s graph when the value has one)."""
         return (self.scratch and self.owned and rows is not None and not transforms_active()
-                and not (torch.is_grad_enabled() and rows.requires_grad))
+                and not (torch.is_grad_enabled() and (rows.requires_grad or self.value.requires_grad)))
 
     def add_activated(self, z: Jet, fn: ElementwiseFunction, alpha: float) -> Jet:
         """self + alpha·σ(z) (a residual branch with a scalar step): on first-order rows the sum

@@ -110,3 +110,47 @@ def test_parameter_gradients_of_third_order_losses_match_autograd(kind, d, m):
             assert a is None or a.abs().max() == 0
         else:
             assert_close_rel(a, b, 1e-10)
+
+
+def _frozen_but(model, trainable):
+    """Only the parameters named by ``trainable(name)`` require grad."""
+    for name, p in model.named_parameters():
+        p.requires_grad_(trainable(name))
+    return model
+
+
+def _residual_first():
+    torch.manual_seed(0)
+    return torch.nn.Sequential(hp.nn.ResidualBlock(3, torch.nn.Tanh(), step=0.5), torch.nn.Linear(3, 2)).double()
+
+
+def _mlp(middle):
+    torch.manual_seed(0)
+    return torch.nn.Sequential(torch.nn.Linear(3, 5), middle, torch.nn.Linear(5, 5), torch.nn.Tanh(),
+                               torch.nn.Linear(5, 2)).double()
+
+
+@pytest.mark.parametrize("case", ["x-only", "biases-only", "one-bias", "x-through-identity"])
+def test_gradients_when_only_the_value_carries_a_graph(case):
+    """Some of the graph reaches the value (x, or a bias) but not the tangent rows: σ′(z) then reads
+    rows that must not be overwritten in place (fused residual sums, all-pairs second rows)."""
+    x = torch.randn(5, 3, dtype=torch.float64)
+    if case == "x-only":
+        model, quantity = _frozen_but(_residual_first(), lambda name: False), "jacobian"
+        x.requires_grad_(True)
+        wrt = [x]
+    elif case == "biases-only":
+        model, quantity = _frozen_but(_residual_first(), lambda name: name.endswith("bias")), "jacobian"
+        wrt = [model[0].linear.bias]
+    elif case == "one-bias":
+        model, quantity = _frozen_but(_mlp(torch.nn.Tanh()), lambda name: name == "2.bias"), "hessian"
+        wrt = [model[2].bias]
+    else:
+        model, quantity = _frozen_but(_mlp(torch.nn.Identity()), lambda name: False), "hessian"
+        x.requires_grad_(True)
+        wrt = [x]
+    ours = getattr(hp, quantity)(model, x, method="analytic-forward")
+    reference = getattr(hp, quantity)(model, x, method="autograd")
+    assert_close_rel(ours, reference, 1e-10)
+    for a, b in zip(torch.autograd.grad(ours.square().sum(), wrt), torch.autograd.grad(reference.square().sum(), wrt)):
+        assert_close_rel(a, b, 1e-9)
