@@ -216,21 +216,23 @@ def _last_uses(lines: list, keep: set[int]) -> dict[int, list[int]]:
     return done
 
 
-def _writes(func: Callable, kwargs: dict, out: list[int] | int) -> bool:
-    """Whether a recorded call changes a tensor in place (or through ``out=``)."""
+def _writes(func: Callable, args: Any, kwargs: dict, out: list[int] | int) -> bool:
+    """Whether a recorded call may change a tensor in place: a name ending in ``_``, ``out=``, or
+    an ``inplace`` flag (``F.relu(t, inplace=True)``; a positional True counts too, to be safe)."""
     name = _name(func)
-    return out == -1 or name.endswith("_") or name == "__setitem__" or "out" in kwargs
+    return (out == -1 or name.endswith("_") or name == "__setitem__" or "out" in kwargs
+            or kwargs.get("inplace") is True or any(a is True for a in args))
 
 
 def _live(lines: list, returned: list[int]) -> list:
     """The lines the result depends on: a call that writes nothing in place and whose results no
     later kept call reads (e.g. a value the engine computes but this quantity never uses) is
-    dropped. In-place writes are always kept (they may write through a view)."""
+    dropped. Calls that may write in place are always kept (they may write through a view)."""
     needed, kept = set(returned), []
     for line in reversed(lines):
         func, args, kwargs, out = line
         outs = out if isinstance(out, list) else [out]
-        if _writes(func, kwargs, out) or needed.intersection(outs):
+        if _writes(func, args, kwargs, out) or needed.intersection(outs):
             kept.append(line)
             _slots_in(kwargs, _slots_in(args, needed))
     return kept[::-1]

@@ -483,3 +483,25 @@ def test_unread_results_are_dropped_and_writes_through_views_kept():
         torch.testing.assert_close(replay.run(key, model, [x], lambda: compute(x)), expected, rtol=0, atol=0)
     plan = replay.plans_of(model)[key].plan
     assert plan.calls == ("mul", "__getitem__", "add_")
+
+
+@pytest.mark.parametrize("inplace", ["keyword", "positional"])
+def test_a_write_through_an_inplace_flag_is_kept(inplace):
+    """F.relu(view, inplace=True) changes y although its result is read by nothing."""
+    model = nn.Linear(2, 2)
+    key = ("inplace-flag", inplace)
+
+    def compute(x):
+        y = x * 2
+        view = y.narrow(0, 0, 1)
+        if inplace == "keyword":
+            torch.nn.functional.relu(view, inplace=True)
+        else:
+            torch.nn.functional.hardtanh(view, -0.5, 0.5, True)
+        return y
+
+    for _ in range(4):
+        x = torch.randn(3, 2)
+        expected = x * 2
+        expected[0] = expected[0].relu() if inplace == "keyword" else expected[0].clamp(-0.5, 0.5)
+        torch.testing.assert_close(replay.run(key, model, [x], lambda: compute(x)), expected, rtol=0, atol=0)
