@@ -47,6 +47,18 @@ def _forward_rows(request: Request, p: int) -> float:
     }[q]
 
 
+def _second_rows(request: Request) -> bool:
+    """Whether the forward jet of the request carries second-order rows."""
+    q = request.quantity
+    if q == "directional":
+        return len(request.vectors) >= 2
+    if q == "dim_derivative":
+        return request.order >= 2
+    if q == "derivatives":
+        return bool(request.want & {"hessian", "laplacian"})
+    return q in ("hessian", "laplacian", "hvp", "directional_grad")
+
+
 def _backward_terms(request: Request, p: int, m: int, linear: float, sites: float) -> float:
     """Forward and adjoint sweeps plus contractions of backward mode."""
     q, n, want = request.quantity, request.n_batch, request.want
@@ -77,7 +89,7 @@ def analytic_cost(request: Request, rules: Sequence[Any], mode: str) -> float:
     if mode == "forward":
         rows = _forward_rows(request, p)
         work = _sweep(n, rows, linear, sites)
-        ops = FIRST_ORDER_OPS + (SECOND_ORDER_OPS if rows > 1 + p else 0)
+        ops = FIRST_ORDER_OPS + (SECOND_ORDER_OPS if _second_rows(request) else 0)
     else:
         work = _backward_terms(request, p, m, linear, sites)
         ops = BACKWARD_OPS
