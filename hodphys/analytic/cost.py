@@ -18,12 +18,14 @@ from hodphys.cost import ELEMENTWISE, Sizes, launches, sweep
 from hodphys.request import Request
 
 # the price of a layer's ops, in launches: a forward sweep of value and tangents, the second-order
-# rows on top of it, and backward mode's tangent sweep with its adjoint sweep and site
-# bookkeeping (fitted to hessQuik's timing sweep, batch 10 and 1000, d = 1…128, m = 1 and 8:
-# auto then runs the faster mode in all but one of its 28 cells)
-FIRST_ORDER_OPS = 4
-SECOND_ORDER_OPS = 4
-BACKWARD_OPS = 12
+# rows on top of it, and backward mode's tangent sweep with its adjoint sweep and site bookkeeping;
+# and an adjoint row of a curvature sweep (σ′ and σ″ products per site and seed) in forward rows.
+# Fitted to hessQuik's timing sweep (batch 10 and 1000, d = 1…128, m = 1 and 8): auto then runs
+# the faster mode in all of its 28 cells, and in a neighbourhood of these values too.
+FIRST_ORDER_OPS = 6
+SECOND_ORDER_OPS = 6
+BACKWARD_OPS = 10
+CURVATURE_ADJOINT_ROW = 8.0
 # a replayed run (hodphys.replay, small batches) issues the same ops without the engine's Python
 # around them: measured on hessQuik's batch-10 sweep, about half the price per op
 REPLAYED_LAUNCH = 0.5
@@ -71,10 +73,10 @@ def _backward_terms(request: Request, p: int, m: int, linear: float, sites: floa
     if q == "hessian" or "hessian" in want:
         # per site entry and output: the scaled copy Dz ⊙ c (p entries, elementwise) and its batched
         # GEMM with Dz (p² multiply-adds, long inner axis: half the price of a sweep's)
-        contraction = n * m * sites * p * (p / 2 + ELEMENTWISE)
+        contraction = n * m * sites * p * (p + ELEMENTWISE) / 2
     else:
         contraction = n * m * sites * p
-    return _sweep(n, 1 + p, linear, sites) + _sweep(n, m, linear, sites) + contraction
+    return _sweep(n, 1 + p, linear, sites) + CURVATURE_ADJOINT_ROW * _sweep(n, m, linear, sites) + contraction
 
 
 def analytic_cost(request: Request, rules: Sequence[Any], mode: str) -> float:
