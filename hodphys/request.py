@@ -131,8 +131,8 @@ class Request:
 
     def unflatten(self, t: Tensor | None) -> Tensor | None:
         """(N, …) → (*B, …)."""
-        if t is None:
-            return None
+        if t is None or (len(self.batch_shape) == 1 and t.shape[0] == self.batch_shape[0]):
+            return t  # already (N, …): no reshape op (a few µs of a batch-10 call)
         return t.reshape(tuple(self.batch_shape) + tuple(t.shape[1:]))
 
 
@@ -243,6 +243,6 @@ def make_request(call: str, quantity: str, model: nn.Module, x: Tensor, *,
     if weight is not None:
         flat_weight = _flatten_batched(call, "w", weight, batch_shape, m,
                                        "a weight on the model's outputs", x)
-    return Request(call=call, quantity=quantity, model=model, x=x.reshape(-1, d),
+    return Request(call=call, quantity=quantity, model=model, x=x if x.ndim == 2 else x.reshape(-1, d),
                    batch_shape=batch_shape, d=d, m=m, vectors=flat_vectors, weight=flat_weight,
                    order=order, want=want, options=dict(options or {}), layers=layers)
