@@ -68,7 +68,7 @@ class Jet:
     for a backward pass; every σ input the sweep made itself (``owned``: not a seed's view of
     the caller's tensors) is then a fresh tensor no one else reads, and updating it in place
     saves allocating (and page-faulting) K new rows per layer. It is not done while autograd
-    records the rows (training), whose graph needs them as they were.
+    records the rows or the value (training), whose graph needs them as they were.
     """
 
     __slots__ = ("value", "rows", "n_tangents", "pairs", "triples", "scratch", "owned", "memo")
@@ -78,14 +78,15 @@ class Jet:
                  triples: Triples | None = None, owned: bool = True):
         self.value, self.rows, self.n_tangents, self.pairs = value, rows, n_tangents, pairs
         self.scratch, self.triples, self.owned = scratch, triples, owned
-        self.memo: tuple[ElementwiseFunction, list[Tensor]] | None = None  # see sigma()
+        self.memo: tuple[ElementwiseFunction, list[Tensor]] | None = None  # see _derivatives()
 
     @classmethod
     def seed(cls, x: Tensor, tangents: Tensor | None, pairs: tuple[Tensor, Tensor] | str | None = None,
              triples: Triples | None = None) -> Jet:
         """x (N, d) with tangents (P, d) shared by all samples or (P, N, d); higher rows start at zero.
 
-        The rows are views of the caller's tensors (``owned`` False: never written in place)."""
+        The rows are views of the caller's tensors (``owned`` False: never written in place), but
+        for TRACE, whose zero row makes them a new tensor."""
         if tangents is None:
             return cls(x, None, 0, pairs, owned=False)
         if not tangents.is_contiguous():  # e.g. W₁ᵀ: σ′·rows would take its transposed layout, and
