@@ -12,7 +12,7 @@ from typing import Any
 from collections.abc import Sequence
 
 from hodphys import replay
-from hodphys.analytic.jet import use_outer
+from hodphys.analytic.jet import keeps_derivatives, use_outer
 from hodphys.analytic.rules import LinearRule
 from hodphys.cost import ELEMENTWISE, Sizes, launches, sweep
 from hodphys.request import Request
@@ -26,6 +26,7 @@ FIRST_ORDER_OPS = 6
 SECOND_ORDER_OPS = 6
 BACKWARD_OPS = 10
 CURVATURE_ADJOINT_ROW = 8.0
+RECOMPUTE_OPS = 3  # σ, σ′, σ″ evaluated again by the adjoint where the forward sweep did not keep them
 # a replayed run (hodphys.replay, small batches) issues the same ops without the engine's Python
 # around them: measured on hessQuik's batch-10 sweep, about half the price per op
 REPLAYED_LAUNCH = 0.5
@@ -94,7 +95,8 @@ def analytic_cost(request: Request, rules: Sequence[Any], mode: str) -> float:
         ops = FIRST_ORDER_OPS + (SECOND_ORDER_OPS if _second_rows(request) else 0)
     else:
         work = _backward_terms(request, p, m, linear, sites)
-        ops = BACKWARD_OPS
+        widest = max(r.shape.sites for r in rules) * n * request.x.element_size()
+        ops = BACKWARD_OPS + (0 if keeps_derivatives(p, widest) else RECOMPUTE_OPS)
     if p < d and request.quantity in ("hessian", "derivatives"):
         work += n * m * (d * d * p + d * p * p)  # H = Bᵀ H_c B
     price = REPLAYED_LAUNCH if replay.ENABLED and n <= replay.MAX_BATCH else 1.0

@@ -39,6 +39,14 @@ OUTER_WORK = 2048  # all p² pairs while N·p² stays below this (measured: abov
 LEAN_OUTER = 3  # from this many tangents, σ on all-pairs rows skips the P² products (two ops more, P× less memory)
 
 
+def keeps_derivatives(n_tangents: int, value_bytes: int) -> bool:
+    """Whether a jet saved for a backward sweep keeps σ′, σ″ for the adjoint: where that is cheap to
+    hold — a small value (≤ :data:`MEMO_BYTES`, where each tensor op costs more than its arithmetic),
+    except with one tangent row, which the two kept rows would double (and with it the sweep's
+    memory); or many tangent rows (≥ :data:`MEMO_TANGENTS`: 2 rows more on the P + 1 saved)."""
+    return n_tangents >= MEMO_TANGENTS or (value_bytes <= MEMO_BYTES and n_tangents != 1)
+
+
 def use_outer(n: int, p: int) -> bool:
     """Whether a Hessian of N samples along p tangents keeps all p² pairs (OUTER): for tiny problems,
     where the gather and scatter of the upper triangle cost more than the doubled arithmetic."""
@@ -232,13 +240,10 @@ class Jet:
 
     def _derivatives(self, fn: ElementwiseFunction, need: int) -> list[Tensor]:
         """[σ, σ′, …, σ⁽ⁿᵉᵉᵈ⁾] at the value; a jet saved for a backward sweep keeps one more (``memo``,
-        without σ itself) for the adjoint of this σ when that is cheap to hold: a small value
-        (≤ :data:`MEMO_BYTES`, where each tensor op costs more than its arithmetic), or many
-        tangent rows (≥ :data:`MEMO_TANGENTS`: the memo adds 2 rows to the P + 1 saved). Otherwise
+        without σ itself) for the adjoint of this σ when :func:`keeps_derivatives` says. Otherwise
         the adjoint recomputes them and no memory is held."""
         value = self.value
-        keep = not self.scratch and (value.numel() * value.element_size() <= MEMO_BYTES
-                                     or self.n_tangents >= MEMO_TANGENTS)
+        keep = not self.scratch and keeps_derivatives(self.n_tangents, value.numel() * value.element_size())
         f = fn.derivatives(value, need + 1 if keep else need)
         if keep:
             self.memo = (fn, [None, *f[1:]])

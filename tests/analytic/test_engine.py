@@ -195,3 +195,14 @@ def test_backward_mode_with_and_without_kept_derivatives_and_stacked_sites(kind,
     for quantity, args in (("hessian", []), ("laplacian", []), ("hvp", [v]), ("directional_grad", [[v, v], w])):
         assert_close_rel(getattr(hp, quantity)(model, x, *args, method="analytic-backward"),
                          getattr(hp, quantity)(model, x, *args, method="autograd"), 1e-10)
+
+
+def test_which_saved_jets_keep_their_sigma_derivatives():
+    """Kept where cheap to hold: small values (not with one tangent row, which two kept rows would
+    double) and jets with many tangent rows; a big value with few tangents is recomputed instead."""
+    from hodphys.analytic.jet import MEMO_BYTES, MEMO_TANGENTS, keeps_derivatives
+
+    assert keeps_derivatives(0, MEMO_BYTES) and keeps_derivatives(2, MEMO_BYTES)
+    assert not keeps_derivatives(1, MEMO_BYTES)
+    assert not keeps_derivatives(MEMO_TANGENTS - 1, MEMO_BYTES + 1)
+    assert keeps_derivatives(MEMO_TANGENTS, 10 * MEMO_BYTES)
