@@ -243,6 +243,6 @@ def make_request(call: str, quantity: str, model: nn.Module, x: Tensor, *,
     if weight is not None:
         flat_weight = _flatten_batched(call, "w", weight, batch_shape, m,
                                        "a weight on the model's outputs", x)
-    return Request(call=call, quantity=quantity, model=model, x=x if x.ndim == 2 else x.reshape(-1, d),
+    return Request(call=call, quantity=quantity, model=model, x=x.reshape(-1, d),  # a view: never x itself
                    batch_shape=batch_shape, d=d, m=m, vectors=flat_vectors, weight=flat_weight,
                    order=order, want=want, options=dict(options or {}), layers=layers)

@@ -154,3 +154,28 @@ def test_finding_m_by_running_the_model_leaves_the_random_generator_alone():
     drawn_after = torch.rand(1)
     torch.manual_seed(3)
     assert request.m == 3 and torch.equal(torch.rand(1), drawn_after)
+
+
+RESULT_METHODS = ["auto", "analytic-forward", "analytic-backward", "multicomplex", "autograd"]
+
+
+@pytest.mark.parametrize("method", RESULT_METHODS)
+@pytest.mark.parametrize("make", [nn.Identity, lambda: nn.Sequential(nn.Identity())], ids=["Identity", "Seq(Identity)"])
+def test_derivatives_value_is_not_the_callers_x(make, method):
+    """The value of an identity map is a view of x, never x itself (a reshape-free front door once
+    returned x: writing into the result changed the caller's x)."""
+    model = make()
+    for _ in range(3):  # the third call replays where the engine allows it
+        x = torch.randn(4, 3, dtype=torch.float64)
+        value = hp.derivatives(model, x, hessian=True, method=method).value
+        assert value is not x
+        value.t_()  # an in-place metadata change on the result must not reshape the caller's x
+        assert x.shape == (4, 3)
+
+
+@pytest.mark.parametrize("method", RESULT_METHODS)
+def test_derivatives_value_of_identity_does_not_flip_x_requires_grad(method):
+    x = torch.randn(5, 2, dtype=torch.float64)
+    value = hp.derivatives(nn.Identity(), x, method=method).value
+    value.requires_grad_()
+    assert not x.requires_grad

@@ -15,7 +15,7 @@ from hodphys import replay
 from hodphys.analytic import register_rule
 from hodphys.analytic.rules import LinearRule
 from tests.analytic.nets import CASES, build
-from tests.helpers import assert_close_rel
+from tests.helpers import assert_close_rel, mlp
 
 MODES = ["analytic-forward", "analytic-backward"]
 
@@ -505,3 +505,14 @@ def test_a_write_through_an_inplace_flag_is_kept(inplace):
         expected = x * 2
         expected[0] = expected[0].relu() if inplace == "keyword" else expected[0].clamp(-0.5, 0.5)
         torch.testing.assert_close(replay.run(key, model, [x], lambda: compute(x)), expected, rtol=0, atol=0)
+
+
+def test_x_that_is_a_model_parameter_still_replays():
+    """x registered on the model (learnable collocation points): the request holds a view of it, so
+    the recorder does not take it for one of the model's parameters."""
+    model = mlp(3, [4], 1)
+    model.points = nn.Parameter(torch.randn(5, 3, dtype=torch.float64))
+    for _ in range(3):
+        hp.laplacian(model, model.points, method="analytic-backward")
+    plans = [entry.plan for entry in replay.plans_of(model).values()]
+    assert plans and all(isinstance(plan, replay.Plan) for plan in plans)

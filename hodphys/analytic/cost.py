@@ -62,6 +62,17 @@ def _second_rows(request: Request) -> bool:
     return q in ("hessian", "laplacian", "hvp", "directional_grad")
 
 
+def _saved_tangents(request: Request, p: int) -> int:
+    """Tangent rows of the jets a backward sweep saves: p for a curvature sweep (Hessian,
+    Laplacian), one per vector for a reversed directional jet, none for a Jacobian."""
+    q = request.quantity
+    if q in ("hvp", "directional_grad"):
+        return len(request.vectors)
+    if q in ("hessian", "laplacian") or (q == "derivatives" and request.want & {"hessian", "laplacian"}):
+        return p
+    return 0
+
+
 def _backward_terms(request: Request, p: int, m: int, linear: float, sites: float) -> float:
     """Forward and adjoint sweeps plus contractions of backward mode."""
     q, n, want = request.quantity, request.n_batch, request.want
@@ -96,7 +107,7 @@ def analytic_cost(request: Request, rules: Sequence[Any], mode: str) -> float:
     else:
         work = _backward_terms(request, p, m, linear, sites)
         widest = max(r.shape.sites for r in rules) * n * request.x.element_size()
-        ops = BACKWARD_OPS + (0 if keeps_derivatives(p, widest) else RECOMPUTE_OPS)
+        ops = BACKWARD_OPS + (0 if keeps_derivatives(_saved_tangents(request, p), widest) else RECOMPUTE_OPS)
     if p < d and request.quantity in ("hessian", "derivatives"):
         work += n * m * (d * d * p + d * p * p)  # H = Bᵀ H_c B
     price = REPLAYED_LAUNCH if replay.ENABLED and n <= replay.MAX_BATCH else 1.0

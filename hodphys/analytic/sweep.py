@@ -85,7 +85,10 @@ def forward(rules: Sequence[Any], jet: Jet, save: bool = False) -> tuple[Jet, li
     jet.scratch = not save
     start = [jet]
     del jet  # the rules' sweep holds the only reference: the seed rows are freed after the first layer
-    return run_rules(rules, start.pop(), save)
+    out, saved = run_rules(rules, start.pop(), save)
+    if not out.owned and out.rows is not None:  # no rule ran: the rows are still views of W₁ᵀ or x
+        out = Jet(out.value, out.rows.clone(), out.n_tangents, out.pairs, out.scratch, out.triples)
+    return out, saved
 
 
 def seeds(weights: Tensor, rows: int, row: int) -> Adjoint:

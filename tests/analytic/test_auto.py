@@ -4,9 +4,13 @@ import torch
 from torch import nn
 
 import hodphys as hp
+from hodphys import replay
+from hodphys.analytic import cost as analytic_cost_module
+from hodphys.analytic import jet as jet_module
 from hodphys.analytic import compile_model
+from hodphys.request import make_request
 from tests.analytic.nets import build
-from tests.helpers import assert_close_rel
+from tests.helpers import assert_close_rel, mlp
 
 
 def test_explain_lists_both_analytic_modes_with_costs():
@@ -96,3 +100,27 @@ def test_choices_are_remembered_per_model_until_its_layers_change():
     assert hp.explain(model, torch.randn(9, 3, dtype=torch.float64), "laplacian") is not first
     model[1] = nn.Dropout(0.0)
     assert hp.explain(model, x, "laplacian").chosen == "autograd"
+
+
+@pytest.mark.parametrize("quantity, d", [("hvp", 3), ("directional_grad", 3), ("jacobian", 1), ("divergence", 1)])
+def test_cost_model_asks_keeps_derivatives_with_the_tangent_count_the_engine_uses(monkeypatch, quantity, d):
+    """The cost model asks keeps_derivatives() about the jets the engine saves: 0 tangents for a
+    Jacobian, one per vector for hvp/directional_grad (not p, which once priced a one-vector hvp as
+    keeping σ′, σ″ the engine recomputes)."""
+    monkeypatch.setattr(replay, "ENABLED", False)
+    real = jet_module.keeps_derivatives
+    engine_asks: set[int] = set()
+    cost_asks: set[int] = set()
+    monkeypatch.setattr(jet_module, "keeps_derivatives", lambda p, b: engine_asks.add(p) or real(p, b))
+    monkeypatch.setattr(analytic_cost_module, "keeps_derivatives", lambda p, b: cost_asks.add(p) or real(p, b))
+    model = mlp(d, [8, 8], d if quantity == "divergence" else 1)
+    x = torch.randn(10, d, dtype=torch.float64)
+    v = torch.randn(d, dtype=torch.float64)
+    args = {"hvp": (v,), "directional_grad": ([v],)}.get(quantity, ())
+    getattr(hp, quantity)(model, x, *args, method="analytic-backward")
+    vectors = (v,) if args else ()
+    request = make_request("review", quantity, model, x, vectors=vectors)
+    if quantity == "directional_grad":
+        request = hp.api._with_weight(request)
+    analytic_cost_module.analytic_cost(request, compile_model(model), "backward")
+    assert engine_asks and cost_asks == engine_asks

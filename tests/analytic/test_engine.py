@@ -206,3 +206,15 @@ def test_which_saved_jets_keep_their_sigma_derivatives():
     assert not keeps_derivatives(1, MEMO_BYTES)
     assert not keeps_derivatives(MEMO_TANGENTS - 1, MEMO_BYTES + 1)
     assert keeps_derivatives(MEMO_TANGENTS, 10 * MEMO_BYTES)
+
+
+def test_forward_jacobian_of_a_single_linear_layer_with_d1_is_not_a_view_of_its_weight():
+    """With no layer after the opening one the tangents are still the seed's view of W₁ᵀ: the
+    result must be a copy (J.zero_() once zeroed the weight)."""
+    lin = torch.nn.Linear(1, 3).double()
+    x = torch.randn(1, 1, dtype=torch.float64)
+    before = lin.weight.detach().clone()
+    with torch.no_grad():
+        jacobian = hp.jacobian(lin, x, method="analytic-forward")
+        jacobian.zero_()
+    assert torch.equal(lin.weight.detach(), before)
