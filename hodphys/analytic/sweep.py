@@ -87,7 +87,7 @@ def forward(rules: Sequence[Any], jet: Jet, save: bool = False) -> tuple[Jet, li
     del jet  # the rules' sweep holds the only reference: the seed rows are freed after the first layer
     out, saved = run_rules(rules, start.pop(), save)
     if not out.owned and out.rows is not None:  # no rule ran: the rows are still views of W₁ᵀ or x
-        out = Jet(out.value, out.rows.clone(), out.n_tangents, out.pairs, out.scratch, out.triples)
+        out = out._like(out.value, out.rows.clone())  # a jet of the sweep's own, owned
     return out, saved
 
 
