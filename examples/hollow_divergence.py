@@ -7,7 +7,7 @@ import time
 import torch
 
 import hodphys as hp
-from hodphys.hollow import backward_euler_step, check_hollow, value_and_dim_derivatives
+from hodphys.engines.hollow import backward_euler_step, check_hollow, value_and_dim_derivatives
 from hodphys.nn import HollowNet
 
 torch.manual_seed(0)

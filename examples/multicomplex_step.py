@@ -10,7 +10,7 @@ import math
 import torch
 
 from hodphys import elementwise
-from hodphys.multicomplex import MulticomplexTensor
+from hodphys.engines.multicomplex import MulticomplexTensor
 
 x0 = torch.tensor([10.0], dtype=torch.float64)
 exact = math.exp(10.0) * (10.0 - 1.0) ** 2 / (10.0 ** 2 + 1.0) ** 2    # f'(10)

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 import torch
 
-from hodphys.problem import Problem
+from hodphys.pinn.problem import Problem
 from hodphys.train import TrainConfig, solve
 
 NAME = "screened-poisson"

@@ -5,10 +5,7 @@
     hp.hessian(model, x, method="multicomplex")
     print(hp.explain(model, x, "hessian"))  # which engine "auto" picks, and why
 """
-from hodphys import analytic  # noqa: F401  (registers "analytic-forward" and "analytic-backward")
-from hodphys import autograd as _autograd  # noqa: F401  (registers the "autograd" engine)
-from hodphys import multicomplex  # noqa: F401  (registers the "multicomplex" engine)
-from hodphys import hollow  # noqa: F401  (registers the "hollow" engine)
+from hodphys.engines import analytic, hollow, multicomplex  # the engine packages (importing registers all)
 from hodphys import nn
 from hodphys.api import (
     Derivatives,

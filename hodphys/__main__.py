@@ -1,6 +1,6 @@
 """``python -m hodphys …`` (and ``torchrun -m hodphys …``) is the ``hodphys`` command."""
 import sys
 
-from hodphys.cli import main
+from hodphys.app.cli import main
 
 sys.exit(main())

@@ -24,20 +24,27 @@ from hodphys.fem import (
     simulate,
     solve_static,
 )
-from hodphys.fem.beam_runs import (
+from hodphys.fem.beam_setup import (
     BeamConfig,
     build_beam,
     check_counts,
-    open_snapshots,
+    nodal_trajectory,
+    snapshot_layout,
     total_energies,
-    trajectory_record,
 )
-from hodphys.io import plot_time_series, render_deformed, rendering_unavailable, write_vtu_series
+from hodphys.io import (
+    SnapshotWriter,
+    TrajectoryRecord,
+    plot_time_series,
+    render_deformed,
+    rendering_unavailable,
+    write_vtu_series,
+)
+from hodphys.io.resources import MESH_DIR
 
 NAME = "beam-fom"
-RESUMABLE = False  # a run restarts from t = 0 (see hodphys.problems.run_problem)
+RESUMABLE = False  # a run restarts from t = 0 (see hodphys.app.problem_loader.run_problem)
 DESCRIPTION = "Full-order FEM cantilever (linear tets, hyperelastic, implicit) released under gravity"
-MESH_DIR = Path(__file__).resolve().parents[1] / "meshes"
 
 
 @dataclass
@@ -71,8 +78,9 @@ def simulate_beam(config: Config, run) -> dict[str, float]:
     snapshot_path = run.dir / "trajectory.h5"
 
     def save(trajectory) -> Path:
-        with open_snapshots(snapshot_path, config, beam) as writer:
-            writer.add("000", trajectory_record(beam, trajectory, parameters))
+        with SnapshotWriter(snapshot_path, **snapshot_layout(config, beam)) as writer:
+            record = TrajectoryRecord(load_parameters=parameters, **nodal_trajectory(beam, trajectory))
+            writer.add("000", record)
         return snapshot_path
 
     started = time.perf_counter()

@@ -11,18 +11,18 @@ its HDF5 group (see hodphys.io.snapshots for the layout). Writes dataset.h5 and 
 """
 import time
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 from threadpoolctl import threadpool_limits
 
 from hodphys.fem import LoadHistory, SimulationError, make_integrator, simulate
-from hodphys.fem.beam_runs import BeamConfig, build_beam, open_snapshots, trajectory_record
+from hodphys.fem.beam_setup import BeamConfig, build_beam, nodal_trajectory, snapshot_layout
+from hodphys.io import SnapshotWriter, TrajectoryRecord
+from hodphys.io.resources import MESH_DIR
 
 NAME = "beam-fom-dataset"
-RESUMABLE = False  # a run restarts (see hodphys.problems.run_problem)
+RESUMABLE = False  # a run restarts (see hodphys.app.problem_loader.run_problem)
 DESCRIPTION = "ROM training set: full-order cantilever under a family of tip taps, one HDF5 file"
-MESH_DIR = Path(__file__).resolve().parents[1] / "meshes"
 
 
 @dataclass
@@ -56,7 +56,7 @@ def main(config: Config, run) -> dict[str, float]:
         beam = build_beam(config, MESH_DIR)
         started = time.perf_counter()
         path = run.dir / "dataset.h5"
-        with open_snapshots(path, config, beam) as writer:
+        with SnapshotWriter(path, **snapshot_layout(config, beam)) as writer:
             results = [simulate_one(config, run, beam, writer, index, parameters)
                        for index, parameters in enumerate(run.progress(load_family(config),
                                                                        desc=NAME))]
@@ -84,7 +84,8 @@ def simulate_one(config: Config, run, beam, writer, index: int,
         run.log.error("trajectory %03d %s: %s (the %d before it are in %s)", index, parameters,
                       failure, index, writer.path)
         raise
-    writer.add(f"{index:03d}", trajectory_record(beam, trajectory, parameters))
+    record = TrajectoryRecord(load_parameters=parameters, **nodal_trajectory(beam, trajectory))
+    writer.add(f"{index:03d}", record)
     run.log.info("trajectory %03d: %s", index, ", ".join(f"{k}={v:.4g}" for k, v in parameters.items()))
     tip = beam.tip_displacement(np.array(trajectory.displacements))
     return np.array(trajectory.newton_iterations), float(np.linalg.norm(tip, axis=1).max())

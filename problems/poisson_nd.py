@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 from torch import Tensor, nn
 
-from hodphys.problem import Problem
+from hodphys.pinn.problem import Problem
 from hodphys.train import TrainConfig, solve
 
 NAME = "poisson-nd"

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
-from hodphys.problem import Problem
+from hodphys.pinn.problem import Problem
 from hodphys.train import TrainConfig, solve
 
 NAME = "poisson"

@@ -4,7 +4,7 @@ import torch
 from torch import nn
 
 import hodphys as hp
-from hodphys import engines
+from hodphys.engines import registry
 from tests.helpers import assert_close_rel, mlp
 
 MODEL = mlp(2, [6], 3)
@@ -153,7 +153,7 @@ def test_model_with_wrong_output_shape_is_reported_by_autograd():
 
 
 def test_no_engine_at_all_is_reported(monkeypatch):
-    monkeypatch.setattr(engines, "ENGINES", {})
+    monkeypatch.setattr(registry, "ENGINES", {})
     with pytest.raises(NotImplementedError, match="no engine can compute this"):
         hp.laplacian(MODEL, X)
 

@@ -7,7 +7,7 @@ from torch.func import grad, vmap
 
 import hodphys as hp
 from hodphys import elementwise as ew
-from hodphys.multicomplex import MulticomplexTensor
+from hodphys.engines.multicomplex import MulticomplexTensor
 
 # (ElementwiseFunction, torch function, sample points incl. saturation and both sides of branch
 # points; exactly at a kink (ELU at 0, softplus at its threshold) torch's own first and second

@@ -39,7 +39,7 @@ def test_train_with_laplacian_learns(capsys):
 
 
 def test_a_new_pde_problem_is_a_short_script(tmp_path):
-    from hodphys.problems import run_problem
+    from hodphys.app.problem_loader import run_problem
 
     run, metrics = run_problem(str(EXAMPLES / "screened_poisson.py"), root=tmp_path,
                                overrides=["adam_steps=0", "optimizer_steps=250", "n_interior=256",

@@ -2,7 +2,7 @@
 import pytest
 
 from hodphys.fem.mesh import read_mesh
-from hodphys.problems import find_problem, load_problem_file, run_problem
+from hodphys.app.problem_loader import find_problem, load_problem_file, run_problem
 
 HEADER = "from dataclasses import dataclass\nNAME = 'p'\n"
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 from matplotlib.figure import Figure
 
-from hodphys.runs import atomic_write
+from hodphys.io.runs import atomic_write
 
 
 def _save(fig: Figure, path: Path) -> Path:

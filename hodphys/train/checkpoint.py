@@ -3,7 +3,7 @@
 A checkpoint is ``<dir>/step-<step:08d>.pt``, a dict with the model, optimizer and scheduler
 states, the step counters, the collocation sampler and the current points, and every RNG
 state (torch CPU and CUDA, NumPy, Python). Files are written through
-:func:`hodphys.runs.atomic_write` (temporary sibling, fsync, rename), so a killed run leaves
+:func:`hodphys.io.runs.atomic_write` (temporary sibling, fsync, rename), so a killed run leaves
 either the previous checkpoint or the new one — never a torn file — and :func:`latest_checkpoint`
 still skips any file that fails to load.
 """
@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from hodphys.runs import atomic_write
+from hodphys.io.runs import atomic_write
 
 PATTERN = re.compile(r"^step-(\d{8})\.pt$")
 

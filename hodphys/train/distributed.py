@@ -22,7 +22,7 @@ import torch
 import torch.distributed as dist
 from torch import Tensor
 
-from hodphys.runs import Run, check_device
+from hodphys.io.runs import Run, check_device
 
 
 @dataclass(frozen=True)

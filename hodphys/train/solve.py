@@ -6,19 +6,17 @@
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import torch
 
-from hodphys.runs import Run
+from hodphys.io.runs import Run
 from hodphys.train.checkpoint import atomic_save
+from hodphys.train.protocol import TrainableProblem
 from hodphys.train.trainer import Trainer
 
-if TYPE_CHECKING:  # problem.py imports hodphys.train.config
-    from hodphys.problem import Problem
 
-
-def solve(problem: Problem, run: Run) -> dict[str, Any]:
+def solve(problem: TrainableProblem, run: Run) -> dict[str, Any]:
     """Build the model, train it (resuming when the run is resumed), evaluate, write outputs.
 
     Returns the metrics: the training summary (steps, final loss, seconds) and the problem's

@@ -13,17 +13,15 @@ import json
 import math
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import torch
 from torch import Tensor, nn
 
-from hodphys.runs import Run, atomic_write
+from hodphys.io.runs import Run, atomic_write
 from hodphys.train import distributed, optimizers
 from hodphys.train.checkpoint import latest_checkpoint, rng_state, save_checkpoint, set_rng_state
-
-if TYPE_CHECKING:  # problem.py imports hodphys.train.config
-    from hodphys.problem import Batch, Problem
+from hodphys.train.protocol import Batch, TrainableProblem
 
 
 class TrainingDiverged(FloatingPointError):
@@ -63,7 +61,7 @@ def _due(before: int, after: int, every: int) -> bool:
 class Trainer:
     """Trains ``model`` on ``problem``; :meth:`fit` runs (or resumes) every stage."""
 
-    def __init__(self, problem: Problem, model: nn.Module, run: Run):
+    def __init__(self, problem: TrainableProblem, model: nn.Module, run: Run):
         self.problem, self.model, self.run, self.config = problem, model, run, problem.config
         self.session = distributed.current(run.device)
         self.params = [p for p in model.parameters() if p.requires_grad]

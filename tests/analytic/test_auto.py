@@ -4,10 +4,10 @@ import torch
 from torch import nn
 
 import hodphys as hp
-from hodphys import replay
-from hodphys.analytic import cost as analytic_cost_module
-from hodphys.analytic import jet as jet_module
-from hodphys.analytic import compile_model
+from hodphys.engines.analytic import replay
+from hodphys.engines.analytic import cost as analytic_cost_module
+from hodphys.engines.analytic import jet as jet_module
+from hodphys.engines.analytic import compile_model
 from hodphys.request import make_request
 from tests.analytic.nets import build
 from tests.helpers import assert_close_rel, mlp
@@ -76,7 +76,7 @@ def test_register_rule_teaches_the_engine_a_layer():
 
     class DoublerRule:
         def __init__(self, module, width):
-            from hodphys.analytic.rules import Shape
+            from hodphys.engines.analytic.rules import Shape
             self.shape = Shape(0, 0, width)
 
         def apply(self, jet):

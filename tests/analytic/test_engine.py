@@ -152,7 +152,7 @@ def test_cuda_matches_cpu(method):
 @pytest.mark.parametrize("kind, d, m, batch", CASES)
 def test_forward_hessian_with_upper_or_all_pairs(kind, d, m, batch, outer_work, monkeypatch):
     """Both layouts of the forward Hessian's second rows (chosen by N·p²) give torch.func's Hessian."""
-    monkeypatch.setattr("hodphys.analytic.jet.OUTER_WORK", outer_work)
+    monkeypatch.setattr("hodphys.engines.analytic.jet.OUTER_WORK", outer_work)
     model = build(kind, d, m, seed=3)
     x = _vectors(d, batch, 1, 8)[0]
     reference = hp.hessian(model, x, method="autograd")
@@ -169,8 +169,8 @@ def test_forward_hessian_with_upper_or_all_pairs(kind, d, m, batch, outer_work, 
 def test_all_pairs_hessian_in_place_with_and_without_products(kind, d, m, batch, grad, lean, dtype, monkeypatch):
     """All-pairs rows under no_grad are updated in place, with or without forming the P² products
     (LEAN_OUTER); with autograd recording, out of place: every path gives torch.func's Hessian."""
-    monkeypatch.setattr("hodphys.analytic.jet.OUTER_WORK", 10 ** 9)
-    monkeypatch.setattr("hodphys.analytic.jet.LEAN_OUTER", lean)
+    monkeypatch.setattr("hodphys.engines.analytic.jet.OUTER_WORK", 10 ** 9)
+    monkeypatch.setattr("hodphys.engines.analytic.jet.LEAN_OUTER", lean)
     model = build(kind, d, m, seed=5).to(dtype)
     x = _vectors(d, batch, 1, 11)[0].to(dtype)
     reference = hp.hessian(model, x, method="autograd")
@@ -186,9 +186,9 @@ def test_backward_mode_with_and_without_kept_derivatives_and_stacked_sites(kind,
                                                                            memo_tangents, monkeypatch):
     """The size bounds (σ derivatives kept for the adjoint, curvature sites contracted together) change
     how the backward mode computes, never what: both sides of them give torch.func's values."""
-    monkeypatch.setattr("hodphys.analytic.jet.MEMO_BYTES", small_bytes)
-    monkeypatch.setattr("hodphys.analytic.jet.MEMO_TANGENTS", memo_tangents)
-    monkeypatch.setattr("hodphys.analytic.sweep.STACK_BYTES", small_bytes)
+    monkeypatch.setattr("hodphys.engines.analytic.jet.MEMO_BYTES", small_bytes)
+    monkeypatch.setattr("hodphys.engines.analytic.jet.MEMO_TANGENTS", memo_tangents)
+    monkeypatch.setattr("hodphys.engines.analytic.sweep.STACK_BYTES", small_bytes)
     model = build(kind, d, m, seed=4)
     x, v = _vectors(d, batch, 2, 9)
     w = torch.randn(*batch, m, dtype=torch.float64)
@@ -200,7 +200,7 @@ def test_backward_mode_with_and_without_kept_derivatives_and_stacked_sites(kind,
 def test_which_saved_jets_keep_their_sigma_derivatives():
     """Kept where cheap to hold: small values (not with one tangent row, which two kept rows would
     double) and jets with many tangent rows; a big value with few tangents is recomputed instead."""
-    from hodphys.analytic.jet import MEMO_BYTES, MEMO_TANGENTS, keeps_derivatives
+    from hodphys.engines.analytic.jet import MEMO_BYTES, MEMO_TANGENTS, keeps_derivatives
 
     assert keeps_derivatives(0, MEMO_BYTES) and keeps_derivatives(2, MEMO_BYTES)
     assert not keeps_derivatives(1, MEMO_BYTES)

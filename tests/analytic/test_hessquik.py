@@ -4,7 +4,7 @@ import torch
 from torch import nn
 
 import hodphys as hp
-from hodphys.analytic import hessquik
+from hodphys.bench.references import hessquik
 from tests.analytic.nets import build
 from tests.helpers import assert_close_rel
 

@@ -11,7 +11,7 @@ import time
 import pytest
 import torch
 
-from hodphys import cli
+from hodphys.app import cli
 from hodphys.bench import report, timing
 from hodphys.bench.nets import tanh_mlp
 from hodphys.bench.registry import CASES, BenchEnv, BenchSpec, bench_case, relative_error, select_cases

@@ -1,9 +1,6 @@
 """The test cantilever: 1 × 0.1 × 0.1 (m), rubber-like stiffness, water density."""
-from pathlib import Path
-
 from hodphys.fem import Cantilever, NeoHookean, box_tet_mesh
-
-MESH_DIR = Path(__file__).resolve().parents[2] / "meshes"
+from hodphys.io.resources import MESH_DIR  # noqa: F401  (the shipped meshes, for the tests)
 LENGTH, SIDE = 1.0, 0.1
 YOUNG, POISSON, DENSITY = 1e7, 0.3, 1000.0
 SECOND_MOMENT = SIDE**4 / 12          # I of the square cross-section

@@ -5,7 +5,7 @@ import pytest
 pytest.importorskip("felupe")
 
 from hodphys.fem import NewtonOptions, end_load, modal_analysis, solve_static  # noqa: E402
-from hodphys.fem.felupe_reference import (  # noqa: E402
+from hodphys.bench.references.felupe import (  # noqa: E402
     felupe_angular_frequencies,
     felupe_model,
     felupe_static_displacement,

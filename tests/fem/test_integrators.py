@@ -10,7 +10,7 @@ from hodphys.fem import (
     simulate,
     solve_static,
 )
-from hodphys.fem.beam_runs import total_energies
+from hodphys.fem.beam_setup import total_energies
 from tests.fem.beams import make_beam
 
 

@@ -4,7 +4,7 @@ import torch
 from torch import nn
 
 import hodphys as hp
-from hodphys.hollow import check_hollow
+from hodphys.engines.hollow import check_hollow
 from hodphys.nn import HollowNet
 
 

@@ -4,7 +4,7 @@ import torch
 from torch import nn
 
 import hodphys as hp
-from hodphys.hollow import value_and_dim_derivatives
+from hodphys.engines.hollow import value_and_dim_derivatives
 from tests.helpers import assert_close_rel
 
 

@@ -3,8 +3,12 @@ import pytest
 import torch
 from torch.func import jacrev
 
-from hodphys.hollow import (NewtonConvergenceError, backward_euler_step, jacobi_newton,
-                            value_and_dim_derivatives)
+from hodphys.engines.hollow import (
+    NewtonConvergenceError,
+    backward_euler_step,
+    jacobi_newton,
+    value_and_dim_derivatives,
+)
 
 D, H = 8, 0.1
 K = torch.linspace(50.0, 500.0, D, dtype=torch.float64)  # K·h from 5 to 50: stiff
@@ -109,3 +113,14 @@ def test_bad_arguments():
         jacobi_newton(_hollow_linear(1.0), y, 0.1, context=y)
     with pytest.raises(TypeError, match="expected dynamics to be a HollowNet or a callable"):
         jacobi_newton("f", y, 0.1)
+
+
+def test_jacobi_newton_names_slow_progress_and_wrong_shapes():
+    a = 0.8 * (torch.ones(4, 4, dtype=torch.float64) - torch.eye(4, dtype=torch.float64)) / 3
+    slow = lambda t, y: (-(y @ a.T) / 0.1, torch.zeros_like(y))  # noqa: E731
+    with pytest.raises(NewtonConvergenceError, match="still decreasing: raise max_iter"):
+        jacobi_newton(slow, torch.randn(3, 4, dtype=torch.float64), 0.1, max_iter=8)
+    with pytest.raises(ValueError, match=r"dynamics' f of y's shape \(3, 4\), got \(3, 1\)"):
+        jacobi_newton(lambda t, y: (y[..., :1], torch.zeros_like(y)), torch.randn(3, 4), 0.1)
+    with pytest.raises(TypeError, match=r"expected the dynamics to return \(f, D_dim f\)"):
+        jacobi_newton(lambda t, y: y, torch.randn(3, 4), 0.1)

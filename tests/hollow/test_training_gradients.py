@@ -3,7 +3,7 @@ import pytest
 import torch
 
 import hodphys as hp
-from hodphys.hollow import value_and_dim_derivatives
+from hodphys.engines.hollow import value_and_dim_derivatives
 from tests.helpers import assert_close_rel
 
 

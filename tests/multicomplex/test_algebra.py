@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from hodphys import elementwise
-from hodphys.multicomplex import MulticomplexTensor, check_step, default_step
+from hodphys.engines.multicomplex import MulticomplexTensor, check_step, default_step
 from tests.helpers import assert_close_rel
 
 

@@ -122,8 +122,8 @@ def test_order_one_csfd_bp_is_exact_for_any_step():
 
 
 def test_real_part_is_the_model_output_for_any_step():
-    from hodphys.multicomplex.engine import _forward, _perturbed
-    from hodphys.multicomplex.rules import compile_model
+    from hodphys.engines.multicomplex.engine import _forward, _perturbed
+    from hodphys.engines.multicomplex.rules import compile_model
     from hodphys.request import make_request
 
     model = mixed_net(3, 2, seed=4)

@@ -5,7 +5,7 @@ from torch import nn
 from torch.func import jacrev, vmap
 
 from hodphys.nn import HollowNet
-from hodphys.nn.conditioners import leave_one_out_mean
+from hodphys.nn.hollow.conditioners import leave_one_out_mean
 
 
 def _own_block_jacobian(net: HollowNet, x: torch.Tensor) -> torch.Tensor:

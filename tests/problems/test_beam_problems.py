@@ -8,7 +8,7 @@ from threadpoolctl import threadpool_limits
 from hodphys.fem import NewtonFailure, read_mesh
 from hodphys.fem.integrators import Integrator
 from hodphys.io import read_pvd, read_snapshots
-from hodphys.problems import find_problem, run_problem
+from hodphys.app.problem_loader import find_problem, run_problem
 
 
 @pytest.fixture(autouse=True)

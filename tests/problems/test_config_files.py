@@ -3,8 +3,8 @@ from pathlib import Path
 
 import pytest
 
-from hodphys.config import resolve_config
-from hodphys.problems import find_problem
+from hodphys.app.settings import resolve_config
+from hodphys.app.problem_loader import find_problem
 
 PROBLEMS = Path(__file__).resolve().parents[2] / "problems"
 

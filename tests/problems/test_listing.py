@@ -1,5 +1,5 @@
 """The problems as the CLI sees them: `hodphys list`, unknown names and keys."""
-from hodphys.cli import main
+from hodphys.app.cli import main
 
 
 def test_list_shows_both_poisson_problems(capsys):

@@ -6,7 +6,7 @@ import pytest
 import torch
 from torch.func import hessian, vmap
 
-from hodphys.problems import find_problem, run_problem
+from hodphys.app.problem_loader import find_problem, run_problem
 
 poisson_nd = find_problem("poisson-nd")
 

@@ -1,8 +1,8 @@
 """The shared training knobs: defaults, validation and overrides through a problem's Config."""
 import pytest
 
-from hodphys.config import resolve_config
-from hodphys.problems import find_problem
+from hodphys.app.settings import resolve_config
+from hodphys.app.problem_loader import find_problem
 from hodphys.train.config import TrainConfig, dtype_of, validate
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from hodphys.problems import run_problem
+from hodphys.app.problem_loader import run_problem
 from hodphys.train.distributed import Session, current, start
 from tests.helpers import TINY_POISSON
 

@@ -7,8 +7,8 @@ import stat
 import pytest
 import torch
 
-from hodphys.problems import run_problem
-from hodphys.runs import atomic_write, check_device
+from hodphys.app.problem_loader import run_problem
+from hodphys.io.runs import atomic_write, check_device
 from hodphys.train.checkpoint import checkpoint_path, latest_checkpoint, save_checkpoint
 from tests.helpers import TINY_POISSON
 

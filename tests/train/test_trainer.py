@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from hodphys.problems import find_problem, run_problem
+from hodphys.app.problem_loader import find_problem, run_problem
 from hodphys.train import TrainingDiverged
 from hodphys.train.checkpoint import latest_checkpoint
 from hodphys.train.trainer import Stage, plan
@@ -79,7 +79,7 @@ def test_resume_continues_exactly(tmp_path, monkeypatch, stop_after, extra):
         return original(self, model, batch)
 
     monkeypatch.setattr(module.MultiPoisson, "loss", loss_then_die)
-    monkeypatch.setattr("hodphys.problems.find_problem", lambda name: module)
+    monkeypatch.setattr("hodphys.app.problem_loader.find_problem", lambda name: module)
     with pytest.raises(Interrupt):
         run_problem("poisson", overrides=overrides, root=tmp_path / "b")
     (run_dir,) = (tmp_path / "b").iterdir()
@@ -113,7 +113,7 @@ def test_a_nan_loss_stops_the_run_and_keeps_the_last_good_checkpoint(tmp_path, m
         return residual * math.nan if calls["n"] > 50 else residual
 
     monkeypatch.setattr(module.MultiPoisson, "residual", poisoned)
-    monkeypatch.setattr("hodphys.problems.find_problem", lambda name: module)
+    monkeypatch.setattr("hodphys.app.problem_loader.find_problem", lambda name: module)
     with pytest.raises(TrainingDiverged, match=r"training diverged at step 50 \(adam\): loss = nan, pde = nan, "
                                                r"boundary = .*the last good checkpoint is .*step-00000040.pt"):
         run_problem("poisson", overrides=TINY_POISSON, root=tmp_path)
@@ -191,7 +191,7 @@ def test_device_cuda_without_cuda_is_a_clear_error(tmp_path):
 NAN_PROBLEM = '''
 import math
 from dataclasses import dataclass
-from hodphys.problem import Problem
+from hodphys.pinn.problem import Problem
 from hodphys.train import TrainConfig, solve
 
 NAME = "nan"
@@ -214,7 +214,7 @@ def main(config, run):
 
 
 def test_the_cli_reports_a_diverged_run_and_exits_with_status_1(tmp_path, capsys):
-    from hodphys.cli import main
+    from hodphys.app.cli import main
 
     (tmp_path / "nan.py").write_text(NAN_PROBLEM)
     assert main(["run", str(tmp_path / "nan.py"), "--set", "widths=[4]", "--runs", str(tmp_path / "runs")]) == 1

@@ -9,9 +9,9 @@
 from __future__ import annotations
 
 import hodphys as hp
-from hodphys.analytic import hessquik
-from hodphys.analytic.benchmark import timing_network
-from hodphys.bench import baselines as base
+from hodphys.bench.references import hessquik
+from hodphys.bench.studies.analytic import timing_network
+from hodphys.bench.references import baselines as base
 from hodphys.bench.nets import engine_contenders, randn, tanh_mlp
 from hodphys.bench.registry import BenchEnv, BenchSpec, bench_case
 

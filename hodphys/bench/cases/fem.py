@@ -1,7 +1,7 @@
 """FEM cases: one Newton iteration (internal force + tangent stiffness + linear solve) of the
 full-order cantilever at a bent equilibrium, against felupe on the same mesh when it is installed.
 
-The split into assembly and solve, and the growth with DOFs, is ``python -m hodphys.fem.benchmark``.
+The split into assembly and solve, and the growth with DOFs, is ``python -m hodphys.bench.studies.fem``.
 """
 from __future__ import annotations
 
@@ -13,7 +13,8 @@ import torch
 from threadpoolctl import threadpool_limits
 
 from hodphys.bench.registry import BenchEnv, BenchSpec, bench_case
-from hodphys.fem.benchmark import MESH_DIR, bent_beam
+from hodphys.bench.studies.fem import bent_beam
+from hodphys.io.resources import MESH_DIR
 from hodphys.fem.linear_solvers import make_linear_solver
 
 
@@ -36,7 +37,7 @@ def _newton_iteration(mesh: str, env: BenchEnv) -> BenchSpec:
             lambda solver=solver: solver.solve(body.stiffness(u), -body.internal_force(u)))
     reference = "hodphys (superlu)"
     if importlib.util.find_spec("felupe") is not None:
-        from hodphys.fem.felupe_reference import felupe_model, felupe_newton_parts
+        from hodphys.bench.references.felupe import felupe_model, felupe_newton_parts
 
         model = felupe_model(body.mesh, body.material, body.density, body.dirichlet.nodes)
         model.field[0].values[:] = body.field(u)

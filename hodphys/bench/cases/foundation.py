@@ -6,7 +6,7 @@ Sizes are the full ones; ``--quick`` shrinks every dimension to a few units.
 from __future__ import annotations
 
 import hodphys as hp
-from hodphys.bench import baselines as base
+from hodphys.bench.references import baselines as base
 from hodphys.bench.nets import engine_contenders, randn, tanh_mlp
 from hodphys.bench.registry import BenchEnv, BenchSpec, bench_case
 

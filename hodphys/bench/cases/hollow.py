@@ -1,7 +1,7 @@
 """HollowNet cases: the exact divergence from one backward pass ("hollow" engine) against the trace
 of torch.func's full Jacobian of the same network.
 
-The d = 8 … 1024 growth and the d = 256, batch 512 figure are ``python -m hodphys.hollow.benchmark``;
+The d = 8 … 1024 growth and the d = 256, batch 512 figure are ``python -m hodphys.bench.studies.hollow``;
 here the sizes keep the brute-force reference to seconds per repetition.
 """
 from __future__ import annotations
@@ -10,7 +10,7 @@ from __future__ import annotations
 import hodphys as hp
 from hodphys.bench.nets import engine_contenders, randn
 from hodphys.bench.registry import BenchEnv, BenchSpec, bench_case
-from hodphys.hollow.benchmark import benchmark_net, brute_force_divergence
+from hodphys.bench.studies.hollow import benchmark_net, brute_force_divergence
 
 
 def _divergence(env: BenchEnv, d: int, batch: int) -> BenchSpec:

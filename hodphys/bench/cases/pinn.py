@@ -1,12 +1,12 @@
 """The PINN case: one training step of the 8-output Poisson network (2 → 100×5 → 8 tanh,
 2048 interior + 512 boundary points) — forward, Laplacian loss, backward — with each contender's
-Laplacian (see :mod:`hodphys.train.benchmark`). Every contender returns ∇_θ L; torch.func is the
+Laplacian (see :mod:`hodphys.bench.studies.pinn`). Every contender returns ∇_θ L; torch.func is the
 reference. DeepXDE appears when it is installed (``pip install hodphys[bench]``).
 """
 from __future__ import annotations
 
 from hodphys.bench.registry import BenchEnv, BenchSpec, bench_case
-from hodphys.train.benchmark import laplacians, poisson_step_inputs, training_step
+from hodphys.bench.studies.pinn import laplacians, poisson_step_inputs, training_step
 
 
 @bench_case("pinn-train-step", group="pinn")

@@ -8,7 +8,7 @@ import torch
 from torch import Tensor, nn
 
 import hodphys as hp
-from hodphys.bench import baselines as base
+from hodphys.bench.references import baselines as base
 from hodphys.bench.nets import engine_contenders, randn, tanh_mlp
 from hodphys.bench.registry import BenchEnv, BenchSpec, bench_case
 

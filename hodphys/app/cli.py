@@ -1,0 +1,81 @@
+"""The ``hodphys`` command: a thin dispatcher, one small function per subcommand.
+
+    hodphys run NAME|file.py [--config f.toml] [--set key=value …] [--device cuda] [--resume RUNDIR]
+    hodphys list
+    hodphys bench [--group G | --case NAME …] [--quick] [--json PATH] …
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+
+def _bench(args: argparse.Namespace) -> int:
+    from hodphys.bench.command import bench  # imported on use: other subcommands need not load it
+
+    return bench(args)
+
+
+def _run(args: argparse.Namespace) -> int:
+    from hodphys.app.problem_loader import run_problem
+
+    run_problem(args.problem, args.config, args.set, device=args.device, resume=args.resume,
+                root=args.runs)
+    return 0
+
+
+def _list(args: argparse.Namespace) -> int:
+    from hodphys.app.problem_loader import PROBLEMS_DIR, known_problems, load_problem_file
+
+    problems = known_problems()
+    if not problems:
+        print(f"no problems found in {PROBLEMS_DIR}")
+    for name, path in problems.items():
+        print(f"{name:<20} {getattr(load_problem_file(path), 'DESCRIPTION', '')}")
+    return 0
+
+
+def _add_run_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("problem", help="a problem name (see `hodphys list`) or a path to a problem .py file")
+    parser.add_argument("--config", help="a TOML file of config values")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="override one config value (repeatable)")
+    parser.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N")
+    parser.add_argument("--resume", metavar="RUNDIR", help="continue the run in RUNDIR from its last checkpoint")
+    parser.add_argument("--runs", default="runs", metavar="DIR", help="where run directories are made")
+
+
+def _parser() -> argparse.ArgumentParser:
+    from hodphys.bench.command import add_arguments
+
+    parser = argparse.ArgumentParser(prog="hodphys", description="Fast, exact high-order derivatives of "
+                                     "PyTorch networks for physics-informed solving.")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    run = commands.add_parser("run", help="run a problem; writes runs/<problem>-<time>/")
+    _add_run_arguments(run)
+    run.set_defaults(handler=_run)
+    listing = commands.add_parser("list", help="list the problems `hodphys run` knows")
+    listing.set_defaults(handler=_list)
+    bench = commands.add_parser("bench", help="time every derivative engine against torch.func and autograd loops")
+    add_arguments(bench)
+    bench.set_defaults(handler=_bench)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Parse the command line and run the subcommand; a bad input exits with status 2 and a message."""
+    parser = _parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.handler(args)
+    except (ValueError, FileNotFoundError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    except FloatingPointError as err:  # training diverged: the run stopped, its checkpoints stay
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
