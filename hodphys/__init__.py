@@ -21,11 +21,12 @@ from hodphys.api import (
     laplacian,
 )
 from hodphys.engines import ENGINES, register_engine
+from hodphys.engines.rules import register_rule
 
 __version__ = "0.1.0"
 
 __all__ = [
     "jacobian", "hessian", "laplacian", "hvp", "directional", "directional_grad",
     "dim_derivative", "divergence", "derivatives", "Derivatives", "explain",
-    "ENGINES", "register_engine", "multicomplex", "analytic", "hollow", "nn",
+    "ENGINES", "register_engine", "register_rule", "multicomplex", "analytic", "hollow", "nn",
 ]

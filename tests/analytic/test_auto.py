@@ -69,29 +69,6 @@ def test_unknown_modules_are_named():
         hp.laplacian(model, torch.randn(2, 3, dtype=torch.float64), method="analytic-forward")
 
 
-def test_register_rule_teaches_the_engine_a_layer():
-    class Doubler(nn.Module):
-        def forward(self, u):
-            return 2 * u
-
-    class DoublerRule:
-        def __init__(self, module, width):
-            from hodphys.engines.analytic.rules import Shape
-            self.shape = Shape(0, 0, width)
-
-        def apply(self, jet):
-            return jet.scale(2.0), None
-
-        def backward(self, adjoint, saved):
-            return adjoint.scale(2.0)
-
-    hp.analytic.register_rule(Doubler, DoublerRule)
-    model = nn.Sequential(nn.Linear(2, 3), nn.Tanh(), Doubler(), nn.Linear(3, 1)).double()
-    x = torch.randn(4, 2, dtype=torch.float64)
-    for method in ("analytic-forward", "analytic-backward"):
-        assert_close_rel(hp.hessian(model, x, method=method), hp.hessian(model, x, method="autograd"), 1e-10)
-
-
 def test_choices_are_remembered_per_model_until_its_layers_change():
     model, x = build("mlp", 3, 2), torch.randn(4, 3, dtype=torch.float64)
     first = hp.explain(model, x, "laplacian")

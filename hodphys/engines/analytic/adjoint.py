@@ -60,7 +60,7 @@ class Adjoint:
             a, b = a[:, :k], b[:, :k]
         return self._like(torch.add(a, b, alpha=alpha))
 
-    def elementwise(self, fn: ElementwiseFunction, z: Jet, scale: float = 1.0) -> Adjoint:
+    def through_elementwise(self, fn: ElementwiseFunction, z: Jet, scale: float = 1.0) -> Adjoint:
         """The adjoint of a ↦ σ(z) on the jet rows, evaluated at the saved input jet z, for the
         adjoint scale·ḡ_a (a scalar step folded into the products)."""
         if self.rows.shape[1] == 1:

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 
 from hodphys.engines.analytic import replay
 from hodphys.engines.analytic.jet import keeps_derivatives, use_outer
-from hodphys.engines.analytic.rules import LinearRule
+from hodphys.engines.rules import LinearRule
 from hodphys.engines.cost import ELEMENTWISE, Sizes, launches, sweep
 from hodphys.request import Request
 

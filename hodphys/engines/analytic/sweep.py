@@ -27,7 +27,7 @@ from torch import Tensor
 
 from hodphys.engines.analytic.adjoint import Adjoint
 from hodphys.engines.analytic.jet import Jet
-from hodphys.engines.analytic.rules import LinearRule
+from hodphys.engines.rules import LinearRule
 from hodphys.nn.access import parameter
 from hodphys.nn.compose import run_adjoint, run_rules
 from hodphys.request import Request

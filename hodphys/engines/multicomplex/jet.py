@@ -74,6 +74,11 @@ class Jet:
                                  with_real=False)
         return self._with(self.real * other.real, imag)
 
+    def through_elementwise(self, fn: ElementwiseFunction, z: Jet, scale: float = 1.0) -> Jet:
+        """On a Jet of adjoints: ḡ_z = σ′(z) ⊙ scale·ḡ_a, σ′(z) evaluated in multicomplex arithmetic."""
+        adjoint = self if scale == 1.0 else self.scale(scale)
+        return adjoint.times(z.elementwise(fn, shift=1).with_seed_axis())
+
     def with_seed_axis(self) -> Jet:
         """Insert the seed axis S (size 1) after P, to meet an adjoint of shape (…, P, S, *R)."""
         return self._with(self.real, self.imag.unsqueeze(2))
