@@ -12,6 +12,7 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor, nn
 
+from hodphys.checks import check_integers
 from hodphys.elementwise import elementwise_of
 from hodphys.nn.compose import leaf_structure
 from hodphys.shapes import broadcast_shape
@@ -138,8 +139,7 @@ class Request:
 
 def check_order(call: str, k: Any) -> int:
     """k for dim_derivative: an integer ≥ 1 (bool is not an order)."""
-    if isinstance(k, bool) or not isinstance(k, int) or k < 1:
-        raise ValueError(f"{call}: expected an integer order k ≥ 1, got k={k!r}")
+    check_integers(call, 1, k=k)
     return k
 
 

@@ -116,7 +116,7 @@ def test_directional_grad_needs_w_for_vector_outputs():
 
 @pytest.mark.parametrize("k", [0, -1, 1.5, True])
 def test_dim_derivative_order_must_be_a_positive_integer(k):
-    with pytest.raises(ValueError, match="expected an integer order k ≥ 1"):
+    with pytest.raises(ValueError, match="expected k to be an integer ≥ 1"):
         hp.dim_derivative(mlp(2, [3], 2), X, k)
 
 

@@ -121,7 +121,7 @@ def test_bad_engine_options_and_explain_arguments_are_named():
         hp.explain(model, X, "hvp")
     with pytest.raises(TypeError, match=r"unknown \['foo'\]"):
         hp.explain(model, X, "laplacian", foo=1)
-    with pytest.raises(ValueError, match="integer order k"):
+    with pytest.raises(ValueError, match="expected k to be an integer ≥ 1"):
         hp.explain(hp.nn.MLP([3, 4, 3]).double(), X, "dim_derivative", k=0)
     assert hp.explain(model, X, "directional_grad", vs=[V]).quantity == "directional_grad"
 

@@ -17,6 +17,8 @@ from collections.abc import Callable, Iterator, Sequence
 
 import numpy as np
 
+from hodphys.checks import check_integers
+
 
 def schedule(names: Sequence[str], repetitions: int, seed: int = 0) -> list[list[str]]:
     """The order of each repetition: every name once, shuffled with a seeded generator."""
@@ -59,8 +61,8 @@ def interleaved(contenders: dict[str, Callable[[], object]], repeat: int, warmup
     sync() waits for queued device work (e.g. ``torch.cuda.synchronize``) before each clock read.
     Returns name → ``repeat`` seconds per call, and name → number.
     """
-    if repeat < 1 or warmup < 0:
-        raise ValueError(f"interleaved: expected repeat ≥ 1 and warmup ≥ 0, got repeat={repeat}, warmup={warmup}")
+    check_integers("interleaved", 1, repeat=repeat)
+    check_integers("interleaved", 0, warmup=warmup)
     times: dict[str, list[float]] = {name: [] for name in contenders}
     number = {name: 1 for name in contenders}
     fastest: dict[str, float] = {}

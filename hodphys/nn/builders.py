@@ -14,14 +14,14 @@ from collections.abc import Sequence
 
 from torch import nn
 
+from hodphys.checks import check_integers
 from hodphys.nn.compose import check_composition, leaf_layers
 from hodphys.nn.icnn import ICNNLayer, QuadraticICNNLayer
 from hodphys.nn.residual import ResidualBlock
 
 
 def _positive(call: str, name: str, value: object) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"{call}: expected {name} to be a positive integer, got {value!r}")
+    check_integers(call, 1, **{name: value})
     return value
 
 
@@ -79,8 +79,7 @@ class ResNet(_Checked):
         call = f"ResNet({in_features}, {width}, {depth}, {out_features})"
         for name, value in (("in_features", in_features), ("width", width), ("out_features", out_features)):
             _positive(call, name, value)
-        if isinstance(depth, bool) or not isinstance(depth, int) or depth < 0:
-            raise ValueError(f"{call}: expected depth to be an integer ≥ 0, got {depth!r}")
+        check_integers(call, 0, depth=depth)
         if not isinstance(step, (int, float)) or not math.isfinite(step):
             raise ValueError(f"{call}: expected a finite float step, got {step!r}")
         activation = nn.Tanh() if activation is None else activation

@@ -19,6 +19,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from hodphys.checks import check_integers
 from hodphys import elementwise
 from hodphys.elementwise import ElementwiseFunction, elementwise_of
 from hodphys.nn.block import Branch, BranchBlock
@@ -30,9 +31,7 @@ def _uniform(shape: tuple[int, ...], fan_in: int) -> nn.Parameter:
 
 
 def _check_positive(layer: str, **sizes: int | None) -> None:
-    for name, size in sizes.items():
-        if size is not None and (isinstance(size, bool) or not isinstance(size, int) or size < 1):
-            raise ValueError(f"{layer}: expected {name} to be a positive integer, got {size!r}")
+    check_integers(layer, 1, **{name: size for name, size in sizes.items() if size is not None})
 
 
 def convex_activation(layer: str, activation: nn.Module, nondecreasing: bool) -> ElementwiseFunction:

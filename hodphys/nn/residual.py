@@ -5,6 +5,7 @@ import math
 
 from torch import Tensor, nn
 
+from hodphys.checks import check_integers
 from hodphys.elementwise import elementwise_of
 from hodphys.nn.access import child, parameter
 from hodphys.nn.block import Branch, BranchBlock
@@ -22,8 +23,7 @@ class ResidualBlock(BranchBlock):
     """
 
     def __init__(self, width: int, activation: nn.Module | None = None, step: float = 1.0):
-        if isinstance(width, bool) or not isinstance(width, int) or width < 1:
-            raise ValueError(f"ResidualBlock: expected a positive integer width, got {width!r}")
+        check_integers("ResidualBlock", 1, width=width)
         if isinstance(step, bool) or not isinstance(step, (int, float)) or not math.isfinite(step):
             raise ValueError(f"ResidualBlock(width={width}): expected a finite step, got {step!r}")
         super().__init__()

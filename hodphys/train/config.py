@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 import torch
 from torch import nn
 
+from hodphys.checks import check_integers
 from hodphys.nn import Sin
 
 DTYPES = {"float32": torch.float32, "float64": torch.float64}
@@ -81,11 +82,8 @@ def validate(config: TrainConfig) -> None:
                 "grid_size", "eval_points")
     non_negative = ("threads", "resample_every", "adam_steps", "optimizer_steps", "finetune_points",
                     "finetune_resample_every")
-    for key in positive + non_negative:
-        value = getattr(config, key)
-        if value < (1 if key in positive else 0):
-            raise ValueError(f"config key {key!r}: expected an integer ≥ {1 if key in positive else 0}, "
-                             f"got {value}")
+    check_integers("config", 1, **{key: getattr(config, key) for key in positive})
+    check_integers("config", 0, **{key: getattr(config, key) for key in non_negative})
     if not config.widths or min(config.widths) < 1:
         raise ValueError(f"config key 'widths': expected a non-empty list of positive widths, got {config.widths}")
     if not (0 < config.lr < math.inf and 0 < config.lr_final < math.inf):

@@ -102,8 +102,10 @@ def test_calls_per_sample():
 
 
 def test_interleaved_rejects_bad_counts():
-    with pytest.raises(ValueError, match="expected repeat ≥ 1 and warmup ≥ 0"):
+    with pytest.raises(ValueError, match="expected repeat to be an integer ≥ 1"):
         timing.interleaved({"a": lambda: None}, repeat=0, warmup=1)
+    with pytest.raises(ValueError, match="expected warmup to be an integer ≥ 0, got -1"):
+        timing.interleaved({"a": lambda: None}, repeat=1, warmup=-1)
 
 
 def test_summarize_median_quartiles_and_speedup():

@@ -104,9 +104,9 @@ def test_bad_inputs_are_named(net_factory):
     with pytest.raises(ValueError, match=r"expected x\[\.\.\., 4\]"):
         hp.divergence(net, torch.randn(3, 2, dtype=torch.float64))
     for k in (0, -1, 1.5, True):
-        with pytest.raises(ValueError, match="integer order k ≥ 1"):
+        with pytest.raises(ValueError, match="expected k to be an integer ≥ 1"):
             hp.dim_derivative(net, x, k)
-        with pytest.raises(ValueError, match="integer order k ≥ 1"):
+        with pytest.raises(ValueError, match="expected k to be an integer ≥ 1"):
             value_and_dim_derivatives(net, x, k)
     with pytest.raises(ValueError, match=r"value_and_dim_derivatives.*expected x\[\.\.\., 4\]"):
         value_and_dim_derivatives(net, torch.randn(3, 5, dtype=torch.float64))

@@ -73,7 +73,7 @@ def test_custom_conditioner_is_used():
 
 
 def test_construction_errors():
-    with pytest.raises(ValueError, match=r"expected d to be an integer ≥ 1, got d=0"):
+    with pytest.raises(ValueError, match=r"expected d to be an integer ≥ 1, got 0"):
         HollowNet(0)
     with pytest.raises(ValueError, match="expected transformer_depth to be an integer ≥ 1"):
         HollowNet(3, transformer_depth=0)

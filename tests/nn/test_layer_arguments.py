@@ -12,7 +12,7 @@ def test_icnn_refuses_a_concave_softplus():
 
 
 def test_residual_block_refuses_a_bad_width_or_step():
-    with pytest.raises(ValueError, match="expected a positive integer width"):
+    with pytest.raises(ValueError, match="expected width to be an integer ≥ 1"):
         ResidualBlock(0)
     with pytest.raises(ValueError, match="expected a finite step"):
         ResidualBlock(4, step=float("nan"))

@@ -100,15 +100,15 @@ def test_icnn_with_non_convex_activation_names_the_layer():
 @pytest.mark.parametrize("build, match", [
     (lambda: hp.nn.MLP([3]), r"MLP\(widths\): expected widths to be a list of at least 2 positive integers"),
     (lambda: hp.nn.MLP("34"), r"expected widths to be a list"),
-    (lambda: hp.nn.MLP([3, 0, 1]), r"MLP\(widths\): expected widths\[1\] to be a positive integer, got 0"),
+    (lambda: hp.nn.MLP([3, 0, 1]), r"MLP\(widths\): expected widths\[1\] to be an integer ≥ 1, got 0"),
     (lambda: hp.nn.ResNet(3, 4, -1, 1), r"ResNet\(3, 4, -1, 1\): expected depth to be an integer ≥ 0"),
-    (lambda: hp.nn.ResNet(3, 4.0, 1, 1), r"expected width to be a positive integer, got 4.0"),
+    (lambda: hp.nn.ResNet(3, 4.0, 1, 1), r"expected width to be an integer ≥ 1, got 4.0"),
     (lambda: hp.nn.ResNet(3, 4, 1, 1, step=float("nan")), r"expected a finite float step, got nan"),
     (lambda: hp.nn.ICNN(3, [], rank=1), r"ICNN\(3, \[\]\): expected widths to be a list of at least 1"),
-    (lambda: hp.nn.ICNN(3, [2], rank=0), r"expected rank to be a positive integer, got 0"),
+    (lambda: hp.nn.ICNN(3, [2], rank=0), r"expected rank to be an integer ≥ 1, got 0"),
     (lambda: hp.nn.QuadraticLayer(0, 1), r"QuadraticLayer\(in_features=0, rank=1\): expected in_features"),
     (lambda: hp.nn.ICNNLayer(2, -1, 3), r"ICNNLayer\(input_dim=2, hidden_in=-1, hidden_out=3\): expected hidden_in"),
-    (lambda: hp.nn.QuadraticICNNLayer(2, 1, True), r"expected rank to be a positive integer, got True"),
+    (lambda: hp.nn.QuadraticICNNLayer(2, 1, True), r"expected rank to be an integer ≥ 1, got True"),
 ])
 def test_bad_sizes_are_rejected_with_the_call_named(build, match):
     with pytest.raises(ValueError, match=match):

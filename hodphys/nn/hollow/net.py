@@ -20,16 +20,11 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from hodphys.checks import check_integers
 from hodphys.nn.hollow.conditioners import LeaveOneOutConditioner, MaskedConditioner
 from hodphys.nn.hollow.dimensionwise import DimensionwiseMLP, check_activation
 
 CONDITIONERS = {"sum": LeaveOneOutConditioner, "masked": MaskedConditioner}
-
-
-def _check_integers(owner: str, minimum: int, **values: Any) -> None:
-    for name, value in values.items():
-        if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-            raise ValueError(f"{owner}: expected {name} to be an integer ≥ {minimum}, got {name}={value!r}")
 
 
 class HollowNet(nn.Module):
@@ -62,9 +57,9 @@ class HollowNet(nn.Module):
                  time: bool = False, context_features: int = 0):
         super().__init__()
         owner = f"HollowNet(d={d!r})"
-        _check_integers(owner, 1, d=d, hidden_features=hidden_features, width=width, depth=depth,
-                        transformer_width=transformer_width, transformer_depth=transformer_depth)
-        _check_integers(owner, 0, context_features=context_features)
+        check_integers(owner, 1, d=d, hidden_features=hidden_features, width=width, depth=depth,
+                       transformer_width=transformer_width, transformer_depth=transformer_depth)
+        check_integers(owner, 0, context_features=context_features)
         activation = check_activation(owner, nn.Softplus() if activation is None else activation)
         self.in_features = self.out_features = d
         self.time, self.context_features = bool(time), context_features
