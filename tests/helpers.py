@@ -5,13 +5,7 @@ import torch
 from torch import Tensor, nn
 
 import hodphys as hp
-
-
-def relative_error(actual: Tensor, expected: Tensor) -> float:
-    """max |actual − expected| / max |expected| (norm-wise relative error)."""
-    actual, expected = actual.detach(), expected.detach()
-    scale = expected.abs().max().clamp_min(torch.finfo(expected.dtype).tiny)
-    return float((actual.to(expected.dtype) - expected).abs().max() / scale)
+from hodphys.metrics import relative_error
 
 
 def assert_close_rel(actual: Tensor, expected: Tensor, tol: float) -> None:

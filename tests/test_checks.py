@@ -14,5 +14,6 @@ def test_integers_at_or_above_the_minimum_pass():
 
 @pytest.mark.parametrize("value", [0, -2, 2.0, True, "3", None, np.float64(4.0)])
 def test_anything_else_is_named(value):
-    with pytest.raises(ValueError, match="^" + re.escape(f"f(x): expected width to be an integer ≥ 1, got {value!r}") + "$"):
+    message = re.escape(f"f(x): expected width to be an integer ≥ 1, got {value!r}")
+    with pytest.raises(ValueError, match=f"^{message}$"):
         check_integers("f(x)", 1, depth=3, width=value)

@@ -16,6 +16,8 @@ from collections.abc import Callable, Sequence
 import torch
 from torch import Tensor
 
+from hodphys.metrics import relative_error
+
 #: default relative-error tolerance of a contender's result against the reference, per dtype
 TOLERANCE = {torch.float32: 1e-4, torch.float64: 1e-10}
 
@@ -31,14 +33,6 @@ class BenchEnv:
     def size(self, full: int, quick: int) -> int:
         """The full size, or the tiny one in quick mode."""
         return quick if self.quick else full
-
-
-def relative_error(result: Tensor, reference: Tensor) -> float:
-    """‖result − reference‖ / ‖reference‖ (inf when the shapes differ)."""
-    if result.shape != reference.shape:
-        return float("inf")
-    scale = reference.norm().clamp_min(torch.finfo(reference.dtype).tiny)
-    return float((result - reference).norm() / scale)
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,8 @@
-"""Activation modules that torch.nn lacks, each backed by an ElementwiseFunction (stateless)."""
+"""Activation modules that torch.nn lacks, each backed by an ElementwiseFunction (stateless), and
+the one table of activations by name (configs say ``activation = "tanh"``)."""
 from __future__ import annotations
+
+from torch import nn
 
 from hodphys import elementwise
 from hodphys.elementwise import ElementwiseModule
@@ -24,3 +27,8 @@ class Quadratic(ElementwiseModule):
 
     def __init__(self) -> None:
         super().__init__(elementwise.Quadratic())
+
+
+#: activation modules by the name a config gives them
+ACTIVATIONS: dict[str, type[nn.Module]] = {"tanh": nn.Tanh, "sin": Sin, "softplus": nn.Softplus, "silu": nn.SiLU,
+                                           "sigmoid": nn.Sigmoid, "elu": nn.ELU}

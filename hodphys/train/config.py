@@ -15,15 +15,12 @@ import math
 from dataclasses import dataclass, field
 
 import torch
-from torch import nn
 
 from hodphys.checks import check_integers
-from hodphys.nn import Sin
+from hodphys.nn.activations import ACTIVATIONS
 
 DTYPES = {"float32": torch.float32, "float64": torch.float64}
 OPTIMIZERS = ("lbfgs", "newton-krylov", "none")
-ACTIVATIONS = {"tanh": nn.Tanh, "sin": Sin, "softplus": nn.Softplus, "silu": nn.SiLU,
-               "sigmoid": nn.Sigmoid, "elu": nn.ELU}
 
 
 @dataclass

@@ -14,7 +14,7 @@ import torch
 from hodphys.app import cli
 from hodphys.bench import report, timing
 from hodphys.bench.nets import tanh_mlp
-from hodphys.bench.registry import CASES, BenchEnv, BenchSpec, bench_case, relative_error, select_cases
+from hodphys.bench.registry import CASES, BenchEnv, BenchSpec, bench_case, select_cases
 from hodphys.bench.runner import BenchOptions, all_correct, make_env, run_bench, run_case
 
 CONTENDER_KEYS = {"name", "error", "ok", "rel_error", "median_s", "q1_s", "q3_s", "min_s", "max_s",
@@ -116,13 +116,6 @@ def test_summarize_median_quartiles_and_speedup():
     assert timing.speedup(1.0, 0.0) == float("inf")
     with pytest.raises(ValueError, match="expected at least one time"):
         timing.summarize([])
-
-
-def test_relative_error_values():
-    ref = torch.tensor([3.0, 4.0])
-    assert relative_error(ref, ref) == 0.0
-    assert relative_error(torch.tensor([3.0, 4.5]), ref) == pytest.approx(0.1)
-    assert relative_error(torch.zeros(3), ref) == float("inf")
 
 
 def _three_contenders(env: BenchEnv) -> BenchSpec:

@@ -6,16 +6,13 @@ from hodphys.fem import Dirichlet, ElasticBody, NeoHookean, StVenantKirchhoff, b
 from hodphys.fem.assembly import Assembler
 from hodphys.fem.mass import consistent_mass, lumped_mass
 from hodphys.fem.mesh import signed_volumes
+from hodphys.metrics import relative_error
 
 
 def body_with(material_class, lumped=False):
     mesh = box_tet_mesh((1.0, 0.2, 0.2), (5, 2, 2))
     return ElasticBody(mesh, material_class.from_young_poisson(1.0, 0.3), density=1.0,
                        dirichlet=Dirichlet.clamp_plane(mesh), lumped_mass=lumped)
-
-
-def relative_error(approx, exact):
-    return np.linalg.norm(np.atleast_1d(approx - exact)) / np.linalg.norm(np.atleast_1d(exact))
 
 
 @pytest.mark.parametrize("material_class", [NeoHookean, StVenantKirchhoff])

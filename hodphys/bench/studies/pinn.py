@@ -27,7 +27,7 @@ from torch import Tensor, nn
 from torch.func import hessian, vmap
 
 import hodphys as hp
-from hodphys.bench.registry import relative_error
+from hodphys.metrics import relative_error
 from hodphys.bench.timing import interleaved, summarize
 from hodphys.pinn.problem import mlp
 
