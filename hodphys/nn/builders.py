@@ -67,7 +67,10 @@ class ResNet(_Checked):
     """Linear(d, width), σ₀, depth × [u ↦ u + step·σ(K u + b)], Linear(width, m).
 
     Args:
-        in_features, width, depth, out_features: d, hidden width, number of residual blocks (≥ 0), m.
+        in_features: d.
+        width: the hidden width.
+        depth: the number of residual blocks (≥ 0).
+        out_features: m.
         activation: σ of the residual blocks (nn.Tanh() by default).
         step: the residual step (hessQuik's h).
         opening_activation: σ₀ after the first linear map (``activation`` by default).

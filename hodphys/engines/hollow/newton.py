@@ -107,7 +107,8 @@ def jacobi_newton(dynamics: Dynamics, target: Tensor, scale: float | Tensor, *, 
     Args:
         dynamics: a HollowNet (or bound one), or a callable (t, y) ↦ (f, D_dim f), each (*B, d).
         target: y*, shape (*B, d); scale: γ > 0, a float or a tensor broadcasting against target.
-        t, context: where f is evaluated (t is passed to a callable as its first argument).
+        t: the time f is evaluated at (passed to a callable as its first argument).
+        context: the context f is evaluated with.
         y0: the initial guess (default: target).
         tol: stop when max |g(y)| ≤ tol (absolute, over the whole batch); default 1e-10 in
             float64 and 1e-5 in float32 (whose rounding floor is ~1e-7 × the size of y and γf).

@@ -81,7 +81,8 @@ def check_hollow(model: nn.Module, x: Tensor | None = None, t: Any = None,
     Args:
         model: a HollowNet or ``net.bind(...)``.
         x: probe points (*B, d); default 16 standard-normal points (seeded).
-        t, context: probe time/context for a net that takes them; random probes if left out.
+        t: probe time for a net that takes one; a random probe if left out.
+        context: probe context for a net that takes one; a random probe if left out.
         tol: largest leak still counted as hollow (0: the built-in conditioners are exact).
 
     Example::

@@ -37,8 +37,10 @@ class HollowNet(nn.Module):
             block-masked MLP, O(d²)), or a module mapping (x (*B, d), s (*B, q) | None) to
             (*B, d, c) with a ``features`` attribute; verify a custom one with
             :func:`hodphys.engines.hollow.check_hollow`.
-        width, depth: hidden width and number of hidden layers of the built-in conditioners.
-        transformer_width, transformer_depth: the same for τ.
+        width: hidden width of the built-in conditioners.
+        depth: number of hidden layers of the built-in conditioners.
+        transformer_width: hidden width of τ.
+        transformer_depth: number of hidden layers of τ.
         activation: a smooth elementwise activation module (default ``nn.Softplus()``).
         time: whether ``forward`` takes a time t.
         context_features: q, the size of a per-sample context (0: none).
