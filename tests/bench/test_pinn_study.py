@@ -3,6 +3,7 @@ import pytest
 import torch
 
 import hodphys as hp
+from hodphys.bench.references import deepxde
 from hodphys.bench.studies import pinn as benchmark
 from hodphys.bench.studies.pinn import compare, laplacians, poisson_step_inputs, table, training_step
 
@@ -31,9 +32,9 @@ def test_compare_reports_medians_ratios_and_errors():
     assert text.splitlines()[0].startswith("| dtype | contender |") and len(text.splitlines()) == 2 + len(rows)
 
 
-@pytest.mark.skipif(not benchmark.deepxde_available(), reason="DeepXDE (the optional extra 'bench') is not installed")
+@pytest.mark.skipif(not deepxde.deepxde_available(), reason="DeepXDE (the optional extra 'bench') is not installed")
 def test_deepxde_model_step_trains_its_own_network():
-    step = benchmark.deepxde_model_step(torch.float32, **TINY)
+    step = deepxde.deepxde_model_step(torch.float32, **TINY)
     default = torch.get_default_dtype()
     step()
     step()

@@ -1,4 +1,5 @@
 """What hodphys is measured against: torch.func and DeepXDE-style autograd loops
 (:mod:`~hodphys.bench.references.baselines`), hessQuik twins of a network
-(:mod:`~hodphys.bench.references.hessquik`) and felupe's FEM model (:mod:`~hodphys.bench.references.felupe`).
-The optional packages (hessQuik, felupe) are imported only when a reference is built."""
+(:mod:`~hodphys.bench.references.hessquik`), felupe's FEM model (:mod:`~hodphys.bench.references.felupe`)
+and DeepXDE's own Laplacian and training step (:mod:`~hodphys.bench.references.deepxde`). The optional
+packages (hessQuik, felupe, DeepXDE) are imported only when a reference is built."""
