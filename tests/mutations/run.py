@@ -26,16 +26,15 @@ COPIED = ["hodphys", "tests", "problems", "examples", "meshes", "notes", "docs",
 
 
 def apply(mutation: Mutation, root: Path) -> None:
-    """Edit ``mutation.file`` under ``root``; each search string must occur exactly once."""
-    path = root / mutation.file
-    text = path.read_text()
-    for search, replacement in mutation.edits:
+    """Make the mutation's edits under ``root``; each search string must occur exactly once."""
+    for file, search, replacement in mutation.edits:
+        path = root / file
+        text = path.read_text()
         count = text.count(search)
         if count != 1:
-            raise ValueError(f"mutation {mutation.name!r}: expected {search!r} once in {mutation.file}, "
+            raise ValueError(f"mutation {mutation.name!r}: expected {search!r} once in {file}, "
                              f"found it {count} times; update tests/mutations/catalog.py")
-        text = text.replace(search, replacement)
-    path.write_text(text)
+        path.write_text(text.replace(search, replacement))
 
 
 def copy_project(target: Path) -> None:
@@ -77,7 +76,7 @@ def main(argv: list[str] | None = None) -> int:
     known = {m.name: m for m in MUTATIONS}
     if args.list:
         for m in MUTATIONS:
-            print(f"{m.name:<28} {m.file}: {m.why}")
+            print(f"{m.name:<34} {m.file}: {m.why}")
         return 0
     unknown = sorted(set(args.names) - set(known))
     if unknown:
