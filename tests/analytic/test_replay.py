@@ -528,5 +528,6 @@ def test_x_that_is_a_model_parameter_still_replays():
         model.points.add_(0.5)             # an optimizer step on the points: replay reads the new values
     check(model.points)
     assert [entry.plan for entry in replay.plans_of(model).values()] == plans     # replayed, not recorded anew
-    for _ in range(3):
-        check(torch.randn(5, 3, dtype=torch.float64))   # points that are not the parameter: the plan reads x
+    for _ in range(3):  # points that are not the parameter (with and without grad): the plan reads x
+        check(torch.randn(5, 3, dtype=torch.float64))
+        check(torch.randn(5, 3, dtype=torch.float64, requires_grad=True))

@@ -76,5 +76,22 @@ MUTATIONS = [
         "the beam's tip traction integrates to 1 % more than the force asked",
         (("hodphys/fem/loads.py", "np.asarray(total_force, dtype=np.float64) / area)",
           "1.01 * np.asarray(total_force, dtype=np.float64) / area)"),),
-        ("tests/fem/test_static.py",)),
+        ("tests/fem/test_loads.py", "tests/fem/test_static.py")),
+    Mutation(
+        "beam-fom-static-metric",
+        "the beam-fom problem reports the sag under 99 % of the weight",
+        (("problems/beam_fom.py", "static = solve_static(beam.body, weight, load_steps=2)",
+          "static = solve_static(beam.body, 0.99 * weight, load_steps=2)"),),
+        ("tests/problems/test_beam_problems.py::test_beam_fom_static_sag_is_felupes_and_as_stiff_as_beam_theory_allows",)),
+    Mutation(
+        "lbfgs-short-memory",
+        "L-BFGS keeps 3 curvature pairs instead of 50 (training still converges, less well)",
+        (("hodphys/train/config.py", "lbfgs_history: int = 50", "lbfgs_history: int = 3"),),
+        ("tests/problems/test_poisson_pinn.py::test_a_short_run_learns_and_records_its_errors",
+         "tests/train/test_trainer.py::test_one_seed_gives_the_same_numbers_and_another_seed_does_not")),
+    Mutation(
+        "example-learning-rate",
+        "the Laplacian-training example learns at a third of its rate",
+        (("examples/train_with_laplacian.py", "lr=3e-3", "lr=1e-3"),),
+        ("tests/test_examples.py::test_train_with_laplacian_learns",)),
 ]

@@ -40,7 +40,7 @@ def test_one_seed_gives_the_same_numbers_and_another_seed_does_not(tmp_path):
     _, other = run_problem("poisson", overrides=[*TINY_POISSON, "seed=1"], root=tmp_path)
     assert errors(first) == errors(again)
     assert first["rel_l2"] != other["rel_l2"]
-    assert first["steps"] == 120 and first["rel_l2_mean"] < 0.5
+    assert first["steps"] == 120 and first["rel_l2_mean"] < 0.03   # the accuracy test_poisson_pinn.py states
 
 
 def test_a_run_writes_its_directory(tmp_path):
