@@ -26,6 +26,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from threadpoolctl import threadpool_limits
 
 ROOT = Path(__file__).resolve().parent.parent
 PRELUDE = "import torch, hodphys as hp\nfrom torch import nn\n"
@@ -113,7 +114,7 @@ def run_snippet(snippet: Snippet) -> str:
     torch.manual_seed(0)
     try:
         os.chdir(ROOT)
-        with contextlib.redirect_stdout(out):
+        with contextlib.redirect_stdout(out), threadpool_limits(limits=1):   # BLAS threads only fight in CI
             exec(compile(PRELUDE + snippet.code, snippet.source, "exec"), namespace)
     finally:
         os.chdir(cwd)

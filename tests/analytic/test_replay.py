@@ -51,7 +51,8 @@ QUANTITIES = ["jacobian", "hessian", "laplacian", "hvp", "directional", "directi
 
 
 # every (quantity, mode) pair the mode computes: analytic-backward has no directional
-SERVED = [(quantity, method) for quantity in QUANTITIES for method in MODES if hasattr(registry.ENGINES[method], quantity)]
+SERVED = [(quantity, method) for quantity in QUANTITIES for method in MODES
+          if hasattr(registry.ENGINES[method], quantity)]
 
 
 @pytest.mark.parametrize("quantity, method", SERVED)
