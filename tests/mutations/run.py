@@ -6,7 +6,8 @@
 
 Not part of the default test run (no ``test_`` module here runs a mutation): each mutation copies
 the project, edits one file and runs its fast tests in a subprocess, a few seconds to a minute each.
-Exit status 1 if any planted bug survived (its tests passed) or no longer applies.
+Exit status 1 if any planted bug survived (its tests passed) or is stale (its search string no
+longer occurs exactly once: update catalog.py).
 """
 from __future__ import annotations
 
@@ -84,10 +85,13 @@ def main(argv: list[str] | None = None) -> int:
     survived = 0
     for mutation in [known[n] for n in args.names] or MUTATIONS:
         start = time.perf_counter()
-        caught, summary = check(mutation)
+        try:
+            caught, summary = check(mutation)
+            verdict = "caught  " if caught else "SURVIVED"
+        except ValueError as stale:     # a search string that no longer occurs exactly once
+            caught, summary, verdict = False, str(stale), "STALE   "
         survived += not caught
-        print(f"{'caught  ' if caught else 'SURVIVED'} {mutation.name} ({time.perf_counter() - start:.0f} s)\n"
-              f"    {summary}", flush=True)
+        print(f"{verdict} {mutation.name} ({time.perf_counter() - start:.0f} s)\n    {summary}", flush=True)
     return 1 if survived else 0
 
 
