@@ -157,3 +157,22 @@ def test_property_every_engine_matches_torch_func_on_any_broadcastable_shapes(ca
         assert_close_rel(hp.directional(model, x, [v1, v2], method=method), directional_expected, TOL)
     for method in serving_engines(model, x, "directional_grad", vs=[v1], w=w):
         assert_close_rel(hp.directional_grad(model, x, [v1], w, method=method), grad_expected, TOL)
+
+
+@pytest.mark.parametrize("device", ["cpu", pytest.param("cuda", marks=pytest.mark.cuda)])
+@pytest.mark.parametrize("dtype, tol", [(torch.float32, 1e-4), (torch.float64, TOL)])
+def test_per_sample_pairing_in_each_dtype_and_on_each_device(dtype, tol, device):
+    """The same per-sample calls in float32 and on CUDA, against the float64 CPU reference."""
+    x, w = _randn(2, 3, 3, seed=1), _randn(2, 3, 2, seed=3)
+    vs = [_randn(2, 3, 3, seed=4), _randn(3, 3, seed=5)]
+    expected = {"hvp": reference_hvp(MODEL, x, vs[0]), "directional": reference_directional(MODEL, x, vs),
+                "directional_grad": reference_directional_grad(MODEL, x, vs[:1], w)}
+    model = mlp(3, [7, 5], 2, dtype=dtype).to(device)
+    x, w, vs = x.to(device, dtype), w.to(device, dtype), [v.to(device, dtype) for v in vs]
+    calls = {"hvp": (lambda method: hp.hvp(model, x, vs[0], method=method), {"v": vs[0]}),
+             "directional": (lambda method: hp.directional(model, x, vs, method=method), {"vs": vs}),
+             "directional_grad": (lambda method: hp.directional_grad(model, x, vs[:1], w, method=method),
+                                  {"vs": vs[:1], "w": w})}
+    for quantity, (call, arguments) in calls.items():
+        for method in serving_engines(model, x, quantity, **arguments):
+            assert_close_rel(call(method).cpu().double(), expected[quantity], tol)
