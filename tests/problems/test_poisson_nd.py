@@ -53,6 +53,7 @@ def test_a_short_run_in_three_dimensions(tmp_path):
     overrides = ["dim=3", "widths=[16, 16]", "n_interior=128", "n_boundary=96", "adam_steps=100",
                  "optimizer_steps=100", "eval_points=500", "grid_size=11", "plots=false", "threads=1"]
     run, metrics = run_problem("poisson-nd", overrides=overrides, root=tmp_path)
+    # the PNd PINN's accuracy in CI: measured 0.0069, 0.0058 (seeds 0, 1); the bound keeps ~45 % over
     assert metrics["rel_l2_mean"] < 0.01 and isinstance(metrics["rel_l2"], list)
     assert (run.dir / "fields.vtu").exists()  # the (x_1, x_2) plane through the centre
 
