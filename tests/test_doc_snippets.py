@@ -21,6 +21,7 @@ import contextlib
 import io
 import os
 import re
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -134,8 +135,8 @@ def test_snippet_checks_what_it_shows(snippet):
             f"{snippet.source}: printed\n{printed}\nbut the document shows\n{snippet.expected}")
 
 
-def test_the_documents_have_snippets():
-    assert len(SNIPPETS) >= 4 and {s.source.split(":")[0] for s in SNIPPETS} >= {"README.md"}
+def test_the_documents_are_found_and_have_snippets():
+    assert ROOT / "README.md" in documents() and len(SNIPPETS) >= 4
 
 
 @pytest.mark.parametrize("shown, printed, same", [
@@ -156,7 +157,7 @@ def test_snippets_are_found_with_their_output_block_and_skip_reason(tmp_path, mo
     doc = tmp_path / "doc.md"
     doc.write_text("a\n```python\nprint(1 + 1)\n```\n\n```text\n2\n```\n"
                    "<!-- snippet: not run: needs a GPU -->\n```python\nx = 1\n```\n```python\ny = 2\n```\n")
-    monkeypatch.setattr(__import__(__name__, fromlist=["ROOT"]), "ROOT", tmp_path)
+    monkeypatch.setattr(sys.modules[__name__], "ROOT", tmp_path)   # the source names are relative to it
     first, skipped, bare = snippets_of(doc)
     assert (first.expected, first.not_run) == ("2\n", None) and output_matches(first.expected, run_snippet(first))
     assert skipped.not_run == "needs a GPU" and bare.expected is None and not has_assert(bare.code)
