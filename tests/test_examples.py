@@ -35,7 +35,8 @@ def test_multicomplex_step_beats_finite_differences(capsys):
 def test_train_with_laplacian_learns(capsys):
     run_example("train_with_laplacian.py", "150")
     error = float(capsys.readouterr().out.split("relative L2 error")[1])
-    assert error < 0.5
+    # 150 Adam steps from the example's fixed seed reach 0.16 (an untrained net: ≈ 1; 500 steps: 0.11)
+    assert error < 0.25
 
 
 def test_a_new_pde_problem_is_a_short_script(tmp_path):
@@ -45,4 +46,6 @@ def test_a_new_pde_problem_is_a_short_script(tmp_path):
                                overrides=["adam_steps=0", "optimizer_steps=250", "n_interior=256",
                                           "n_boundary=128", "plots=false", "grid_size=31"])
     assert run.dir.name.startswith("screened-poisson-") and (run.dir / "fields.vtu").exists()
-    assert metrics["rel_l2_mean"] < 0.15  # from ≈ 1 at the start; the full default reaches ≈ 1e-3
+    # from ≈ 1 at the start; 250 L-BFGS steps on 256 points reach 0.100–0.114 (seeds 0–2);
+    # the full default reaches ≈ 1e-3
+    assert metrics["rel_l2_mean"] < 0.13

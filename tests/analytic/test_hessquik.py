@@ -1,4 +1,4 @@
-"""Parity with hessQuik (skipped when it is not installed): identical weights, identical derivatives."""
+"""Parity with hessQuik (in the ``test`` extra, so this runs in CI): identical weights, identical derivatives."""
 import pytest
 import torch
 from torch import nn
@@ -7,8 +7,6 @@ import hodphys as hp
 from hodphys.bench.references import hessquik
 from tests.analytic.nets import build
 from tests.helpers import assert_close_rel
-
-needs_hessquik = pytest.mark.skipif(not hessquik.available(), reason="hessQuik is not installed")
 
 NETWORKS = {
     "timing": lambda: hp.nn.ResNet(5, 16, 4, 2, step=0.5, opening_activation=hp.nn.LogCosh()),
@@ -19,7 +17,6 @@ NETWORKS = {
 }
 
 
-@needs_hessquik
 @pytest.mark.parametrize("forward_mode", [True, False])
 @pytest.mark.parametrize("method", ["analytic-forward", "analytic-backward"])
 @pytest.mark.parametrize("name", sorted(NETWORKS))
@@ -35,7 +32,6 @@ def test_identical_weights_give_identical_hessians(name, method, forward_mode):
     assert_close_rel(ours.value, value.reshape(ours.value.shape), 1e-12)
 
 
-@needs_hessquik
 def test_twin_errors_name_what_hessquik_lacks():
     with pytest.raises(ValueError, match="hessQuik has no activation for SiLU"):
         hessquik.to_hessquik(nn.Sequential(nn.Linear(2, 3), nn.SiLU()))

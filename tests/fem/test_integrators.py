@@ -73,7 +73,12 @@ def test_implicit_euler_energy_never_increases_without_forcing():
     trajectory = simulate(integrator, start, dt=0.01, n_steps=60)
     energy = total_energies(integrator, trajectory)
     assert np.all(np.diff(energy) <= 1e-12 * energy[0])
-    assert energy[-1] < 0.5 * energy[0]
+    # Linearised, mode j's energy shrinks by 1/(1 + ω_j²h²) per step, so the total decays at least
+    # as fast as mode 1's (the slowest); a sag shape is mostly mode 1, so not much faster either.
+    # Measured 0.21 against the mode-1 factor 0.265 (0.79 of it: the 0.33 L sag is mildly nonlinear).
+    omega = modal_analysis(beam.body, n_modes=1).angular_frequencies[0]
+    mode_one = (1 + (omega * 0.01) ** 2) ** -60
+    assert 0.6 * mode_one < energy[-1] / energy[0] <= mode_one
 
 
 def test_newmark_energy_drift_is_below_one_percent_over_ten_periods():
@@ -83,8 +88,9 @@ def test_newmark_energy_drift_is_below_one_percent_over_ten_periods():
     start = released_state(beam, integrator, gravities=6.0)          # tip sags ≈ 0.33 L
     trajectory = simulate(integrator, start, dt=period / 40, n_steps=400)
     energy = total_energies(integrator, trajectory)
-    # measured: 0.15 % at most
-    assert np.abs(energy / energy[0] - 1).max() < 0.01
+    # the trapezoidal rule conserves a linear system's energy exactly; what drifts is the O(h²)
+    # error of the nonlinear terms at a 0.33 L sag: measured 0.30 % at most, bound 0.5 %
+    assert np.abs(energy / energy[0] - 1).max() < 5e-3
 
 
 def test_integrator_errors(small_beam):

@@ -4,6 +4,7 @@ import torch
 from torch import nn
 from torch.func import jacrev, vmap
 
+import hodphys as hp
 from hodphys.nn import HollowNet
 from hodphys.nn.hollow.conditioners import leave_one_out_mean
 
@@ -61,15 +62,24 @@ def test_time_and_context_change_the_output():
 
 
 def test_custom_conditioner_is_used():
-    class Constant(nn.Module):
-        features = 2
+    """f_i = τ(x_i, h_i) with h_i from the given conditioner: here h_i = Σ_{j≠i} x_j, by hand."""
+    class LeaveOneOutSum(nn.Module):
+        features = 1
 
         def forward(self, x, extra=None):
-            return torch.zeros(*x.shape, 2, dtype=x.dtype)
+            return (x.sum(-1, keepdim=True) - x).unsqueeze(-1)      # (*B, d, 1)
 
-    net = HollowNet(3, conditioner=Constant())
-    assert isinstance(net.conditioner, Constant)
-    assert net(torch.randn(4, 3)).shape == (4, 3)
+    torch.manual_seed(0)
+    net = HollowNet(3, conditioner=LeaveOneOutSum()).double()
+    x = torch.randn(4, 3, dtype=torch.float64)
+    h = torch.stack([x[:, 1] + x[:, 2], x[:, 0] + x[:, 2], x[:, 0] + x[:, 1]], dim=-1).unsqueeze(-1)
+    assert isinstance(net.conditioner, LeaveOneOutSum)
+    torch.testing.assert_close(net(x), net.transform(x, h, None), rtol=1e-14, atol=1e-15)
+    assert (net(x) - net.transform(x, torch.zeros_like(h), None)).abs().max() > 1e-3   # h matters
+    # ∂f_i/∂x_j (j ≠ i) = ∂τ/∂h_i, the same for every j ≠ i, because ∂h_i/∂x_j = 1
+    jacobian = hp.jacobian(net, x, method="autograd")
+    torch.testing.assert_close(jacobian[:, 0, 1], jacobian[:, 0, 2], rtol=1e-12, atol=1e-14)
+    assert jacobian[:, 0, 1].abs().min() > 0
 
 
 def test_construction_errors():

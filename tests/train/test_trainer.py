@@ -40,7 +40,7 @@ def test_one_seed_gives_the_same_numbers_and_another_seed_does_not(tmp_path):
     _, other = run_problem("poisson", overrides=[*TINY_POISSON, "seed=1"], root=tmp_path)
     assert errors(first) == errors(again)
     assert first["rel_l2"] != other["rel_l2"]
-    assert first["steps"] == 120 and first["rel_l2_mean"] < 0.5
+    assert first["steps"] == 120 and first["rel_l2_mean"] < 0.03   # the accuracy test_poisson_pinn.py states
 
 
 def test_a_run_writes_its_directory(tmp_path):
@@ -129,7 +129,9 @@ def test_the_second_stage_can_draw_new_points(tmp_path):
     _, fixed = run_problem("poisson", overrides=TINY_POISSON, root=tmp_path)
     _, fresh = run_problem("poisson", overrides=[*TINY_POISSON, "finetune_resample_every=25"], root=tmp_path)
     assert fresh["steps"] == fixed["steps"] == 120 and fresh["rel_l2"] != fixed["rel_l2"]
-    assert fresh["rel_l2_mean"] < 0.05
+    # new points every 25 L-BFGS steps restart its curvature memory: 0.030, 0.031, 0.033 for seeds 0–2
+    # (fixed points: 0.016–0.027); the bound keeps 20 % over the worst
+    assert fresh["rel_l2_mean"] < 0.04
 
 
 def test_the_newton_krylov_stage_trains(tmp_path):

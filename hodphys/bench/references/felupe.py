@@ -1,6 +1,6 @@
 """The same discrete problems set up in felupe, an independent FEM code (tests and benchmarks only).
 
-felupe is an optional dependency (extra ``fem-test``); importing this module without it raises
+felupe is an optional dependency (extras ``test`` and ``bench``); importing this module without it raises
 ImportError, which tests turn into a skip. Its ``NeoHookeCompressible`` has exactly the energy of
 ``hodphys.fem.NeoHookean``, and ``RegionTetra`` integrates linear tets with one point, so on the
 same mesh, clamp and nodal forces both codes solve the same algebraic problem.

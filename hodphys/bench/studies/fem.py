@@ -140,7 +140,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
         try:
             import felupe  # noqa: F401
         except ImportError:
-            print("felupe is not installed (pip install 'hodphys[fem-test]'): timing hodphys alone")
+            print("felupe is not installed (pip install 'hodphys[bench]'): timing hodphys alone")
             with_felupe = False
     rows = [bench_newton_iteration(Path(mesh), repeat=args.repeat, with_felupe=with_felupe,
                                    min_time=args.min_time) for mesh in args.meshes]
