@@ -3,7 +3,8 @@
 A snippet that only runs proves little (a wrong value printed or discarded passes), so each
 ```python block must do one of:
 
-1. contain an ``assert`` that checks what the snippet claims (a value, a shape, a choice);
+1. contain an ``assert`` (or an ``assert_*`` call such as ``torch.testing.assert_close``) that checks
+   what the snippet claims (a value, a shape, a choice);
 2. be followed, after blank lines only, by a ```text block holding the exact output of its print
    calls. Lines are compared one by one; a number matches to the digits written (0.2907 means
    |printed − 0.2907| ≤ 5e-5, and at most 1e-9 relative); ``...`` in a line matches any text;
@@ -80,8 +81,18 @@ def unique(snippets: list[Snippet]) -> list[Snippet]:
 SNIPPETS = unique([s for path in documents() for s in snippets_of(path)])
 
 
+def _is_assertion(node: ast.AST) -> bool:
+    """An ``assert`` statement, or a call of an assertion function (``torch.testing.assert_close``)."""
+    if isinstance(node, ast.Assert):
+        return True
+    if not isinstance(node, ast.Call):
+        return False
+    name = node.func.attr if isinstance(node.func, ast.Attribute) else getattr(node.func, "id", "")
+    return name.startswith("assert_")
+
+
 def has_assert(code: str) -> bool:
-    return any(isinstance(node, ast.Assert) for node in ast.walk(ast.parse(code)))
+    return any(_is_assertion(node) for node in ast.walk(ast.parse(code)))
 
 
 def _numbers_match(shown: str, printed: str) -> bool:
