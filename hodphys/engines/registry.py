@@ -17,6 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from hodphys.engines import footprint
 from hodphys.nn.compose import cached_by_structure
 from hodphys.request import Request
 
@@ -131,8 +132,11 @@ def resolve(request: Request, method: str) -> Engine:
 
 
 def run(request: Request, method: str) -> Any:
-    """Resolve the engine and compute ``request.quantity`` with it."""
+    """Resolve the engine, check the memory estimate (:mod:`~hodphys.engines.footprint`; option
+    ``max_memory``) and compute ``request.quantity`` with the engine."""
+    max_memory = request.options.pop("max_memory", None) if request.options else None
     engine = resolve(request, method)
+    footprint.check(request, engine, max_memory)
     compute = getattr(engine, "compute", None)
     if compute is not None:
         return compute(request)
