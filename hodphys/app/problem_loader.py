@@ -86,7 +86,7 @@ def known_problems(directory: Path = PROBLEMS_DIR) -> dict[str, Path]:
 
 def find_problem(name_or_path: str) -> ModuleType:
     """A problem by NAME (from ``problems/``) or by path to a ``.py`` file."""
-    if name_or_path.endswith(".py") or ("/" in name_or_path and Path(name_or_path).is_file()):
+    if name_or_path.endswith(".py") or ("/" in name_or_path and Path(name_or_path).exists()):
         return load_problem_file(name_or_path)
     problems = known_problems()
     if name_or_path not in problems:
