@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 import torch
 from torch import nn
 
+from hodphys.engines import ENGINES
 from hodphys.errors import InputError
 from hodphys.memory_limit import check_bytes
 from hodphys.nn import Sin
@@ -78,6 +79,9 @@ def validate(config: TrainConfig) -> None:
         if getattr(config, key) not in allowed:
             raise InputError(f"config key {key!r}: expected one of {list(allowed)}, "
                              f"got {getattr(config, key)!r}")
+    if config.derivative_method != "auto" and config.derivative_method not in ENGINES:
+        raise InputError(f"config key 'derivative_method': expected 'auto' or one of {sorted(ENGINES)}, "
+                         f"got {config.derivative_method!r}")
     positive = ("n_interior", "n_boundary", "lbfgs_history", "lbfgs_chunk", "nk_batches",
                 "nk_cg_iters", "checkpoint_every", "keep_checkpoints", "log_every", "eval_every",
                 "grid_size", "eval_points")

@@ -12,7 +12,6 @@ from hodphys.app.problem_loader import run_problem
 from hodphys.fem import Cantilever, NeoHookean, NewtonFailure, make_material, simulate
 from hodphys.fem.integrators import Integrator
 from hodphys.fem.mesh import box_tet_mesh, read_mesh
-from hodphys.fem.validity import validity_warnings
 from tests.fem.beams import make_beam
 
 FAST = ["n_steps=2", "render=false", "vtu_every=100"]
@@ -80,6 +79,8 @@ def test_the_library_refuses_infinite_modulus_and_time_step(small_beam):
 
 
 def test_validity_flags_large_displacement_strain_and_inversion(small_beam):
+    from hodphys.fem.validity import validity_warnings
+
     body, times = small_beam.body, np.array([0.0, 1.0])
     still = np.zeros((2, body.n_free))
     assert validity_warnings(body, times, still) == []
