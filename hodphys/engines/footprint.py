@@ -65,13 +65,14 @@ def estimate(request: Request, engine: Any) -> tuple[int, int]:
     return item * n * RESULT_ENTRIES[request.quantity](request), item * n * (1 + rows) * max(width, request.m)
 
 
-def check(request: Request, engine: Any, max_memory: Any = None) -> None:
+def check(request: Request, engine: Any, max_memory: Any = None, memory: tuple[int, int] | None = None) -> None:
     """MemoryLimitError before ``engine`` runs when the request's estimate exceeds the limit.
 
-    Requests estimated under :data:`ALWAYS_ALLOWED` bytes pass without looking the limit up
-    (unless ``max_memory`` is given): the check then costs a few multiplications.
+    ``memory``: the estimate when the caller has it (``method="auto"`` remembers it with its
+    choice, so the check is one comparison). Requests estimated under :data:`ALWAYS_ALLOWED` bytes
+    pass without looking the limit up (unless ``max_memory`` is given).
     """
-    result, intermediate = estimate(request, engine)
+    result, intermediate = memory if memory is not None else estimate(request, engine)
     total = result + intermediate
     if total < ALWAYS_ALLOWED and max_memory is None:
         return
