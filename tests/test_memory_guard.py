@@ -1,5 +1,6 @@
-"""Issue 16, item 10 (refusals are hodphys.errors.MemoryLimitError, a MemoryError): every front-door call and every training run is checked against a memory
-limit before any work, and refused with the estimate, the limit and what to do."""
+"""Issue 16, item 10: every front-door call and every training run is checked against a memory
+limit before any work, and refused (hodphys.errors.MemoryLimitError, a MemoryError) with the
+estimate, the limit and what to do."""
 import pytest
 import torch
 from torch import nn

@@ -17,6 +17,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import shlex
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
@@ -52,7 +53,7 @@ class RunPlan:
 
     def next_command(self, run_dir: Path) -> str:
         if self.resumable:
-            return f"resume with: {self.command} --resume {run_dir}"
+            return f"resume with: {self.command} --resume {shlex.quote(str(run_dir))}"
         return f"it cannot resume; start it again with: {self.command}"
 
 
@@ -142,7 +143,7 @@ def prepare_run(module: ModuleType, name_or_path: str, config_file: str | Path |
     if resume is not None and isinstance(config, TrainConfig):
         check_not_shortened(config, run_dir / "checkpoints", resume)
     config_to_toml(config)  # every value must survive config.toml
-    problem = module.NAME if not name_or_path.endswith(".py") else str(Path(name_or_path).resolve())
+    problem = module.NAME if not name_or_path.endswith(".py") else shlex.quote(str(Path(name_or_path).resolve()))
     command = f"hodphys run {problem}" + (f" --device {device}" if device != "cpu" else "")
     return RunPlan(config, origin, command, resumable)
 

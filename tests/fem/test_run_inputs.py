@@ -12,7 +12,6 @@ from hodphys.app.problem_loader import run_problem
 from hodphys.fem import Cantilever, NeoHookean, NewtonFailure, make_material, simulate
 from hodphys.fem.integrators import Integrator
 from hodphys.fem.mesh import box_tet_mesh, read_mesh
-from tests.fem.beams import make_beam
 
 FAST = ["n_steps=2", "render=false", "vtu_every=100"]
 
@@ -55,7 +54,8 @@ def test_a_floating_part_is_found_up_front(capfd, tmp_path):
 
 
 def test_a_garbage_vtu_is_one_line_and_meshio_prints_nothing(capfd, tmp_path):
-    (tmp_path / "garbage.vtu").write_bytes(b"<?xml version='1.0'?>\n<VTKFile type='UnstructuredGrid'><nope/></VTKFile>\n")
+    garbage = b"<?xml version='1.0'?>\n<VTKFile type='UnstructuredGrid'><nope/></VTKFile>\n"
+    (tmp_path / "garbage.vtu").write_bytes(garbage)
     line = _refused(capfd, tmp_path, f"mesh={tmp_path / 'garbage.vtu'}")
     assert "not a mesh meshio can read" in line and "Unknown main tag 'nope'." in line
     assert "Couldn't read file" not in line
