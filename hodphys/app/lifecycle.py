@@ -25,7 +25,8 @@ from typing import Any
 
 from hodphys.app.settings import resolve_config
 from hodphys.errors import InputError
-from hodphys.io.runs import ORIGIN_FILE, Run, check_device, check_runs_root, config_to_toml, existing_run_dir
+from hodphys.io.run_dirs import check_runs_root, existing_run_dir
+from hodphys.io.runs import ORIGIN_FILE, Run, check_device, config_to_toml
 from hodphys.train import distributed
 from hodphys.train.config import TrainConfig, check_memory, validate
 from hodphys.train.trainer import check_not_shortened

@@ -8,8 +8,9 @@ import torch
 from hodphys import memory_limit
 from hodphys.app.problem_loader import run_problem
 from hodphys.app.settings import resolve_config
-from hodphys.io import runs
-from hodphys.io.runs import config_to_toml, make_run_dir
+from hodphys.io import run_dirs
+from hodphys.io.run_dirs import make_run_dir
+from hodphys.io.runs import config_to_toml
 from tests.helpers import TINY_POISSON
 
 
@@ -32,7 +33,7 @@ def test_values_toml_cannot_hold_are_refused_naming_the_key(tmp_path):
 
 
 def test_run_directories_of_one_second_are_bounded(tmp_path, monkeypatch):
-    monkeypatch.setattr(runs, "MAX_SAME_SECOND", 2)
+    monkeypatch.setattr(run_dirs, "MAX_SAME_SECOND", 2)
     made = [make_run_dir(tmp_path, "p", stamp="s") for _ in range(2)]
     assert [p.name for p in made] == ["p-s", "p-s-1"]
     with pytest.raises(ValueError, match=r"--runs .*: 2 run directories named p-s-\* exist already"):
@@ -40,7 +41,7 @@ def test_run_directories_of_one_second_are_bounded(tmp_path, monkeypatch):
 
 
 def test_an_unwritable_runs_directory_is_refused(tmp_path, monkeypatch, toy):
-    monkeypatch.setattr(runs.os, "access", lambda path, mode: False)
+    monkeypatch.setattr(run_dirs.os, "access", lambda path, mode: False)
     with pytest.raises(ValueError, match=rf"--runs {tmp_path / 'runs'}: cannot write in {tmp_path} "
                                          rf"\(permission denied\)"):
         run_problem(str(toy), root=tmp_path / "runs")
