@@ -122,3 +122,10 @@ def test_processes_starting_in_the_same_second_get_their_own_directories(tmp_pat
         worker.join(timeout=60)
     assert not [m for m in made if m.startswith("failed")], made
     assert len(set(made)) == n and all(p.startswith(str(tmp_path / "race-20260101-000000")) for p in made)
+
+
+@pytest.mark.parametrize("problem,bad", [("poisson", "outputs=0"), ("poisson-nd", "dim=0")])
+def test_the_shipped_problems_check_their_own_values_before_the_run(tmp_path, problem, bad):
+    with pytest.raises(ValueError, match=f"config key '{bad.split('=')[0]}': expected an integer ≥ 1, got 0"):
+        run_problem(problem, overrides=[bad], root=tmp_path / "runs")
+    assert not (tmp_path / "runs").exists()
