@@ -95,6 +95,7 @@ SLEEPER = textwrap.dedent('''
 ''')
 
 
+@pytest.mark.slow  # a fresh interpreter importing torch: ~5 s alone, 20 s on a loaded machine
 def test_a_real_sigint_ends_the_command_with_one_line(tmp_path):
     problem = tmp_path / "sleeper.py"
     problem.write_text(SLEEPER)
