@@ -24,9 +24,11 @@ from hodphys.fem import (
     simulate,
     solve_static,
 )
+from hodphys.fem.validity import validity_warnings
 from hodphys.fem.beam_setup import (
     BeamConfig,
     build_beam,
+    check_beam,
     check_counts,
     nodal_trajectory,
     snapshot_layout,
@@ -55,15 +57,26 @@ class Config(BeamConfig):
     render: bool = True             # PNG of the beam (skipped with a log line where impossible)
 
 
+def check_values(config: Config) -> None:
+    check_counts(config, pulse_duration=0.0, vtu_every=1)
+    if len(config.tip_force) != 3:
+        raise ValueError(f"config key 'tip_force': expected 3 components [x, y, z] in N, got {config.tip_force}")
+
+
+def check(config: Config) -> None:
+    """Refuse a bad config (values, mesh, material) before the run directory is made."""
+    check_values(config)
+    with threadpool_limits(limits=config.blas_threads):
+        check_beam(config, MESH_DIR)
+
+
 def main(config: Config, run) -> dict[str, float]:
     with threadpool_limits(limits=config.blas_threads):
         return simulate_beam(config, run)
 
 
 def simulate_beam(config: Config, run) -> dict[str, float]:
-    check_counts(config, pulse_duration=0.0, vtu_every=1)
-    if len(config.tip_force) != 3:
-        raise ValueError(f"config key 'tip_force': expected 3 components [x, y, z] in N, got {config.tip_force}")
+    check_values(config)
     beam = build_beam(config, MESH_DIR)
     load = LoadHistory(steady=beam.gravity(config.gravity),
                        pulse=beam.tip_force(np.asarray(config.tip_force, dtype=float)),
@@ -120,8 +133,12 @@ def write_outputs(config: Config, run, beam, integrator, trajectory, seconds: fl
                                   f"deflection)")
         else:
             run.log.warning("no render: %s", reason)
+    flags = validity_warnings(beam.body, arrays["times"], arrays["displacements"])
+    for flag in flags:
+        run.log.warning("beyond the model's validity: %s", flag)
     return metrics(config, beam, arrays, tip, energy) | {
-        "simulation_seconds": seconds, "seconds_per_step": seconds / config.n_steps}
+        "simulation_seconds": seconds, "seconds_per_step": seconds / config.n_steps,
+        "within_validity": not flags, "validity_warnings": "; ".join(flags)}
 
 
 def write_fields(config: Config, run, beam, arrays: dict) -> None:

@@ -16,7 +16,8 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 from hodphys.fem import LoadHistory, SimulationError, make_integrator, simulate
-from hodphys.fem.beam_setup import BeamConfig, build_beam, nodal_trajectory, snapshot_layout
+from hodphys.fem.beam_setup import BeamConfig, build_beam, check_beam, nodal_trajectory, snapshot_layout
+from hodphys.fem.validity import validity_warnings
 from hodphys.io import SnapshotWriter, TrajectoryRecord
 from hodphys.io.resources import MESH_DIR
 
@@ -49,9 +50,20 @@ def load_family(config: Config) -> list[dict[str, float]]:
     return family
 
 
-def main(config: Config, run) -> dict[str, float]:
+def check_values(config: Config) -> None:
     if config.n_trajectories < 1:
         raise ValueError(f"{NAME}: expected n_trajectories ≥ 1, got {config.n_trajectories}")
+
+
+def check(config: Config) -> None:
+    """Refuse a bad config (values, mesh, material) before the run directory is made."""
+    check_values(config)
+    with threadpool_limits(limits=config.blas_threads):
+        check_beam(config, MESH_DIR)
+
+
+def main(config: Config, run) -> dict[str, float]:
+    check_values(config)
     with threadpool_limits(limits=config.blas_threads):
         beam = build_beam(config, MESH_DIR)
         started = time.perf_counter()
@@ -87,5 +99,7 @@ def simulate_one(config: Config, run, beam, writer, index: int,
     record = TrajectoryRecord(load_parameters=parameters, **nodal_trajectory(beam, trajectory))
     writer.add(f"{index:03d}", record)
     run.log.info("trajectory %03d: %s", index, ", ".join(f"{k}={v:.4g}" for k, v in parameters.items()))
+    for flag in validity_warnings(beam.body, np.array(trajectory.times), np.array(trajectory.displacements)):
+        run.log.warning("trajectory %03d beyond the model's validity: %s", index, flag)
     tip = beam.tip_displacement(np.array(trajectory.displacements))
     return np.array(trajectory.newton_iterations), float(np.linalg.norm(tip, axis=1).max())

@@ -49,5 +49,10 @@ class PoissonND(Problem):
         return residual / (math.pi**2 / 4) if self.config.normalize else residual
 
 
+def check(config: Config) -> None:
+    """Refuse a bad config before the run directory is made: the constructor checks every value."""
+    PoissonND(config)
+
+
 def main(config: Config, run) -> dict:
     return solve(PoissonND(config), run)

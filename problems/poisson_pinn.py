@@ -58,5 +58,10 @@ class MultiPoisson(Problem):
         return residual / self._k(x) ** 2 if self.config.normalize else residual
 
 
+def check(config: Config) -> None:
+    """Refuse a bad config before the run directory is made: the constructor checks every value."""
+    MultiPoisson(config)
+
+
 def main(config: Config, run) -> dict:
     return solve(MultiPoisson(config), run)

@@ -8,7 +8,11 @@ from __future__ import annotations
 
 import argparse
 import sys
+import traceback
 from collections.abc import Sequence
+from pathlib import Path
+
+from hodphys.errors import InputError, RunFailure
 
 
 def _bench(args: argparse.Namespace) -> int:
@@ -63,18 +67,52 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _one_line(error: BaseException) -> str:
+    return " ".join(str(error).split()) or type(error).__name__
+
+
+def _in_problem_file(error: BaseException, problem_file: str) -> str:
+    """' at FILE:LINE in FUNCTION()' for the innermost frame of the traceback in the problem's file."""
+    found = ""
+    for frame, line in traceback.walk_tb(error.__traceback__):
+        if str(Path(frame.f_code.co_filename).resolve()) == problem_file:
+            found = f" at {problem_file}:{line} in {frame.f_code.co_name}()"
+    return found
+
+
+def report_failure(error: Exception) -> int:
+    """Print what went wrong and return the exit status: 2 for bad input (one line), 1 for a run
+    that failed (one line for a stated reason, the traceback for a bug in the problem's code)."""
+    ending = getattr(error, "hodphys_run", None)
+    problem_file = getattr(error, "hodphys_problem_file", None)
+    where = f" (run {ending.run_dir} failed; {ending.next_command})" if ending is not None else ""
+    if isinstance(error, InputError) or (problem_file is None and isinstance(error, (ValueError, OSError))):
+        print(f"error: {_one_line(error)}{where}", file=sys.stderr)
+        return 2
+    if isinstance(error, RunFailure):
+        print(f"error: {_one_line(error)}{where}", file=sys.stderr)
+        return 1
+    if problem_file is None:
+        raise error  # a bug in hodphys itself: Python's own report
+    traceback.print_exception(error)
+    print(f"error: the problem's code raised {type(error).__name__}: {_one_line(error)}"
+          f"{_in_problem_file(error, problem_file)}{where}", file=sys.stderr)
+    return 1
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Parse the command line and run the subcommand; a bad input exits with status 2 and a message."""
+    """Parse the command line and run the subcommand. Exit status 2: bad input (one line);
+    1: the run failed; 130: interrupted (Ctrl-C), with the command that resumes."""
     parser = _parser()
     args = parser.parse_args(argv)
     try:
         return args.handler(args)
-    except (ValueError, FileNotFoundError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
-    except FloatingPointError as err:  # training diverged: the run stopped, its checkpoints stay
-        print(f"error: {err}", file=sys.stderr)
-        return 1
+    except KeyboardInterrupt as interrupt:
+        ending = getattr(interrupt, "hodphys_run", None)
+        print(f"interrupted; {ending.next_command}" if ending is not None else "interrupted", file=sys.stderr)
+        return 130
+    except Exception as error:
+        return report_failure(error)
 
 
 if __name__ == "__main__":

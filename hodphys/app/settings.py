@@ -6,10 +6,13 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import tomllib
 import typing
 from pathlib import Path
 from typing import Any
+
+from hodphys.errors import InputError
 
 
 def _field_types(config_cls: type) -> dict[str, Any]:
@@ -60,8 +63,13 @@ def _coerce(key: str, value: Any, kind: Any) -> Any:
             raise ValueError(f"expected an integer smaller than 2**63 in size, got {value!r}")
         return int(number)
     if kind is float:
-        return float(_number(value, "a number"))
+        number = float(_number(value, "a number"))
+        if not math.isfinite(number):
+            raise ValueError(f"expected a finite number, got {value!r}")
+        return number
     if kind is str:
+        if isinstance(value, (dict, list, bool)):
+            raise ValueError(f"expected a string, got {value!r}")
         return str(value)
     return value
 
@@ -76,20 +84,20 @@ def resolve_config(config_cls: type, toml_path: str | Path | None = None,
             with open(toml_path, "rb") as handle:
                 values.update(tomllib.load(handle))
         except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as err:
-            raise ValueError(f"--config {toml_path}: cannot read it as TOML: {err}") from None
+            raise InputError(f"--config {toml_path}: cannot read it as TOML: {err}") from None
     for item in overrides:
         key, sep, text = item.partition("=")
         if not sep:
-            raise ValueError(f"--set {item!r}: expected key=value")
+            raise InputError(f"--set {item!r}: expected key=value")
         values[key.strip()] = text.strip()
     unknown = sorted(set(values) - set(types))
     if unknown:
-        raise ValueError(f"unknown config key(s) {unknown} for {config_cls.__name__}; "
+        raise InputError(f"unknown config key(s) {unknown} for {config_cls.__name__}; "
                          f"known keys: {sorted(types)}")
     coerced = {}
     for key, value in values.items():
         try:
             coerced[key] = _coerce(key, value, types[key])
-        except (TypeError, ValueError) as err:
-            raise ValueError(f"config key {key!r}: {err}") from None
+        except (TypeError, ValueError, RecursionError) as err:
+            raise InputError(f"config key {key!r}: {err}") from None
     return config_cls(**coerced)

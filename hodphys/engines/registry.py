@@ -17,6 +17,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from hodphys.engines import footprint
+from hodphys.memory_limit import format_bytes
 from hodphys.nn.compose import cached_by_structure
 from hodphys.request import Request
 
@@ -52,9 +54,10 @@ class Choice:
     chosen: str
     costs: dict[str, float]
     ruled_out: dict[str, str]
+    memory: tuple[int, int] = (0, 0)  # the chosen engine's (result, largest intermediate) bytes, lower bounds
 
     def __str__(self) -> str:
-        lines = [f"{self.quantity}: chosen method={self.chosen!r}"]
+        lines = [f"{self.quantity}: chosen method={self.chosen!r} (memory ≥ {format_bytes(sum(self.memory))})"]
         width = max(map(len, [*self.costs, *self.ruled_out]))
         for name, cost in sorted(self.costs.items(), key=lambda kv: kv[1]):
             lines.append(f"  {name:<{width}} estimated cost {cost:.3g} multiply-adds")
@@ -98,18 +101,24 @@ def _choose(model: Any, key: tuple, request: Request) -> Choice:
     if not costs:
         raise NotImplementedError(f"{request.call}: no engine can compute this: {ruled_out}")
     chosen = min(costs, key=costs.__getitem__)
-    return Choice(request.quantity, chosen, costs, ruled_out)
+    return Choice(request.quantity, chosen, costs, ruled_out, footprint.estimate(request, ENGINES[chosen]))
 
 
 def resolve(request: Request, method: str) -> Engine:
     """The engine that will serve the request (``method="auto"`` asks :func:`choose`)."""
+    return _resolve(request, method)[0]
+
+
+def _resolve(request: Request, method: str) -> tuple[Engine, tuple[int, int] | None]:
+    """The engine, and for ``method="auto"`` its memory estimate (remembered with the choice)."""
     if method == "auto":
         if request.options:
             raise TypeError(
                 f"{request.call}: options {sorted(request.options)} need an explicit method "
                 f"(one of {sorted(ENGINES)})"
             )
-        return ENGINES[choose(request).chosen]
+        choice = choose(request)
+        return ENGINES[choice.chosen], choice.memory
     if method not in ENGINES:
         raise ValueError(
             f"{request.call}: unknown method={method!r}; expected 'auto' or one of {sorted(ENGINES)}"
@@ -127,12 +136,15 @@ def resolve(request: Request, method: str) -> Engine:
             f"{request.call}: method={method!r} cannot do this: {why}. "
             f"Use method='autograd' (torch.func), which handles any module, or method='auto'."
         )
-    return engine
+    return engine, None
 
 
 def run(request: Request, method: str) -> Any:
-    """Resolve the engine and compute ``request.quantity`` with it."""
-    engine = resolve(request, method)
+    """Resolve the engine, check the memory estimate (:mod:`~hodphys.engines.footprint`; option
+    ``max_memory``) and compute ``request.quantity`` with the engine."""
+    max_memory = request.options.pop("max_memory", None) if request.options else None
+    engine, memory = _resolve(request, method)
+    footprint.check(request, engine, max_memory, memory)
     compute = getattr(engine, "compute", None)
     if compute is not None:
         return compute(request)

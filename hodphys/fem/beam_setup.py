@@ -7,10 +7,13 @@ Index letters: t time points, a nodes, n_free free dofs.
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+
+from hodphys.errors import InputError
 
 from hodphys.fem.cantilever import STANDARD_GRAVITY, Cantilever
 from hodphys.fem.integrators import Integrator
@@ -40,11 +43,20 @@ class BeamConfig:
 
 
 def check_counts(config: object, **minimum: int) -> None:
-    """ValueError naming the first config key below its minimum (counts and non-negative knobs)."""
+    """InputError naming the first config key below its minimum (counts and non-negative knobs)."""
     for key, low in minimum.items():
         value = getattr(config, key)
         if not value >= low:
-            raise ValueError(f"config key {key!r}: expected a value ≥ {low}, got {value}")
+            raise InputError(f"config key {key!r}: expected a value ≥ {low}, got {value}")
+
+
+def check_beam(config: BeamConfig, mesh_dir: Path) -> None:
+    """Every check of a beam config, before a run starts: counts, a finite dt > 0, and the beam
+    itself (the mesh readable with node ids in range and no floating part, the material valid)."""
+    check_counts(config, n_steps=1, max_halvings=0, blas_threads=1)
+    if not 0 < config.dt < math.inf:
+        raise InputError(f"config key 'dt': expected a finite time step > 0 (s), got {config.dt}")
+    build_beam(config, mesh_dir)
 
 
 def build_beam(config: BeamConfig, mesh_dir: Path) -> Cantilever:
@@ -57,8 +69,11 @@ def build_beam(config: BeamConfig, mesh_dir: Path) -> Cantilever:
         raise FileNotFoundError(f"mesh {config.mesh!r}: no such file (looked in the working "
                                 f"directory and in {mesh_dir})")
     material = make_material(config.material, config.young, config.poisson)
-    return Cantilever.build(read_mesh(path), material, config.density,
-                            lumped_mass=config.lumped_mass, linear_solver=config.linear_solver)
+    try:
+        return Cantilever.build(read_mesh(path), material, config.density,
+                                lumped_mass=config.lumped_mass, linear_solver=config.linear_solver)
+    except InputError as err:
+        raise InputError(f"config key 'mesh' ({config.mesh!r}): {err}") from None
 
 
 def snapshot_metadata(config: BeamConfig, beam: Cantilever) -> dict:

@@ -14,14 +14,16 @@ from functools import cached_property
 import numpy as np
 import scipy.sparse as sp
 
+from hodphys.errors import InputError
 from hodphys.fem.assembly import Assembler
 from hodphys.fem.boundary import Dirichlet
+from hodphys.fem.connectivity import floating_parts
 from hodphys.fem.element import TetGeometry
 from hodphys.fem.linear_solvers import LinearSolver, make_linear_solver
 from hodphys.fem.mass import consistent_mass, lumped_mass
 from hodphys.fem.material import Material
 from hodphys.fem.matrix3 import determinant
-from hodphys.fem.mesh import TetMesh
+from hodphys.fem.mesh import TetMesh, format_ids
 
 
 class ElasticBody:
@@ -36,12 +38,18 @@ class ElasticBody:
                  dirichlet: Dirichlet, lumped_mass: bool = False,
                  linear_solver: str = "banded-cholesky") -> None:
         if not 0 < density < np.inf:
-            raise ValueError(f"ElasticBody: expected density > 0, got {density} (a finite number)")
+            raise InputError(f"ElasticBody: expected density > 0, got {density} (a finite number)")
         if dirichlet.n_points != mesh.n_points:
             raise ValueError(f"ElasticBody: the Dirichlet set is for a mesh of "
                              f"{dirichlet.n_points} points, but this mesh has {mesh.n_points}")
         if dirichlet.free_dofs.size == 0:
             raise ValueError("ElasticBody: the Dirichlet set fixes every degree of freedom; expected some free")
+        floating = floating_parts(mesh.cells, mesh.n_points, dirichlet.nodes)
+        if floating:
+            raise InputError(f"ElasticBody: {len(floating)} part(s) of the mesh touch no clamped node (nodes "
+                             f"{format_ids(floating[0])} form one) and would move as rigid bodies (a singular "
+                             f"stiffness, zero frequencies); expected every connected part to hold a "
+                             f"Dirichlet node: clamp each part or join it to the rest")
         self.mesh = mesh
         self.material = material
         self.density = density

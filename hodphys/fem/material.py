@@ -15,6 +15,8 @@ from typing import ClassVar
 
 import numpy as np
 
+from hodphys.errors import InputError
+
 from hodphys.fem.matrix3 import determinant, determinant_and_inverse, matmul, transpose
 
 _EYE = np.eye(3)[:, :, None]          # δ, broadcasting against (3, 3, e)
@@ -25,10 +27,10 @@ def lame_parameters(young: float, poisson: float) -> tuple[float, float]:
 
     μ = E / (2(1+ν)),  λ = E ν / ((1+ν)(1−2ν)).
     """
-    if not young > 0:
-        raise ValueError(f"lame_parameters: expected young > 0, got {young}")
+    if not 0 < young < float("inf"):
+        raise InputError(f"lame_parameters: expected a finite young > 0 (Pa), got {young}")
     if not -1.0 < poisson < 0.5:
-        raise ValueError(f"lame_parameters: expected −1 < poisson < 0.5, got {poisson}")
+        raise InputError(f"lame_parameters: expected −1 < poisson < 0.5, got {poisson}")
     return young / (2 * (1 + poisson)), young * poisson / ((1 + poisson) * (1 - 2 * poisson))
 
 
@@ -132,6 +134,6 @@ MATERIALS: dict[str, type[Material]] = {cls.name: cls for cls in (StVenantKirchh
 def make_material(name: str, young: float, poisson: float) -> Material:
     """The material called ``name`` (a key of MATERIALS) from Young's modulus and Poisson's ratio."""
     if name not in MATERIALS:
-        raise ValueError(f"make_material: unknown material {name!r}; expected one of "
+        raise InputError(f"make_material: unknown material {name!r}; expected one of "
                          f"{sorted(MATERIALS)}")
     return MATERIALS[name].from_young_poisson(young, poisson)

@@ -12,12 +12,16 @@ both sides and the mesh is conforming.
 """
 from __future__ import annotations
 
+import contextlib
+import io
 import itertools
 from dataclasses import dataclass
 from pathlib import Path
 
 import meshio
 import numpy as np
+
+from hodphys.errors import InputError
 
 # A tet whose volume is below this fraction of the mean element volume counts as degenerate.
 DEGENERATE_VOLUME_FRACTION = 1e-10
@@ -74,22 +78,22 @@ def check_mesh(points: np.ndarray, cells: np.ndarray) -> None:
     or degenerate (volume ≤ 1e-10 × mean |volume|); the message lists the offending ids.
     """
     if points.ndim != 2 or points.shape[1] != 3 or not np.issubdtype(points.dtype, np.floating):
-        raise ValueError(f"TetMesh: expected points of shape (a, 3) and a float dtype, got shape "
+        raise InputError(f"TetMesh: expected points of shape (a, 3) and a float dtype, got shape "
                          f"{points.shape} and dtype {points.dtype}")
     if cells.ndim != 2 or cells.shape[1] != 4 or not np.issubdtype(cells.dtype, np.integer):
-        raise ValueError(f"TetMesh: expected cells of shape (e, 4) and an integer dtype (linear "
+        raise InputError(f"TetMesh: expected cells of shape (e, 4) and an integer dtype (linear "
                          f"tets), got shape {cells.shape} and dtype {cells.dtype}")
     if cells.size == 0:
-        raise ValueError("TetMesh: expected at least one cell, got none")
+        raise InputError("TetMesh: expected at least one cell, got none")
     if cells.min() < 0 or cells.max() >= points.shape[0]:
-        raise ValueError(f"TetMesh: cells refer to node ids in [{cells.min()}, {cells.max()}], "
+        raise InputError(f"TetMesh: cells refer to node ids in [{cells.min()}, {cells.max()}], "
                          f"but there are only {points.shape[0]} points")
     not_finite = np.flatnonzero(~np.isfinite(points).all(axis=1))
     if not_finite.size:
-        raise ValueError(f"TetMesh: nodes {format_ids(not_finite)} have non-finite coordinates")
+        raise InputError(f"TetMesh: nodes {format_ids(not_finite)} have non-finite coordinates")
     unused = np.setdiff1d(np.arange(points.shape[0]), cells)
     if unused.size:
-        raise ValueError(f"TetMesh: nodes {format_ids(unused)} belong to no cell; expected every node "
+        raise InputError(f"TetMesh: nodes {format_ids(unused)} belong to no cell; expected every node "
                          f"in a tet (read_mesh drops such nodes)")
     volumes = signed_volumes(points, cells)
     threshold = DEGENERATE_VOLUME_FRACTION * np.abs(volumes).mean()
@@ -99,7 +103,7 @@ def check_mesh(points: np.ndarray, cells: np.ndarray) -> None:
                 (("inverted (negative volume)", inverted), ("degenerate (zero volume)", degenerate))
                 if ids.size]
     if problems:
-        raise ValueError("TetMesh: found " + " and ".join(problems)
+        raise InputError("TetMesh: found " + " and ".join(problems)
                          + "; expected positively oriented tets with non-zero volume")
 
 
@@ -118,9 +122,9 @@ def box_tet_mesh(size: tuple[float, float, float],
     the grid has id (i·(ny+1) + j)·(nz+1) + k.
     """
     if len(size) != 3 or min(size) <= 0:
-        raise ValueError(f"box_tet_mesh: expected size = three positive lengths, got {size}")
+        raise InputError(f"box_tet_mesh: expected size = three positive lengths, got {size}")
     if len(divisions) != 3 or min(divisions) < 1 or any(int(n) != n for n in divisions):
-        raise ValueError(f"box_tet_mesh: expected divisions = three integers ≥ 1, got {divisions}")
+        raise InputError(f"box_tet_mesh: expected divisions = three integers ≥ 1, got {divisions}")
     nx, ny, nz = (int(n) for n in divisions)
     axes = [np.linspace(0.0, length, n + 1) for length, n in zip(size, (nx, ny, nz))]
     points = np.stack(np.meshgrid(*axes, indexing="ij"), axis=-1).reshape(-1, 3)
@@ -153,17 +157,26 @@ def read_mesh(path: str | Path) -> TetMesh:
     """Read the linear tets ("tetra" cells) of any meshio-readable file; other cells are ignored."""
     if not Path(path).is_file():
         raise FileNotFoundError(f"read_mesh({str(path)!r}): no such file")
+    said = io.StringIO()  # meshio prints why it failed (and calls sys.exit): keep it for the message
     try:
-        raw = meshio.read(path)
-    except (SystemExit, Exception) as err:  # meshio's VTU reader calls sys.exit on a damaged file
-        raise ValueError(f"read_mesh({str(path)!r}): not a mesh meshio can read (a .vtu, .msh, .xdmf, … file "
-                         f"with 'tetra' cells): {err}") from None
+        with contextlib.redirect_stdout(said), contextlib.redirect_stderr(said):
+            raw = meshio.read(path)
+    except (SystemExit, Exception) as err:
+        reason = " ".join(line.strip() for line in said.getvalue().splitlines()
+                          if line.strip() and "Couldn't read file" not in line) or f"{type(err).__name__}: {err}"
+        raise InputError(f"read_mesh({str(path)!r}): not a mesh meshio can read (a .vtu, .msh, .xdmf, … file "
+                         f"with 'tetra' cells): {reason}") from None
     blocks = [block.data for block in raw.cells if block.type == "tetra"]
     if not blocks:
         found = sorted({block.type for block in raw.cells})
-        raise ValueError(f"read_mesh({str(path)!r}): expected linear tetrahedra ('tetra' cells), "
+        raise InputError(f"read_mesh({str(path)!r}): expected linear tetrahedra ('tetra' cells), "
                          f"found cell types {found}")
     cells = np.concatenate(blocks).astype(np.int64)
+    n_points = len(raw.points)
+    if cells.min() < 0 or cells.max() >= n_points:
+        bad = np.flatnonzero(((cells < 0) | (cells >= n_points)).any(axis=1))
+        raise InputError(f"read_mesh({str(path)!r}): tets {format_ids(bad)} refer to node ids outside "
+                         f"[0, {n_points - 1}] (the file has {n_points} points)")
     used, cells = np.unique(cells, return_inverse=True)  # drop nodes only other cell types used
     return TetMesh(points=np.asarray(raw.points, dtype=np.float64)[used], cells=cells.reshape(-1, 4))
 

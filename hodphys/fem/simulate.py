@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterable
 
 import numpy as np
 
+from hodphys.errors import InputError, RunFailure
 from hodphys.fem.integrators import Integrator, State
 from hodphys.fem.newton import NewtonFailure
 
@@ -23,7 +24,7 @@ class StepHalvingWarning(RuntimeWarning):
     """A step's Newton iteration failed and the step is being retried with half the step size."""
 
 
-class SimulationError(RuntimeError):
+class SimulationError(RunFailure):
     """The time loop gave up; ``trajectory`` holds the steps completed before the failure."""
 
     def __init__(self, message: str, trajectory: Trajectory) -> None:
@@ -81,8 +82,8 @@ def simulate(integrator: Integrator, initial: State, dt: float, n_steps: int,
     save_partial: called with the trajectory so far before giving up; returns where it saved it.
     progress: wraps the step range (e.g. a tqdm progress bar).
     """
-    if not dt > 0 or n_steps < 1:
-        raise ValueError(f"simulate: expected dt > 0 and n_steps ≥ 1, got dt={dt}, "
+    if not 0 < dt < float("inf") or n_steps < 1:
+        raise InputError(f"simulate: expected a finite dt > 0 and n_steps ≥ 1, got dt={dt}, "
                          f"n_steps={n_steps}")
     trajectory = Trajectory()
     trajectory.record(initial)

@@ -13,14 +13,25 @@ import os
 import random
 import tempfile
 import time
+import tomllib
+import traceback
+import warnings
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 
 import numpy as np
 import torch
 from tqdm.auto import tqdm
+
+from hodphys.errors import InputError
+from hodphys.io.run_dirs import existing_run_dir, make_run_dir, remove_stale_temporaries
+
+
+ORIGIN_FILE = "run.json"  # which problem made the run: {"problem": NAME, "file": path, "sha256": …}
+STATUS_FILE = "status.json"  # {"status": "running" | "finished" | "failed" | "interrupted", …}
 
 
 def _umask() -> int:
@@ -50,23 +61,29 @@ def atomic_write(path: str | Path, write: Callable[[Any], None], binary: bool = 
     return path
 
 
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    return json.dumps(value, allow_nan=False)
+
+
 def config_to_toml(config: Any) -> str:
-    """The resolved config as TOML text (flat keys: str, int, float, bool, lists of those)."""
-    lines = []
-    for key, value in dataclasses.asdict(config).items():
-        if value is None:
-            continue
-        lines.append(f"{key} = {json.dumps(value)}" if not isinstance(value, bool)
-                     else f"{key} = {str(value).lower()}")
+    """The resolved config as TOML text (flat keys: str, int, float, bool, lists of those).
+
+    InputError naming the key for a value TOML cannot hold (NaN, ±inf, a lone surrogate from
+    undecodable command-line bytes, an object): each line is parsed back before anyone writes it.
+    """
+    lines, values = [], {k: v for k, v in dataclasses.asdict(config).items() if v is not None}
+    for key, value in values.items():
+        try:
+            lines.append(f"{key} = {_toml_value(value)}")
+            tomllib.loads(lines[-1])
+        except (ValueError, TypeError, tomllib.TOMLDecodeError):
+            raise InputError(f"config key {key!r}: {value!r} cannot be saved in config.toml (expected a "
+                             f"finite number, a string of valid characters, or a list of those)") from None
     return "\n".join(lines) + "\n"
-
-
-def existing_run_dir(path: str | Path) -> Path:
-    """The directory of an earlier run, for --resume."""
-    path = Path(path)
-    if not (path / "config.toml").is_file():
-        raise FileNotFoundError(f"--resume {path}: no such run directory (expected {path / 'config.toml'})")
-    return path
 
 
 def check_device(device: str) -> torch.device:
@@ -128,24 +145,31 @@ class Run:
 
     @classmethod
     def create(cls, name: str, config: Any, root: str | Path = "runs", device: str = "cpu",
-               resume: str | Path | None = None) -> Run:
-        """Make ``root/<name>-<YYYYmmdd-HHMMSS>`` (or reopen ``resume``), write config, seed."""
+               resume: str | Path | None = None, origin: dict[str, Any] | None = None) -> Run:
+        """Make ``root/<name>-<YYYYmmdd-HHMMSS>`` (or reopen ``resume``), write config, seed.
+
+        Everything is checked before the directory is made or touched (the config must survive
+        TOML, the device exist). ``origin`` (which problem makes the run: name, file) is written
+        to ``run.json`` of a new run. A resumed run loses the temporaries a kill left.
+        """
         device = check_device(device)
+        text = config_to_toml(config)
         if resume is not None:
             run_dir = existing_run_dir(resume)
         else:
-            stamp = time.strftime("%Y%m%d-%H%M%S")
-            run_dir = Path(root) / f"{name}-{stamp}"
-            suffix = 1
-            while run_dir.exists():
-                run_dir = Path(root) / f"{name}-{stamp}-{suffix}"
-                suffix += 1
-            run_dir.mkdir(parents=True)
-        atomic_write(run_dir / "config.toml", lambda f: f.write(config_to_toml(config)), binary=False)
+            run_dir = make_run_dir(root, name)
+            atomic_write(run_dir / ORIGIN_FILE, lambda f: f.write(json.dumps(origin or {"problem": name},
+                                                                              indent=2) + "\n"), binary=False)
+        stale = remove_stale_temporaries(run_dir) if resume is not None else []
+        atomic_write(run_dir / "config.toml", lambda f: f.write(text), binary=False)
         _seed_from(config)
         log = _logger(name, run_dir / "run.log")
         log.info("%s run %s in %s", "resuming" if resume else "starting", name, run_dir)
-        return cls(name, run_dir, log, device, resumed=resume is not None)
+        for path in stale:
+            log.info("removed %s (left by an interrupted write)", path)
+        run = cls(name, run_dir, log, device, resumed=resume is not None)
+        run.set_status("running")
+        return run
 
     @classmethod
     def follow(cls, name: str, config: Any, run_dir: str | Path, device: str | torch.device = "cpu",
@@ -184,6 +208,43 @@ class Run:
             return self.dir / "metrics.json"
         text = json.dumps(metrics, indent=2, sort_keys=True, default=float)
         return atomic_write(self.dir / "metrics.json", lambda f: f.write(text + "\n"), binary=False)
+
+    def set_status(self, status: str, **details: Any) -> None:
+        """``status.json``: running, finished, failed or interrupted (the writer only)."""
+        if self.writer:
+            record = {"status": status, "problem": self.name, "updated": time.strftime("%Y-%m-%dT%H:%M:%S"),
+                      **details}
+            atomic_write(self.dir / STATUS_FILE, lambda f: f.write(json.dumps(record, indent=2) + "\n"),
+                         binary=False)
+
+    def record_end(self, status: str, error: BaseException, closing: str, **details: Any) -> None:
+        """A failed or interrupted run: the traceback and a closing line in run.log (not on the
+        console: the command reports it once), and ``status.json``."""
+        self.to_file(logging.ERROR, "".join(traceback.format_exception(error)).rstrip())
+        self.to_file(logging.ERROR, closing)
+        self.set_status(status, error=f"{type(error).__name__}: {error}", message=closing, **details)
+
+    def to_file(self, level: int, message: str) -> None:
+        """A line in run.log only (not on the console)."""
+        for handler in self.log.handlers:
+            if isinstance(handler, logging.FileHandler):
+                handler.handle(self.log.makeRecord(self.log.name, level, __file__, 0, message, (), None))
+
+    @contextmanager
+    def logging_warnings(self) -> Iterator[None]:
+        """Python warnings shown inside the block (e.g. a time step halved) are written to run.log
+        as well; the console and ``warnings.catch_warnings`` see them as before."""
+        shown = warnings.showwarning
+
+        def show(message, category, filename, lineno, file=None, line=None):
+            self.to_file(logging.WARNING, f"{category.__name__}: {message}")
+            shown(message, category, filename, lineno, file, line)
+
+        warnings.showwarning = show
+        try:
+            yield
+        finally:
+            warnings.showwarning = shown
 
     def close(self) -> None:
         for handler in list(self.log.handlers):

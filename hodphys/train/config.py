@@ -17,6 +17,9 @@ from dataclasses import dataclass, field
 import torch
 
 from hodphys.checks import check_integers
+from hodphys.engines import ENGINES
+from hodphys.errors import InputError
+from hodphys.memory_limit import check_bytes
 from hodphys.nn.activations import ACTIVATIONS
 
 DTYPES = {"float32": torch.float32, "float64": torch.float64}
@@ -68,34 +71,60 @@ class TrainConfig:
 
 
 def validate(config: TrainConfig) -> None:
-    """Check the shared knobs' values; ValueError names the key and what it accepts."""
+    """Check the shared knobs' values; InputError (a ValueError) names the key and what it accepts."""
     choices = {"dtype": tuple(DTYPES), "optimizer": OPTIMIZERS, "activation": tuple(ACTIVATIONS)}
     for key, allowed in choices.items():
         if getattr(config, key) not in allowed:
-            raise ValueError(f"config key {key!r}: expected one of {list(allowed)}, "
+            raise InputError(f"config key {key!r}: expected one of {list(allowed)}, "
                              f"got {getattr(config, key)!r}")
+    if config.derivative_method != "auto" and config.derivative_method not in ENGINES:
+        raise InputError(f"config key 'derivative_method': expected 'auto' or one of {sorted(ENGINES)}, "
+                         f"got {config.derivative_method!r}")
     positive = ("n_interior", "n_boundary", "lbfgs_history", "lbfgs_chunk", "nk_batches",
                 "nk_cg_iters", "checkpoint_every", "keep_checkpoints", "log_every", "eval_every",
                 "grid_size", "eval_points")
     non_negative = ("threads", "resample_every", "adam_steps", "optimizer_steps", "finetune_points",
                     "finetune_resample_every")
-    check_integers("config", 1, **{key: getattr(config, key) for key in positive})
-    check_integers("config", 0, **{key: getattr(config, key) for key in non_negative})
+    try:
+        check_integers("config", 1, **{key: getattr(config, key) for key in positive})
+        check_integers("config", 0, **{key: getattr(config, key) for key in non_negative})
+    except ValueError as err:
+        raise InputError(str(err)) from None
     if not config.widths or min(config.widths) < 1:
-        raise ValueError(f"config key 'widths': expected a non-empty list of positive widths, got {config.widths}")
+        raise InputError(f"config key 'widths': expected a non-empty list of positive widths, got {config.widths}")
     if not (0 < config.lr < math.inf and 0 < config.lr_final < math.inf):
-        raise ValueError(f"config keys 'lr', 'lr_final': expected positive finite rates, "
+        raise InputError(f"config keys 'lr', 'lr_final': expected positive finite rates, "
                          f"got {config.lr}, {config.lr_final}")
     for key in ("boundary_weight", "data_weight"):
         if not 0 <= getattr(config, key) < math.inf:
-            raise ValueError(f"config key {key!r}: expected a finite weight ≥ 0, got {getattr(config, key)}")
+            raise InputError(f"config key {key!r}: expected a finite weight ≥ 0, got {getattr(config, key)}")
     if not 0 < config.nk_target < 1:
-        raise ValueError(f"config key 'nk_target': expected 0 < nk_target < 1, got {config.nk_target}")
+        raise InputError(f"config key 'nk_target': expected 0 < nk_target < 1, got {config.nk_target}")
     if not 0 < config.nk_cg_tol < 1:
-        raise ValueError(f"config key 'nk_cg_tol': expected 0 < nk_cg_tol < 1, got {config.nk_cg_tol}")
+        raise InputError(f"config key 'nk_cg_tol': expected 0 < nk_cg_tol < 1, got {config.nk_cg_tol}")
     if config.optimizer == "newton-krylov" and config.nk_batches > (config.finetune_points or config.n_interior):
-        raise ValueError(f"config key 'nk_batches': {config.nk_batches} minibatches need at least as many "
+        raise InputError(f"config key 'nk_batches': {config.nk_batches} minibatches need at least as many "
                          f"interior points, got {config.finetune_points or config.n_interior}")
+
+
+def training_bytes(config: TrainConfig, world: int = 1) -> int:
+    """A lower bound of one process's memory for its points: P rows, each holding at least the
+    value, a tangent and a gradient at the widest layer W: 3 · P · W · itemsize bytes, with P the
+    largest point set (training points per rank, or the evaluation grid/points)."""
+    training = max(config.n_interior, config.finetune_points) + config.n_boundary
+    evaluation = max(config.grid_size ** 2, config.eval_points)
+    rows = max(-(-training // max(world, 1)), evaluation)
+    return 3 * rows * max(config.widths) * dtype_of(config).itemsize
+
+
+def check_memory(config: TrainConfig, device: str | torch.device = "cpu", world: int = 1) -> None:
+    """MemoryLimitError before the run starts when the points cannot fit (see :func:`training_bytes`)."""
+    check_bytes(training_bytes(config, world), f"training with n_interior={config.n_interior}, "
+                f"finetune_points={config.finetune_points}, n_boundary={config.n_boundary}, "
+                f"grid_size={config.grid_size}, eval_points={config.eval_points}",
+                "lower these counts, or share the training points among more processes (torchrun)",
+                device=device, detail=f"3 rows of the widest layer ({max(config.widths)}) per point, "
+                f"{config.dtype}, {world} process{'es' if world > 1 else ''}")
 
 
 def dtype_of(config: TrainConfig) -> torch.dtype:

@@ -101,11 +101,16 @@ def current(device: torch.device | str = "cpu") -> Session:
     return Session(rank=dist.get_rank(), world=dist.get_world_size(), device=torch.device(device))
 
 
+def world_size() -> int:
+    """The number of processes torchrun started (1 without torchrun)."""
+    return dist.get_world_size() if dist.is_initialized() else int(os.environ.get("WORLD_SIZE", "1"))
+
+
 def open_run(name: str, config: Any, root: str | Path = "runs", device: str = "cpu",
-             resume: str | Path | None = None) -> Run:
+             resume: str | Path | None = None, origin: dict[str, Any] | None = None) -> Run:
     """:meth:`Run.create` on rank 0; the other ranks follow the directory rank 0 made."""
     session = start(device)
-    run = Run.create(name, config, root=root, device=str(session.device), resume=resume) \
+    run = Run.create(name, config, root=root, device=str(session.device), resume=resume, origin=origin) \
         if session.is_writer else None
     run_dir = session.broadcast_object(str(run.dir) if run is not None else None)
     return run or Run.follow(name, config, run_dir, session.device, resumed=resume is not None)

@@ -11,7 +11,9 @@ from typing import Any
 import torch
 
 from hodphys.io.runs import Run
+from hodphys.train import distributed
 from hodphys.train.checkpoint import atomic_save
+from hodphys.train.config import check_memory
 from hodphys.train.protocol import TrainableProblem
 from hodphys.train.trainer import Trainer
 
@@ -23,6 +25,7 @@ def solve(problem: TrainableProblem, run: Run) -> dict[str, Any]:
     error metrics (e.g. ``rel_l2_mean``). Only the writer rank evaluates and writes files.
     """
     config = problem.config
+    check_memory(config, run.device, distributed.world_size())
     if config.threads:
         torch.set_num_threads(config.threads)
     problem.device = run.device

@@ -13,18 +13,20 @@ import json
 import math
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import torch
 from torch import Tensor, nn
 
+from hodphys.errors import InputError, RunFailure
 from hodphys.io.runs import Run, atomic_write
 from hodphys.train import distributed, optimizers
-from hodphys.train.checkpoint import latest_checkpoint, rng_state, save_checkpoint, set_rng_state
+from hodphys.train.checkpoint import PATTERN, latest_checkpoint, rng_state, save_checkpoint, set_rng_state
 from hodphys.train.protocol import Batch, TrainableProblem
 
 
-class TrainingDiverged(FloatingPointError):
+class TrainingDiverged(FloatingPointError, RunFailure):
     """The loss became NaN or infinite; the run stops and keeps its last good checkpoint."""
 
 
@@ -43,6 +45,20 @@ def plan(config: Any) -> list[Stage]:
     if config.optimizer != "none" and config.optimizer_steps:
         stages.append(Stage(config.optimizer, config.adam_steps, config.adam_steps + config.optimizer_steps))
     return stages
+
+
+def check_not_shortened(config: Any, checkpoint_dir: Path, resume: Any) -> None:
+    """InputError when a resume would end the run before the step its checkpoints reached (a run
+    cannot be shortened: its stages and steps would disagree)."""
+    reached = max((int(PATTERN.match(p.name).group(1)) for p in checkpoint_dir.glob("step-*.pt")
+                   if PATTERN.match(p.name)), default=0)
+    stages = plan(config)
+    end = stages[-1].end if stages else 0
+    if reached > end:
+        raise InputError(f"--resume {resume}: the run has reached step {reached}, but adam_steps="
+                         f"{config.adam_steps} + optimizer_steps={config.optimizer_steps} ends it at step {end}; "
+                         f"a run cannot be shortened: use optimizer_steps ≥ {reached - config.adam_steps}, "
+                         f"or start a new run")
 
 
 def _step_of(line: str) -> float:
@@ -102,7 +118,7 @@ class Trainer:
         short = {k: v.shape[0] for k, v in self.shard.items() if v.shape[0] < parts}
         if short:
             where = f" on each of {self.session.world} processes" if self.session.world > 1 else ""
-            raise ValueError(f"too few points{where}: {short} rows for {parts} "
+            raise InputError(f"too few points{where}: {short} rows for {parts} "
                              f"{'Newton–Krylov minibatches' if parts > 1 else 'loss term'}; raise n_boundary / "
                              f"n_interior / the data, or lower nk_batches or the number of processes")
 
@@ -188,6 +204,7 @@ class Trainer:
 
     def _resume(self) -> None:
         """Continue from the newest complete checkpoint of the run directory (if any)."""
+        check_not_shortened(self.config, self.run.dir / "checkpoints", self.run.dir)
         found = latest_checkpoint(self.run.dir / "checkpoints", log=self.run.log)
         if found is None:
             self.run.log.warning("no checkpoint in %s: starting from step 0", self.run.dir)

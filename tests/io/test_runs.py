@@ -113,7 +113,7 @@ def test_problem_discovery_errors(tmp_path):
     with pytest.raises(ValueError, match="unknown problem 'nope'"):
         find_problem("nope")
     (tmp_path / "toy.py").write_text(PROBLEM)
-    with pytest.raises(FileNotFoundError, match="no such run directory"):
+    with pytest.raises(ValueError, match="no such run directory"):
         run_problem(str(tmp_path / "toy.py"), resume=tmp_path / "none")
     assert known_problems(tmp_path / "empty") == {}
 

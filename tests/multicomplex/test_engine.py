@@ -112,15 +112,6 @@ def test_finite_step_agrees_with_exact_to_order_h_squared(quantity, args):
     assert 3.0 < errors[0] / errors[1] < 5.0, errors
 
 
-def test_order_one_csfd_bp_is_exact_for_any_step():
-    # with the real part pinned to the real-copy network, order-1 products are dual-number
-    # products: no h² term survives, so CSFD-BP Hessian-vector products are exact for any h
-    model = mixed_net(3, 1, seed=3)
-    x, (v,) = inputs(3, (4,), 3, 1)
-    exact = hp.hvp(model, x, v, method="autograd")
-    assert_close_rel(hp.hvp(model, x, v, method="multicomplex", h=0.25), exact, 1e-13)
-
-
 def test_real_part_is_the_model_output_for_any_step():
     from hodphys.engines.multicomplex.engine import _forward, _perturbed
     from hodphys.engines.multicomplex.rules import compile_model

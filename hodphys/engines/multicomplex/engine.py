@@ -7,7 +7,11 @@ the same at every order. Which direction is cheaper (forward with P perturbation
 backward with S seeds) is decided per request from d and m, as the HoD-Net paper prescribes.
 
 Option ``h``: the complex step (default 0: the exact multidual limit, where the collapsed
-forms apply; h > 0 reproduces finite-step CSFD, O(h²)-accurate).
+forms apply). h > 0 runs second- and higher-order quantities in finite-step multicomplex
+arithmetic (forward perturbations, no collapsed forms or order-1 CSFD-BP), which differs from
+h = 0 by O(h²); the real part stays the real network's, so the h² terms enter only through
+products of imaginary parts across layers. First-order quantities are exact for every h: asking
+for them with h > 0 is an error, not a silent no-op.
 """
 from __future__ import annotations
 
@@ -77,6 +81,17 @@ class MulticomplexEngine:
     def _h(self, request: Request, order: int) -> float:
         return check_step(request.options.get("h", 0.0), order, request.x.dtype)
 
+    def _refuse_step(self, request: Request, what: str) -> None:
+        """ValueError for h > 0 where it cannot act: order-1 steps are exact for every h (the real
+        part is kept at the real network, so no h² term reaches a first derivative)."""
+        h = request.options.get("h", 0.0)
+        if check_step(h, 1, request.x.dtype) > 0:
+            raise ValueError(
+                f"{request.call}: method='multicomplex' with h={h}: {what} come from first-order steps, which "
+                f"are exact for every h, so h would have no effect; drop h, or use it where it acts "
+                f"(second and higher orders: hp.laplacian, hp.hessian, hp.hvp, hp.directional with ≥ 2 "
+                f"directions, hp.directional_grad with ≥ 2, hp.dim_derivative with k ≥ 2)")
+
     # --- cost model (hodphys.engines.cost): rows pushed through the network, and tensor ops issued ----
     def cost(self, request: Request) -> float:
         d, m, n = request.d, request.m, len(request.vectors)
@@ -102,6 +117,10 @@ class MulticomplexEngine:
 
     # --- first order ----------------------------------------------------------------------
     def jacobian(self, request: Request) -> Tensor:
+        self._refuse_step(request, "Jacobians")
+        return self._jacobian(request)
+
+    def _jacobian(self, request: Request) -> Tensor:
         rules, d, m = _rules(request), request.d, request.m
         if d <= m:  # forward: one perturbation per input direction
             out, _ = _forward(rules, _perturbed(request, [_eye(request, d).unsqueeze(1)], 0.0))
@@ -111,7 +130,8 @@ class MulticomplexEngine:
         return _batch(adjoint.real.permute(1, 0, 2), request.n_batch)
 
     def divergence(self, request: Request) -> Tensor:
-        return self.jacobian(request).diagonal(dim1=-2, dim2=-1).sum(-1)
+        self._refuse_step(request, "divergences")
+        return self._jacobian(request).diagonal(dim1=-2, dim2=-1).sum(-1)
 
     # --- second order ---------------------------------------------------------------------
     def _csfd_bp(self, request: Request, units: Sequence[Tensor], weights: Tensor) -> Jet:
@@ -146,7 +166,7 @@ class MulticomplexEngine:
 
     def hessian(self, request: Request) -> Tensor:
         d, m, h = request.d, request.m, self._h(request, 2)
-        if 2 * m < d:  # CSFD-BP: d order-1 perturbations forward, m seeds backward
+        if 2 * m < d and h == 0:  # CSFD-BP: d order-1 perturbations forward, m seeds backward (exact at any h)
             adjoint = self._csfd_bp(request, [_eye(request, d).unsqueeze(1)], _eye(request, m).unsqueeze(1))
             return _batch(adjoint.imag[0].permute(2, 1, 0, 3), request.n_batch)
         pairs = self._pairs(request)
@@ -167,7 +187,7 @@ class MulticomplexEngine:
 
     def hvp(self, request: Request) -> Tensor:
         d, m, v = request.d, request.m, request.vectors[0].unsqueeze(0)
-        if 2 * m <= 3 * d:  # CSFD-BP: one order-1 perturbation along v, m seeds
+        if 2 * m <= 3 * d and self._h(request, 2) == 0:  # CSFD-BP: one order-1 perturbation along v, m seeds
             adjoint = self._csfd_bp(request, [v], _eye(request, m).unsqueeze(1))
             return _batch(adjoint.imag[0, 0].permute(1, 0, 2), request.n_batch)
         units = [v, _eye(request, d).unsqueeze(1)]  # forward: d perturbations (v, e_j)
@@ -176,28 +196,36 @@ class MulticomplexEngine:
 
     # --- any order ------------------------------------------------------------------------
     def directional(self, request: Request) -> Tensor:
+        if len(request.vectors) == 1:
+            self._refuse_step(request, "directional derivatives along one direction")
         units = [v.unsqueeze(0) for v in request.vectors]
         state = _perturbed(request, units, self._h(request, len(units)))
         out, _ = _forward(_rules(request), state)
         return _batch(out.top()[0], request.n_batch)
 
     def directional_grad(self, request: Request) -> Tensor:
+        if len(request.vectors) == 1:
+            self._refuse_step(request, "gradients of one-direction derivatives (CSFD-BP of order 1)")
         units = [v.unsqueeze(0) for v in request.vectors]
         adjoint = self._csfd_bp(request, units, request.weight.unsqueeze(0))
         return _batch(adjoint.top()[0, 0], request.n_batch)
 
     def dim_derivative(self, request: Request) -> Tensor:
         k = request.order
+        if k == 1:
+            self._refuse_step(request, "first dimension-wise derivatives")
         units = [_eye(request, request.d).unsqueeze(1)] * k
         out, _ = _forward(_rules(request), _perturbed(request, units, self._h(request, k)))
         return _batch(out.top().diagonal(dim1=0, dim2=-1), request.n_batch)
 
     def derivatives(self, request: Request) -> dict[str, Tensor]:
         want, n = request.want, request.n_batch
-        if self._h(request, 2) > 0 or not want & {"hessian", "laplacian"}:
+        if not want & {"hessian", "laplacian"}:
+            self._refuse_step(request, "values and Jacobians")
+        if self._h(request, 2) > 0 or not want & {"hessian", "laplacian"}:  # h acts on the second order
             out = {"value": request.model(request.x)}
             for name in want:
-                out[name] = getattr(self, name)(request)
+                out[name] = (self._jacobian if name == "jacobian" else getattr(self, name))(request)
             return out
         pairs = self._pairs(request) if "hessian" in want else None
         state = self._second_order(request, pairs)

@@ -1,0 +1,131 @@
+"""Issue 16, items 1–4: a bad command never damages a run, nothing is written before every check."""
+import json
+import multiprocessing
+from dataclasses import dataclass
+
+import pytest
+
+from hodphys.app.problem_loader import run_problem
+from hodphys.io.runs import Run
+from tests.app.conftest import TOY, snapshot
+from tests.helpers import TINY_POISSON
+
+
+def test_the_run_directory_records_which_problem_made_it(tmp_path, toy):
+    run, _ = run_problem(str(toy), root=tmp_path / "runs")
+    made_by = json.loads((run.dir / "run.json").read_text())
+    assert made_by["problem"] == "toy" and made_by["file"] == str(toy.resolve())
+    assert json.loads((run.dir / "status.json").read_text())["status"] == "finished"
+
+
+def test_resume_by_another_problem_is_refused_naming_both_before_anything_is_written(tmp_path, toy):
+    run, _ = run_problem(str(toy), root=tmp_path / "runs")
+    before = snapshot(run.dir)
+    with pytest.raises(ValueError, match=rf"made by problem 'toy' \({toy.resolve()}\), not by 'poisson' "
+                                         rf"\(.*poisson_pinn.py\); resume it with: hodphys run {toy.resolve()}"):
+        run_problem("poisson", resume=run.dir)
+    assert snapshot(run.dir) == before
+    _, again = run_problem(str(toy), resume=run.dir)  # its own problem still resumes it
+    assert again["total"] > 0
+
+
+def test_a_problem_of_the_same_name_in_another_file_is_another_problem(tmp_path, toy):
+    run, _ = run_problem(str(toy), root=tmp_path / "runs")
+    impostor = tmp_path / "elsewhere" / "toy.py"
+    impostor.parent.mkdir()
+    impostor.write_text(TOY.replace("total = 0.0", "total = 1.0"))
+    before = snapshot(run.dir)
+    with pytest.raises(ValueError, match="made by problem 'toy'.*not by 'toy'"):
+        run_problem(str(impostor), resume=run.dir)
+    assert snapshot(run.dir) == before
+    toy.write_text(TOY + "\n# edited in place\n")  # the same file, edited: still the run's problem
+    run_problem(str(toy), resume=run.dir)
+
+
+@pytest.mark.parametrize("bad", ["scale=nan", "scale=inf", "scale=-inf", "steps=0", "steps=1e30"])
+def test_a_new_run_with_a_bad_value_makes_no_directory(tmp_path, toy, bad):
+    with pytest.raises(ValueError, match="config key|cannot be saved"):
+        run_problem(str(toy), overrides=[bad], root=tmp_path / "runs")
+    assert not (tmp_path / "runs").exists()
+
+
+def test_training_values_are_checked_before_the_run_directory_exists(tmp_path):
+    for bad in (["lr=nan"], ["checkpoint_every=0"], ["boundary_weight=inf"]):
+        with pytest.raises(ValueError, match="config key"):
+            run_problem("poisson", overrides=[*TINY_POISSON, *bad], root=tmp_path / "runs")
+    assert not (tmp_path / "runs").exists()
+
+
+def test_a_refused_resume_leaves_the_run_resumable(tmp_path):
+    run, first = run_problem("poisson", overrides=TINY_POISSON, root=tmp_path)
+    before = snapshot(run.dir)
+    for bad in (["checkpoint_every=0"], ["lr=nan"], ["eval_every=-1"]):
+        with pytest.raises(ValueError, match="config key"):
+            run_problem("poisson", resume=run.dir, overrides=bad)
+        assert snapshot(run.dir) == before
+    _, again = run_problem("poisson", resume=run.dir)  # a plain resume still works
+    assert again["steps"] == first["steps"]
+
+
+def test_a_finished_run_cannot_be_shortened(tmp_path):
+    run, first = run_problem("poisson", overrides=TINY_POISSON, root=tmp_path)  # 60 Adam + 60 L-BFGS
+    before = snapshot(run.dir)
+    with pytest.raises(ValueError, match=r"reached step 120, but adam_steps=60 \+ optimizer_steps=5 ends it at "
+                                         r"step 65; a run cannot be shortened: use optimizer_steps ≥ 60"):
+        run_problem("poisson", resume=run.dir, overrides=["optimizer_steps=5"])
+    assert snapshot(run.dir) == before
+    _, longer = run_problem("poisson", resume=run.dir, overrides=["optimizer_steps=70"])
+    assert longer["steps"] == 130 and longer["stages"]["lbfgs"] == [60, 130]
+
+
+def test_resume_removes_temporaries_an_interrupted_write_left(tmp_path, toy):
+    run, _ = run_problem(str(toy), root=tmp_path / "runs")
+    stale = [run.dir / ".config.toml.k2j3.tmp", run.dir / "checkpoints" / ".step-00000020.pt.x9.tmp"]
+    stale[1].parent.mkdir()
+    for path in stale:
+        path.write_bytes(b"torn")
+    run_problem(str(toy), resume=run.dir)
+    assert not any(path.exists() for path in stale)
+    assert "removed" in (run.dir / "run.log").read_text()
+
+
+@dataclass
+class Small:
+    seed: int = 0
+
+
+def _create_in_the_same_second(root, barrier, queue):
+    import pathlib
+    import time
+
+    time.strftime = lambda fmt, *args: "20260101-000000"  # every process starts "in the same second"
+    exists = pathlib.Path.exists
+    # widen the race to its worst case: every process looks before any has made its directory
+    pathlib.Path.exists = lambda self: False if self.name.startswith("race-") else exists(self)
+    barrier.wait()
+    try:
+        queue.put(str(Run.create("race", Small(), root=root).dir))
+    except BaseException as err:  # reported to the parent, which fails the test
+        queue.put(f"failed: {type(err).__name__}: {err}")
+
+
+def test_processes_starting_in_the_same_second_get_their_own_directories(tmp_path):
+    context = multiprocessing.get_context("fork")
+    n = 6
+    barrier, queue = context.Barrier(n), context.Queue()
+    workers = [context.Process(target=_create_in_the_same_second, args=(tmp_path, barrier, queue))
+               for _ in range(n)]
+    for worker in workers:
+        worker.start()
+    made = [queue.get(timeout=60) for _ in workers]
+    for worker in workers:
+        worker.join(timeout=60)
+    assert not [m for m in made if m.startswith("failed")], made
+    assert len(set(made)) == n and all(p.startswith(str(tmp_path / "race-20260101-000000")) for p in made)
+
+
+@pytest.mark.parametrize("problem,bad", [("poisson", "outputs=0"), ("poisson-nd", "dim=0")])
+def test_the_shipped_problems_check_their_own_values_before_the_run(tmp_path, problem, bad):
+    with pytest.raises(ValueError, match=f"config key '{bad.split('=')[0]}': expected an integer ≥ 1, got 0"):
+        run_problem(problem, overrides=[bad], root=tmp_path / "runs")
+    assert not (tmp_path / "runs").exists()
