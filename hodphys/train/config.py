@@ -85,11 +85,11 @@ def validate(config: TrainConfig) -> None:
                 "grid_size", "eval_points")
     non_negative = ("threads", "resample_every", "adam_steps", "optimizer_steps", "finetune_points",
                     "finetune_resample_every")
-    try:
-        check_integers("config", 1, **{key: getattr(config, key) for key in positive})
-        check_integers("config", 0, **{key: getattr(config, key) for key in non_negative})
-    except ValueError as err:
-        raise InputError(str(err)) from None
+    for key in positive + non_negative:
+        try:
+            check_integers(f"config key {key!r}", 1 if key in positive else 0, value=getattr(config, key))
+        except ValueError as err:
+            raise InputError(str(err)) from None
     if not config.widths or min(config.widths) < 1:
         raise InputError(f"config key 'widths': expected a non-empty list of positive widths, got {config.widths}")
     if not (0 < config.lr < math.inf and 0 < config.lr_final < math.inf):

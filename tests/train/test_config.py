@@ -24,8 +24,8 @@ def test_unknown_keys_and_wrong_types_name_the_key_and_list_the_valid_ones():
     ("dtype", "float16", r"config key 'dtype': expected one of \['float32', 'float64'\], got 'float16'"),
     ("optimizer", "sgd", r"config key 'optimizer': expected one of \['lbfgs', 'newton-krylov', 'none'\]"),
     ("activation", "relu", r"config key 'activation': expected one of \['tanh', 'sin'"),
-    ("n_interior", 0, r"config: expected n_interior to be an integer ≥ 1, got 0"),
-    ("adam_steps", -1, r"config: expected adam_steps to be an integer ≥ 0, got -1"),
+    ("n_interior", 0, r"config key 'n_interior': expected value to be an integer ≥ 1, got 0"),
+    ("adam_steps", -1, r"config key 'adam_steps': expected value to be an integer ≥ 0, got -1"),
     ("widths", [], r"config key 'widths': expected a non-empty list of positive widths, got \[\]"),
     ("lr", 0.0, r"config keys 'lr', 'lr_final': expected positive finite rates, got 0.0, 0.0001"),
 ])
