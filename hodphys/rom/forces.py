@@ -92,7 +92,7 @@ class ElementForces:
         """Unweighted per-element reduced forces U_eᵀ f_e (c, p) at z (p,)."""
         stress = self.body.material.stress(self._deformation(z))
         forces = self.geometry.nodal_forces(stress).reshape(12, -1)             # (12, c)
-        return np.einsum("cap,ac->cp", self.element_basis, forces)
+        return (forces.T[:, None, :] @ self.element_basis)[:, 0]
 
     def force(self, z: np.ndarray) -> np.ndarray:
         """F(z) (p,)."""
@@ -104,11 +104,11 @@ class ElementForces:
         material = self.body.material
         forces = self.geometry.nodal_forces(material.stress(deformation)).reshape(12, -1)
         stiffness = self.geometry.element_stiffness(material.elasticity(deformation))  # (12, 12, c)
-        weighted_basis = self.element_basis * self.weights[:, None, None]       # (c, 12, p)
-        force = np.einsum("cap,ac->p", weighted_basis, forces)
-        stiff_basis = np.einsum("abc,cbp->cap", stiffness, self.element_basis)  # (c, 12, p)
         p = self.basis.size
-        reduced = weighted_basis.reshape(-1, p).T @ stiff_basis.reshape(-1, p)
+        weighted_basis = (self.element_basis * self.weights[:, None, None]).reshape(-1, p)  # (c·12, p)
+        force = forces.T.reshape(-1) @ weighted_basis
+        stiff_basis = stiffness.transpose(2, 0, 1) @ self.element_basis          # (c, 12, p)
+        reduced = weighted_basis.T @ stiff_basis.reshape(-1, p)
         return force, 0.5 * (reduced + reduced.T)
 
     def energy(self, z: np.ndarray) -> float:
