@@ -43,7 +43,7 @@ def rendering_unavailable() -> str | None:
     try:
         import pyvista  # noqa: F401
     except ImportError:
-        return "pyvista is not installed (pip install 'hodphys[render]')"
+        return "pyvista is not installed (pip install pyvista; it is a dependency of hodphys)"
     with tempfile.TemporaryDirectory() as scratch:
         png = Path(scratch) / "probe.png"
         try:
@@ -123,6 +123,10 @@ def render_side_by_side(path: str | Path, points: np.ndarray, cells: np.ndarray,
     pyvista = _pyvista()
     if not displacements:
         raise ValueError("render_side_by_side: expected at least one displacement, got none")
+    for name, displacement in displacements.items():
+        if displacement.shape != points.shape:
+            raise ValueError(f"render_side_by_side: expected displacement of shape {points.shape} (like "
+                             f"points) for {name!r}, got {displacement.shape}")
     largest = max(float(np.linalg.norm(u, axis=1).max()) for u in displacements.values())
     plotter = pyvista.Plotter(off_screen=True, shape=(1, len(displacements)),
                               window_size=(panel_size[0] * len(displacements), panel_size[1]))
