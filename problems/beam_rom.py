@@ -256,8 +256,8 @@ def write_outputs(config, run, beam, full, full_energy, reference_tip, results, 
     times = full["times"]
     shown = ("pca", "neural", "neural_cubature")
     plot_time_series(run.dir / "tip.png", times, {
-        f"tip u_{axis} [m]": {"full order": reference_tip[:, k],
-                              **{label(name): curves[name][0][:, k] for name in shown}}
+        f"tip u_{axis} [m]": {**{label(name): curves[name][0][:, k] for name in shown},
+                              "full order": reference_tip[:, k]}
         for k, axis in ((1, "y"), (2, "z"))},
         title=f"{NAME}: held-out tap {config.tip_force} N, r = {config.latent_dim}, "
               f"{beam.body.n_free} dofs")
