@@ -18,9 +18,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+import torch
 from threadpoolctl import threadpool_limits
 
-from hodphys.fem import LoadHistory, NewtonOptions, SimulationError, make_integrator, simulate
+from hodphys.fem import (
+    LoadHistory,
+    NewtonFailure,
+    NewtonOptions,
+    SimulationError,
+    State,
+    make_integrator,
+    simulate,
+)
 from hodphys.fem.beam_runs import BeamConfig, build_beam, open_snapshots, trajectory_record
 from hodphys.io import (
     SnapshotWriter,
@@ -35,6 +44,7 @@ from hodphys.rom import (
     REDUCED_INTEGRATORS,
     Cubature,
     Decoder,
+    EulerLagrangeEuler,
     MassBasis,
     ReducedModel,
     fit_cubature,
@@ -80,19 +90,29 @@ def main(config: Config, run) -> dict:
     if not 1 <= config.latent_dim < config.prefix_size:
         raise ValueError(f"config keys 'latent_dim', 'prefix_size': expected 1 ≤ latent_dim < prefix_size, "
                          f"got {config.latent_dim}, {config.prefix_size}")
-    with threadpool_limits(limits=config.blas_threads):
-        beam = build_beam(config, MESH_DIR)
-        snapshots, validation = training_snapshots(config, run, beam)
-        prefix = mass_pca(snapshots, beam.body.mass, config.prefix_size)
-        pca, neural, training = decoders(config, run, prefix, snapshots, validation)
-        load = LoadHistory(beam.gravity(config.gravity), beam.tip_force(config.tip_force),
-                           config.pulse_duration)
-        full, full_seconds, full_energy = full_order(config, run, beam, load)
-        cubature, cubature_metrics = fitted_cubature(config, run, beam, prefix, snapshots, full)
-        results = reduced_runs(config, run, beam, load, pca, neural, cubature)
-        return report(config, run, beam, full, full_seconds, full_energy, results) | cubature_metrics | {
-            "closure_training_rel_error": training.get("rel_l2_mean"), "free_dofs": beam.body.n_free,
-            "elements": beam.mesh.n_cells, "snapshots": snapshots.shape[0]}
+    threads = torch.get_num_threads()
+    torch.set_num_threads(config.blas_threads)   # like LAPACK: tiny reduced tensors, one thread
+    try:
+        with threadpool_limits(limits=config.blas_threads):
+            return compare(config, run)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def compare(config: Config, run) -> dict:
+    """The four stages (see the module docstring); returns the metrics."""
+    beam = build_beam(config, MESH_DIR)
+    snapshots, validation = training_snapshots(config, run, beam)
+    prefix = mass_pca(snapshots, beam.body.mass, config.prefix_size)
+    pca, neural, training = decoders(config, run, prefix, snapshots, validation)
+    load = LoadHistory(beam.gravity(config.gravity), beam.tip_force(config.tip_force),
+                       config.pulse_duration)
+    full, full_seconds, full_energy = full_order(config, run, beam, load)
+    cubature, cubature_metrics = fitted_cubature(config, run, beam, prefix, snapshots, full)
+    results = reduced_runs(config, run, beam, load, pca, neural, cubature)
+    return report(config, run, beam, full, full_seconds, full_energy, results) | cubature_metrics | {
+        "closure_training_rel_error": training.get("rel_l2_mean"), "free_dofs": beam.body.n_free,
+        "elements": beam.mesh.n_cells, "snapshots": snapshots.shape[0]}
 
 
 # --- stage 1: the training set --------------------------------------------------------------
@@ -220,7 +240,27 @@ def reduced_runs(config: Config, run, beam, load, pca: Decoder, neural: Decoder,
         trajectory, seconds = timed(run, integrator, integrator.initial_state(), config, name)
         arrays = trajectory.arrays()
         results[name] = (arrays, seconds, decoder.decode(arrays["displacements"]))
+    log_convergence(run, ReducedModel.build(beam.body, neural, load, cubature), results["neural_cubature"][0],
+                    config)
     return results
+
+
+def log_convergence(run, model: ReducedModel, arrays: dict, config: Config) -> None:
+    """Newton's residual sequence for one step during the tap (tolerance 1e-14), with and without
+    the third-order decoder terms: quadratic against linear convergence, in the log."""
+    k = max(1, min(arrays["times"].size - 1, round(0.5 * config.pulse_duration / config.dt)))
+    q, v = arrays["displacements"][k], arrays["velocities"][k]
+    state = State(float(arrays["times"][k]), q, v, (v - arrays["velocities"][k - 1]) / config.dt)
+    for third_order in (True, False):
+        integrator = EulerLagrangeEuler(model, NewtonOptions(rtol=1e-14), third_order=third_order)
+        try:
+            _, result = integrator.step(state, config.dt)
+            history = result.history
+        except NewtonFailure as failure:
+            history = f"failed ({failure})"
+        run.log.info("Newton residuals at t = %.3f s, %s third-order terms: %s", state.time,
+                     "with" if third_order else "without",
+                     history if isinstance(history, str) else " ".join(f"{r:.2e}" for r in history))
 
 
 def report(config: Config, run, beam, full, full_seconds, full_energy, results) -> dict:

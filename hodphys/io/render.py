@@ -117,9 +117,9 @@ def render_deformed(path: str | Path, points: np.ndarray, cells: np.ndarray,
 
 def render_side_by_side(path: str | Path, points: np.ndarray, cells: np.ndarray,
                         displacements: dict[str, np.ndarray], title: str = "",
-                        panel_size: tuple[int, int] = (700, 500)) -> Path:
-    """PNG with one panel per labelled displacement (a, 3) of the same mesh, side by side, on one
-    colour scale (e.g. full order next to reduced models)."""
+                        panel_size: tuple[int, int] = (1400, 450)) -> Path:
+    """PNG with one panel per labelled displacement (a, 3) of the same mesh, stacked top to bottom
+    (slender bodies fill the width), on one colour scale (e.g. full order above reduced models)."""
     pyvista = _pyvista()
     if not displacements:
         raise ValueError("render_side_by_side: expected at least one displacement, got none")
@@ -128,11 +128,11 @@ def render_side_by_side(path: str | Path, points: np.ndarray, cells: np.ndarray,
             raise ValueError(f"render_side_by_side: expected displacement of shape {points.shape} (like "
                              f"points) for {name!r}, got {displacement.shape}")
     largest = max(float(np.linalg.norm(u, axis=1).max()) for u in displacements.values())
-    plotter = pyvista.Plotter(off_screen=True, shape=(1, len(displacements)),
-                              window_size=(panel_size[0] * len(displacements), panel_size[1]))
+    plotter = pyvista.Plotter(off_screen=True, shape=(len(displacements), 1),
+                              window_size=(panel_size[0], panel_size[1] * len(displacements)))
     plotter.set_background("white")
-    for column, (name, displacement) in enumerate(displacements.items()):
-        plotter.subplot(0, column)
+    for row, (name, displacement) in enumerate(displacements.items()):
+        plotter.subplot(row, 0)
         _add_deformed(plotter, pyvista, points, cells, displacement, (0.0, largest))
-        plotter.add_text(f"{name}  {title}" if column == 0 and title else name, color="black", font_size=11)
+        plotter.add_text(f"{name}  {title}" if row == 0 and title else name, color="black", font_size=11)
     return _screenshot(plotter, path)

@@ -72,18 +72,34 @@ class ReducedIntegrator:
 
 
 class StepSystem:
-    """What both step systems share: the step's data and the decoder/force evaluations at q."""
+    """What both step systems share: the step's data, and a memo of the last evaluation at q
+    (the line search's accepted point is the next iteration's point: evaluated once)."""
 
     symmetric = False
 
     def __init__(self, model: ReducedModel, state: State, dt: float) -> None:
         self.model, self.state, self.dt = model, state, dt
-        # the last residual evaluation: (q, …, R, floor); the Jacobian reuses it
         self.external = model.load(state.time + dt)
         if not np.all(np.isfinite(self.external)):
             raise ValueError(f"reduced step: the external force at t = {state.time + dt:.6g} has "
                              f"non-finite entries (NaN or inf)")
-        self._at: tuple | None = None
+        self._at: tuple | None = None           # (q, evaluation)
+        self._merit: tuple | None = None        # (q, merit)
+
+    def residual(self, q: np.ndarray) -> tuple[np.ndarray, float]:
+        """R(q) (r,) and its round-off floor."""
+        if self._at is None or not np.array_equal(q, self._at[0]):
+            self._at = (q.copy(), self.evaluate(q))
+        evaluation = self._at[1]
+        return evaluation["residual"], evaluation["floor"]
+
+    def evaluate(self, q: np.ndarray) -> dict:
+        raise NotImplementedError
+
+    def floor(self, G: np.ndarray, *terms: np.ndarray) -> float:
+        """Round-off level of ‖Gᵀ Σ terms‖: 100 ε Σ ‖Gᵀ term‖ plus the forces' own round-off."""
+        return (100 * EPS * sum(float(np.linalg.norm(G.T @ term)) for term in terms)
+                + float(np.linalg.norm(G)) * self.model.forces.force_floor)
 
     def kinematics(self, q: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         v = (q - self.state.displacement) / self.dt
@@ -97,25 +113,22 @@ class EulerLagrangeSystem(StepSystem):
         super().__init__(model, state, dt)
         self.third_order = third_order
 
-    def residual(self, q: np.ndarray) -> tuple[np.ndarray, float]:
-        if self._at is not None and np.array_equal(q, self._at[0]):
-            return self._at[-2:]        # the line search's accepted point: already evaluated
+    def evaluate(self, q: np.ndarray) -> dict:
         v, a = self.kinematics(q)
         jet = self.model.decoder.jet(q)
         G = jet.jacobian
         inertia = G @ a + jet.second(v, v)
-        force = self.model.forces.force(jet.value)
+        force, stiffness = self.model.forces.evaluate(jet.value)   # K too: the Jacobian follows
         b = inertia + force - self.external
-        scale = np.linalg.norm(G.T @ inertia) + np.linalg.norm(G.T @ force) + np.linalg.norm(G.T @ self.external)
-        floor = 100 * EPS * scale + np.linalg.norm(G) * self.model.forces.force_floor
-        self._at = (q.copy(), v, a, jet, b, G.T @ b, floor)
-        return self._at[-2:]
+        return {"v": v, "a": a, "jet": jet, "b": b, "stiffness": stiffness, "residual": G.T @ b,
+                "floor": self.floor(G, inertia, force, self.external)}
 
     def jacobian(self, q: np.ndarray) -> np.ndarray:
-        _, v, a, jet, b, _, _ = self._at
+        self.residual(q)
+        at = self._at[1]
+        jet, v, a, b = at["jet"], at["v"], at["a"], at["b"]
         G, h = jet.jacobian, self.dt
-        _, stiffness = self.model.forces.evaluate(jet.value)
-        inner = G / h**2 + jet.hvp(a) + 2 * jet.hvp(v) / h + stiffness @ G
+        inner = G / h**2 + jet.hvp(a) + 2 * jet.hvp(v) / h + at["stiffness"] @ G
         jacobian = jet.contract(b) + G.T @ inner
         if self.third_order:
             jacobian += self.model.decoder.third_order(q, v, G.T)
@@ -152,27 +165,31 @@ class VariationalSystem(StepSystem):
         current = decoder.prefix(q)
         self.predictor = 2 * current - decoder.prefix(q - dt * state.velocity)   # z_n + h ż_n
 
-    def residual(self, q: np.ndarray) -> tuple[np.ndarray, float]:
+    def evaluate(self, q: np.ndarray) -> dict:
         jet = self.model.decoder.jet(q)
         G = jet.jacobian
         inertia = (jet.value - self.predictor) / self.dt**2
         force, stiffness = self.model.forces.evaluate(jet.value)
         b = inertia + force - self.external
-        self._at = (jet, b, stiffness)
-        scale = np.linalg.norm(G.T @ inertia) + np.linalg.norm(G.T @ force) + np.linalg.norm(G.T @ self.external)
-        return G.T @ b, 100 * EPS * scale + np.linalg.norm(G) * self.model.forces.force_floor
+        return {"jet": jet, "b": b, "stiffness": stiffness, "residual": G.T @ b,
+                "floor": self.floor(G, inertia, force, self.external)}
 
     def jacobian(self, q: np.ndarray) -> np.ndarray:
-        jet, b, stiffness = self._at
-        G = jet.jacobian
-        hessian = G.T @ (G / self.dt**2 + stiffness @ G) + jet.contract(b)
+        self.residual(q)
+        at = self._at[1]
+        G = at["jet"].jacobian
+        hessian = G.T @ (G / self.dt**2 + at["stiffness"] @ G) + at["jet"].contract(at["b"])
         return 0.5 * (hessian + hessian.T)
 
     def merit(self, q: np.ndarray, residual: np.ndarray | None) -> float:
-        z = self.model.decoder.prefix(q)
-        offset = z - self.predictor
-        return (0.5 * float(offset @ offset) / self.dt**2 + self.model.forces.energy(z)
-                - float(self.external @ z))
+        """Φ(q); remembered for the last q (the accepted point is asked again as the next start)."""
+        if self._merit is None or not np.array_equal(q, self._merit[0]):
+            z = self.model.decoder.prefix(q)
+            offset = z - self.predictor
+            value = (0.5 * float(offset @ offset) / self.dt**2 + self.model.forces.energy(z)
+                     - float(self.external @ z))
+            self._merit = (q.copy(), value)
+        return self._merit[1]
 
 
 class VariationalEuler(ReducedIntegrator):

@@ -48,9 +48,9 @@ def test_side_by_side_render_has_one_panel_per_model(tmp_path):
                                {"full": bent, "reduced": 0.8 * bent}, title="t = 1 s",
                                panel_size=(300, 200))
     image = matplotlib_image.imread(path)
-    assert image.shape[:2] == (200, 600)
+    assert image.shape[:2] == (400, 300)
     saturation = image[..., :3].max(axis=-1) - image[..., :3].min(axis=-1)
-    assert (saturation[:, :300] > 0.3).mean() > 0.01 and (saturation[:, 300:] > 0.3).mean() > 0.01
+    assert (saturation[:200] > 0.3).mean() > 0.01 and (saturation[200:] > 0.3).mean() > 0.01
 
 
 @needs_rendering
