@@ -5,7 +5,7 @@ Index letters: n free dofs, p prefix (basis) size, r latent size, T snapshots, c
     from hodphys.rom import (Decoder, EulerLagrangeEuler, ReducedModel, fit_cubature,
                              fit_neural_decoder, mass_pca)
     basis = mass_pca(snapshots, beam.body.mass, n_modes=30)            # (T, n) → U (n, 30), UᵀMU = I
-    decoder = fit_neural_decoder(basis, snapshots, latent_dim=6, run=run)   # u = u₀ + U [q; h(q)]
+    decoder, _ = fit_neural_decoder(basis, snapshots, latent_dim=6, run=run)  # u₀ + U [q; h(q)]
     cubature = fit_cubature(beam.body, basis, basis.coordinates(snapshots))
     model = ReducedModel.build(beam.body, decoder, load, cubature)
     integrator = EulerLagrangeEuler(model)                             # HoD-Net eq. 12, 3rd order
@@ -26,10 +26,11 @@ from hodphys.rom.integrators import (
 )
 from hodphys.rom.model import ReducedModel
 from hodphys.rom.newton import ReducedNewtonResult
+from hodphys.rom.training import ClosureConfig, fit_neural_decoder
 
 __all__ = [
     "MassBasis", "full_mass_basis", "mass_pca", "Cubature", "fit_cubature", "full_cubature",
     "Decoder", "DecoderJet", "Normalisation", "closure_network", "ElementForces", "ProjectedForces",
     "REDUCED_INTEGRATORS", "EulerLagrangeEuler", "ReducedIntegrator", "VariationalEuler",
-    "ReducedModel", "ReducedNewtonResult",
+    "ReducedModel", "ReducedNewtonResult", "ClosureConfig", "fit_neural_decoder",
 ]
