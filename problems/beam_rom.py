@@ -82,6 +82,11 @@ class Config(BeamConfig):
     vtu_every: int = 4
     render: bool = True
 
+    # --resume reuses the dataset, decoder and cubature and redoes the held-out comparison, so
+    # what only shapes that comparison may change
+    RESUME_MAY_CHANGE = frozenset({"n_steps", "tip_force", "pulse_duration", "rom_integrator",
+                                   "vtu_every", "render", "blas_threads", "max_halvings"})
+
 
 def main(config: Config, run) -> dict:
     if config.rom_integrator not in REDUCED_INTEGRATORS:

@@ -6,12 +6,12 @@ import pytest
 from threadpoolctl import threadpool_limits
 
 from hodphys.fem import box_tet_mesh, write_mesh
-from hodphys.io import read_pvd, read_snapshots
+from hodphys.io import read_pvd, read_snapshots, rendering_unavailable
 from hodphys.problems import run_problem
 
 SMALL = ["n_trajectories=3", "dataset_steps=15", "n_steps=15", "prefix_size=8", "latent_dim=3",
          "widths=[16, 16]", "adam_steps=60", "optimizer_steps=10", "cubature_max_elements=30",
-         "cubature_poses=20", "vtu_every=5", "render=false"]
+         "cubature_poses=20", "vtu_every=5"]
 
 
 @pytest.fixture(autouse=True)
@@ -45,6 +45,8 @@ def test_beam_rom_writes_metrics_plots_fields_and_trajectories(finished):
     assert reduced.trajectories["neural"].displacements.shape == (16, 63, 3)
     assert [t for t, _ in read_pvd(run.dir / "fields" / "neural_cubature.pvd")] == pytest.approx([0, 0.05, 0.1, 0.15])
     assert 0 < metrics["cubature_elements"] <= 30
+    if rendering_unavailable() is None:     # the side-by-side render is part of a run
+        assert (run.dir / "beam_rom.png").stat().st_size > 10_000
     for model in ("pca", "neural", "neural_cubature"):
         assert metrics[f"{model}_seconds_per_step"] > 0 and metrics[f"{model}_speedup"] > 0
         assert 0 <= metrics[f"{model}_tip_rms_error_m"] <= metrics[f"{model}_tip_max_error_m"]
@@ -55,16 +57,23 @@ def test_beam_rom_writes_metrics_plots_fields_and_trajectories(finished):
 
 def test_resume_reuses_the_finished_stages(finished):
     run, metrics = finished
-    resumed, again = run_problem("beam-rom", resume=run.dir)
+    resumed, again = run_problem("beam-rom", overrides=["render=false"], resume=run.dir)
     log = (run.dir / "run.log").read_text()
     assert "reusing" in log and resumed.dir == run.dir
     assert again["neural_tip_rms_error_m"] == pytest.approx(metrics["neural_tip_rms_error_m"], rel=1e-12)
 
 
+def test_resume_refuses_changes_to_finished_stages(finished):
+    run, _ = finished
+    with pytest.raises(ValueError, match="cannot change latent_dim"):
+        run_problem("beam-rom", overrides=["latent_dim=2"], resume=run.dir)
+
+
 def test_dataset_of_another_mesh_is_refused(finished, tmp_path):
     run, _ = finished
     with pytest.raises(ValueError, match="its mesh .* is not the configured mesh"):
-        run_problem("beam-rom", overrides=[f"dataset={run.dir / 'dataset.h5'}", "n_steps=2"], root=tmp_path)
+        run_problem("beam-rom", overrides=[f"dataset={run.dir / 'dataset.h5'}", "n_steps=2", "render=false"],
+                    root=tmp_path)
 
 
 @pytest.mark.parametrize("override, message", [
