@@ -208,7 +208,13 @@ def fitted_cubature(config: Config, run, beam, prefix: MassBasis, snapshots, ful
 
 
 # --- stage 4: the held-out scenario ---------------------------------------------------------
-def timed(run, integrator, initial, config: Config, desc: str, save_partial=None):
+def timed(run, integrator, initial, config: Config, desc: str):
+    """Simulate the held-out scenario; on failure the trajectory so far goes to <desc>_partial.npz."""
+    def save_partial(trajectory) -> Path:
+        path = run.dir / f"{desc.replace(' ', '_')}_partial.npz"
+        np.savez(path, **trajectory.arrays())
+        return path
+
     started = time.perf_counter()
     try:
         trajectory = simulate(integrator, initial, config.dt, config.n_steps, config.max_halvings,

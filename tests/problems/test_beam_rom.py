@@ -76,6 +76,25 @@ def test_dataset_of_another_mesh_is_refused(finished, tmp_path):
                     root=tmp_path)
 
 
+def test_failing_reduced_run_saves_its_trajectory_so_far(finished, monkeypatch):
+    from hodphys.fem import NewtonFailure
+    from hodphys.rom import ReducedIntegrator
+
+    step = ReducedIntegrator.step
+
+    def failing_after_a_while(self, state, dt):
+        if state.time > 0.045:
+            raise NewtonFailure("synthetic failure")
+        return step(self, state, dt)
+
+    monkeypatch.setattr(ReducedIntegrator, "step", failing_after_a_while)
+    run, _ = finished
+    with pytest.warns(RuntimeWarning, match="synthetic failure"), \
+            pytest.raises(RuntimeError, match=r"after 1 halvings .*saved in .*pca_partial.npz"):
+        run_problem("beam-rom", overrides=["render=false", "max_halvings=1"], resume=run.dir)
+    assert np.load(run.dir / "pca_partial.npz")["times"] == pytest.approx([0, 0.01, 0.02, 0.03, 0.04, 0.05])
+
+
 @pytest.mark.parametrize("override, message", [
     ("rom_integrator=rk4", "config key 'rom_integrator': expected one of"),
     ("latent_dim=30", "expected 1 ≤ latent_dim < prefix_size"),
