@@ -64,8 +64,10 @@ def fold_normalisation(net: nn.Sequential, normalisation: Normalisation) -> nn.S
     folded = copy.deepcopy(net)
     linears = [layer for layer in folded.modules() if isinstance(layer, nn.Linear)]
     first, last = linears[0], linears[-1]
+
     def as_tensor(array: np.ndarray) -> torch.Tensor:
         return torch.as_tensor(array, dtype=first.weight.dtype)
+
     with torch.no_grad():
         first.weight.div_(as_tensor(normalisation.q_scale))
         first.bias.sub_(first.weight @ as_tensor(normalisation.q_shift))
