@@ -209,21 +209,29 @@ def fitted_cubature(config: Config, run, beam, prefix: MassBasis, snapshots, ful
 
 # --- stage 4: the held-out scenario ---------------------------------------------------------
 def timed(run, integrator, initial, config: Config, desc: str):
-    """Simulate the held-out scenario; on failure the trajectory so far goes to <desc>_partial.npz."""
+    """Simulate the held-out scenario; returns the trajectory and the median seconds per step
+    (robust to other jobs on a shared machine). On failure the trajectory so far goes to
+    <desc>_partial.npz."""
     def save_partial(trajectory) -> Path:
         path = run.dir / f"{desc.replace(' ', '_')}_partial.npz"
         np.savez(path, **trajectory.arrays())
         return path
 
-    started = time.perf_counter()
+    clock: list[float] = []
+
+    def clocked(steps):
+        for step in run.progress(steps, total=config.n_steps, desc=desc):
+            clock.append(time.perf_counter())
+            yield step
+        clock.append(time.perf_counter())
+
     try:
         trajectory = simulate(integrator, initial, config.dt, config.n_steps, config.max_halvings,
-                              save_partial=save_partial,
-                              progress=lambda steps: run.progress(steps, total=config.n_steps, desc=desc))
+                              save_partial=save_partial, progress=clocked)
     except SimulationError as failure:
         run.log.error("%s: %s", desc, failure)
         raise
-    return trajectory, (time.perf_counter() - started) / config.n_steps
+    return trajectory, float(np.median(np.diff(clock)))
 
 
 def full_order(config: Config, run, beam, load):
