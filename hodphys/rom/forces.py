@@ -79,6 +79,8 @@ class ElementForces:
             geometry, shape_gradients=np.ascontiguousarray(geometry.shape_gradients[:, :, elements]),
             volumes=geometry.volumes[elements], nodes=np.arange(4 * c).reshape(c, 4).T.copy())
         self.element_basis, self.element_offset = element_rows(body, basis, elements)
+        # w_e U_e stacked over elements, (c·12, p): fixed, so built once
+        self.weighted_basis = (self.element_basis * weights[:, None, None]).reshape(-1, basis.size)
 
     @property
     def size(self) -> int:
@@ -96,7 +98,8 @@ class ElementForces:
 
     def force(self, z: np.ndarray) -> np.ndarray:
         """F(z) (p,)."""
-        return self.weights @ self.contributions(z)
+        stress = self.body.material.stress(self._deformation(z))
+        return self.geometry.nodal_forces(stress).reshape(12, -1).T.reshape(-1) @ self.weighted_basis
 
     def evaluate(self, z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(F (p,), K (p, p)) at z (p,)."""
@@ -104,11 +107,9 @@ class ElementForces:
         material = self.body.material
         forces = self.geometry.nodal_forces(material.stress(deformation)).reshape(12, -1)
         stiffness = self.geometry.element_stiffness(material.elasticity(deformation))  # (12, 12, c)
-        p = self.basis.size
-        weighted_basis = (self.element_basis * self.weights[:, None, None]).reshape(-1, p)  # (c·12, p)
-        force = forces.T.reshape(-1) @ weighted_basis
+        force = forces.T.reshape(-1) @ self.weighted_basis
         stiff_basis = stiffness.transpose(2, 0, 1) @ self.element_basis          # (c, 12, p)
-        reduced = weighted_basis.T @ stiff_basis.reshape(-1, p)
+        reduced = self.weighted_basis.T @ stiff_basis.reshape(-1, self.basis.size)
         return force, 0.5 * (reduced + reduced.T)
 
     def energy(self, z: np.ndarray) -> float:
