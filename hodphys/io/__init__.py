@@ -5,10 +5,15 @@ pyvista is imported only inside ``render_deformed``, so the other writers work w
 """
 from hodphys.io.fields import read_pvd, write_vtu_series
 from hodphys.io.plots import plot_time_series
-from hodphys.io.render import render_deformed, rendering_available, rendering_unavailable
+from hodphys.io.render import (
+    render_deformed,
+    render_side_by_side,
+    rendering_available,
+    rendering_unavailable,
+)
 from hodphys.io.snapshots import SnapshotWriter, Snapshots, TrajectoryRecord, read_snapshots
 
 __all__ = [
-    "read_pvd", "write_vtu_series", "plot_time_series", "render_deformed", "rendering_available",
+    "read_pvd", "write_vtu_series", "plot_time_series", "render_deformed", "render_side_by_side", "rendering_available",
     "rendering_unavailable", "SnapshotWriter", "Snapshots", "TrajectoryRecord", "read_snapshots",
 ]

@@ -43,7 +43,7 @@ def rendering_unavailable() -> str | None:
     try:
         import pyvista  # noqa: F401
     except ImportError:
-        return "pyvista is not installed (pip install 'hodphys[render]')"
+        return "pyvista is not installed (pip install pyvista; it is a dependency of hodphys)"
     with tempfile.TemporaryDirectory() as scratch:
         png = Path(scratch) / "probe.png"
         try:
@@ -61,37 +61,78 @@ def rendering_available() -> bool:
     return rendering_unavailable() is None
 
 
-def render_deformed(path: str | Path, points: np.ndarray, cells: np.ndarray,
-                    displacement: np.ndarray, title: str = "",
-                    window_size: tuple[int, int] = (1400, 600)) -> Path:
-    """PNG of the mesh moved by ``displacement`` (a, 3), coloured by |u|, over the undeformed
-    outline; points (a, 3), cells (e, 4). Raises RuntimeError when rendering is unavailable."""
-    reason = rendering_unavailable()
-    if reason is not None:
-        raise RuntimeError(f"render_deformed: off-screen rendering is unavailable: {reason}")
-    import pyvista
-
+def _add_deformed(plotter, pyvista, points: np.ndarray, cells: np.ndarray, displacement: np.ndarray,
+                  color_limits: tuple[float, float] | None = None) -> None:
+    """The undeformed outline and the deformed mesh coloured by |u| in the plotter's current view."""
     if displacement.shape != points.shape:
-        raise ValueError(f"render_deformed: expected displacement of shape {points.shape} (like "
-                         f"points), got {displacement.shape}")
+        raise ValueError(f"render: expected displacement of shape {points.shape} (like points), got "
+                         f"{displacement.shape}")
     reference = pyvista.UnstructuredGrid({pyvista.CellType.TETRA: cells}, points)
     deformed = pyvista.UnstructuredGrid({pyvista.CellType.TETRA: cells}, points + displacement)
     deformed.point_data["|u| [m]"] = np.linalg.norm(displacement, axis=1)
-    plotter = pyvista.Plotter(off_screen=True, window_size=window_size)
-    plotter.set_background("white")
     plotter.add_mesh(reference.extract_feature_edges(), color="grey", opacity=0.5)
-    plotter.add_mesh(deformed, scalars="|u| [m]", cmap="viridis", show_edges=True,
+    plotter.add_mesh(deformed, scalars="|u| [m]", cmap="viridis", show_edges=True, clim=color_limits,
                      edge_color="black", line_width=0.5,
                      scalar_bar_args={"color": "black", "vertical": True})
-    if title:
-        plotter.add_text(title, color="black", font_size=12)
     plotter.view_xz()                    # side view: x to the right, z up
     plotter.camera.azimuth = 25
     plotter.camera.elevation = 20
     plotter.reset_camera()
     plotter.camera.zoom(1.5)
+
+
+def _pyvista():
+    reason = rendering_unavailable()
+    if reason is not None:
+        raise RuntimeError(f"render: off-screen rendering is unavailable: {reason}")
+    import pyvista
+
+    return pyvista
+
+
+def _screenshot(plotter, path: str | Path) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     plotter.screenshot(path)
     plotter.close()
     return path
+
+
+def render_deformed(path: str | Path, points: np.ndarray, cells: np.ndarray,
+                    displacement: np.ndarray, title: str = "",
+                    window_size: tuple[int, int] = (1400, 600)) -> Path:
+    """PNG of the mesh moved by ``displacement`` (a, 3), coloured by |u|, over the undeformed
+    outline; points (a, 3), cells (e, 4). Raises RuntimeError when rendering is unavailable."""
+    pyvista = _pyvista()
+    if displacement.shape != points.shape:
+        raise ValueError(f"render_deformed: expected displacement of shape {points.shape} (like "
+                         f"points), got {displacement.shape}")
+    plotter = pyvista.Plotter(off_screen=True, window_size=window_size)
+    plotter.set_background("white")
+    _add_deformed(plotter, pyvista, points, cells, displacement)
+    if title:
+        plotter.add_text(title, color="black", font_size=12)
+    return _screenshot(plotter, path)
+
+
+def render_side_by_side(path: str | Path, points: np.ndarray, cells: np.ndarray,
+                        displacements: dict[str, np.ndarray], title: str = "",
+                        panel_size: tuple[int, int] = (1400, 450)) -> Path:
+    """PNG with one panel per labelled displacement (a, 3) of the same mesh, stacked top to bottom
+    (slender bodies fill the width), on one colour scale (e.g. full order above reduced models)."""
+    pyvista = _pyvista()
+    if not displacements:
+        raise ValueError("render_side_by_side: expected at least one displacement, got none")
+    for name, displacement in displacements.items():
+        if displacement.shape != points.shape:
+            raise ValueError(f"render_side_by_side: expected displacement of shape {points.shape} (like "
+                             f"points) for {name!r}, got {displacement.shape}")
+    largest = max(float(np.linalg.norm(u, axis=1).max()) for u in displacements.values())
+    plotter = pyvista.Plotter(off_screen=True, shape=(len(displacements), 1),
+                              window_size=(panel_size[0], panel_size[1] * len(displacements)))
+    plotter.set_background("white")
+    for row, (name, displacement) in enumerate(displacements.items()):
+        plotter.subplot(row, 0)
+        _add_deformed(plotter, pyvista, points, cells, displacement, (0.0, largest))
+        plotter.add_text(f"{name}  {title}" if row == 0 and title else name, color="black", font_size=11)
+    return _screenshot(plotter, path)

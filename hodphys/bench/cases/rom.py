@@ -1,0 +1,155 @@
+"""ROM cases (issue 13): one implicit step of the cantilever by full order, PCA-ROM and neural ROM
+(± cubature), and the decoder derivative calls inside the reduced Newton (engines vs torch.func).
+
+* ``rom-step-coarse`` / ``rom-step-fine``: one implicit-Euler step (dt = 0.01 s, Newton rtol
+  1e-9, same as the full-order solver) from each model's own state 0.05 s into a tap (each has
+  simulated the first five steps itself), on beam_coarse.vtu (1440
+  DOFs) / beam_fine.vtu (19440 DOFs; the coarse mesh in quick mode). The decoders (r = 6, a
+  30-mode prefix) are fitted to a small training set made first (the closure trained briefly:
+  timing does not depend on how well). Every contender returns the tip displacement after the step;
+  the check is loose (20 %, reduced vs full physics; only a smoke test in quick mode, whose tiny
+  training set and 20-tet cubature are crude), the point is the time.
+* ``rom-decoder-jet``: the value, Jacobian and Hessian of a closure h: 6 → 64 → 64 → 24 (what
+  each reduced Newton iteration needs); ``rom-decoder-third-order``: wᵀ∇³h[v, v, ·] for the six
+  rows w = columns of G (the Euler–Lagrange Jacobian's third-order term).
+"""
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import torch
+from threadpoolctl import threadpool_limits
+
+import hodphys as hp
+from hodphys.bench.references import baselines as base
+from hodphys.bench.nets import engine_contenders, randn, tanh_mlp
+from hodphys.bench.registry import BenchEnv, BenchSpec, bench_case
+from hodphys.fem import (
+    Cantilever,
+    LoadHistory,
+    NeoHookean,
+    State,
+    make_integrator,
+    read_mesh,
+    simulate,
+)
+from hodphys.rom import (
+    Cubature,
+    Decoder,
+    EulerLagrangeEuler,
+    MassBasis,
+    ReducedModel,
+    fit_cubature,
+    mass_pca,
+)
+from hodphys.rom.training import ClosureConfig, fit_neural_decoder
+from hodphys.io.runs import Run
+
+MESH_DIR = Path(__file__).resolve().parents[3] / "meshes"
+LATENT, PREFIX, DT = 6, 30, 0.01
+
+
+def _training_set(beam: Cantilever, env: BenchEnv) -> np.ndarray:
+    """Full-order snapshots (T, n) of a few taps of different directions."""
+    snapshots = []
+    for angle in np.linspace(0, 2 * np.pi, env.size(4, 2), endpoint=False):
+        load = LoadHistory(beam.gravity(), beam.tip_force([0, 50 * np.cos(angle), 50 * np.sin(angle)]), 0.1)
+        integrator = make_integrator("implicit-euler", beam.body, load)
+        trajectory = simulate(integrator, integrator.initial_state(), DT, env.size(40, 20))
+        snapshots.append(np.array(trajectory.displacements))
+    return np.concatenate(snapshots)
+
+
+def _decoders(beam: Cantilever, snapshots: np.ndarray, env: BenchEnv) -> tuple[Decoder, Decoder]:
+    prefix = mass_pca(snapshots, beam.body.mass, PREFIX)
+    leading = MassBasis(prefix.offset, prefix.basis[:, :LATENT], prefix.mass_basis[:, :LATENT],
+                        prefix.singular_values[:LATENT])
+    config = ClosureConfig(adam_steps=env.size(300, 20), optimizer_steps=env.size(50, 5), plots=False)
+    with tempfile.TemporaryDirectory() as scratch:
+        run = Run.create("bench-rom-closure", config, root=scratch)
+        neural, _ = fit_neural_decoder(prefix, snapshots, LATENT, run, config)
+        run.close()
+    return Decoder(leading, LATENT), neural
+
+
+def _step_case(mesh: str, env: BenchEnv) -> BenchSpec:
+    beam = Cantilever.build(read_mesh(MESH_DIR / mesh), NeoHookean.from_young_poisson(1e7, 0.3), 1000.0)
+    with threadpool_limits(limits=1):
+        snapshots = _training_set(beam, env)
+        pca, neural = _decoders(beam, snapshots, env)
+        cubature = fit_cubature(beam.body, neural.basis, neural.basis.coordinates(snapshots[::2]),
+                                tolerance=0.01, max_elements=env.size(150, 20))
+    load = LoadHistory(beam.gravity(), beam.tip_force([0, 35.0, 25.0]), 0.12)
+    full = make_integrator("implicit-euler", beam.body, load)
+    contenders = {"full order": _stepper(beam, full, _state_after(full, full.initial_state()), None)}
+    for name, decoder, rule in (("PCA-ROM", pca, None), ("neural ROM", neural, None),
+                                ("neural ROM + cubature", neural, cubature)):
+        if rule is not None and rule.basis is not decoder.basis:
+            rule = Cubature(beam.body, decoder.basis, rule.elements, rule.weights, rule.training_error)
+        reduced = EulerLagrangeEuler(ReducedModel.build(beam.body, decoder, load, rule))
+        contenders[name] = _stepper(beam, reduced, _state_after(reduced, reduced.initial_state()), decoder)
+    return BenchSpec(f"one implicit step (dt = {DT} s, Newton rtol 1e-9) of the cantilever on {mesh}, "
+                     f"{beam.body.n_free} DOFs; ROMs r = {LATENT}, prefix {PREFIX}, cubature "
+                     f"{cubature.size} tets; result: tip displacement", contenders,
+                     reference="full order", tolerance=1.0 if env.quick else 0.2)
+
+
+def _state_after(integrator, initial: State, steps: int = 5) -> State:
+    """The integrator's own state 0.05 s into the tap (each model steps from where it would be)."""
+    trajectory = simulate(integrator, initial, DT, steps)
+    velocity = trajectory.velocities[-1]
+    acceleration = (velocity - trajectory.velocities[-2]) / DT
+    return State(trajectory.times[-1], trajectory.displacements[-1], velocity, acceleration)
+
+
+def _stepper(beam: Cantilever, integrator, state: State, decoder: Decoder | None):
+    """One step from state, returning the tip displacement (3,) as a float64 tensor."""
+    def step() -> torch.Tensor:
+        with threadpool_limits(limits=1):
+            new_state, _ = integrator.step(state, DT)
+        u = new_state.displacement if decoder is None else decoder.decode(new_state.displacement)
+        return torch.from_numpy(beam.tip_displacement(u))
+
+    return step
+
+
+@bench_case("rom-step-coarse", group="rom")
+def step_coarse(env: BenchEnv) -> BenchSpec:
+    """Per-step time on the paper-sized beam (1440 DOFs)."""
+    return _step_case("beam_coarse.vtu", env)
+
+
+@bench_case("rom-step-fine", group="rom")
+def step_fine(env: BenchEnv) -> BenchSpec:
+    """Per-step time on the fine beam (19440 DOFs); the coarse one in quick mode."""
+    return _step_case("beam_coarse.vtu" if env.quick else "beam_fine.vtu", env)
+
+
+def _closure(env: BenchEnv):
+    widths = [LATENT, env.size(64, 8), env.size(64, 8), PREFIX - LATENT]
+    return tanh_mlp(widths, env), randn(env, 1, LATENT)
+
+
+@bench_case("rom-decoder-jet", group="rom")
+def decoder_jet(env: BenchEnv) -> BenchSpec:
+    """Hessian of the closure h at one latent point (value and Jacobian come in the same pass)."""
+    model, x = _closure(env)
+    contenders = engine_contenders(lambda method: hp.hessian(model, x, method=method), model, x, "hessian")
+    contenders["torch.func"] = base.func_hessian(model, x)
+    return BenchSpec(f"Hessian of the closure {LATENT}→64→64→{PREFIX - LATENT} at one q", contenders)
+
+
+@bench_case("rom-decoder-third-order", group="rom")
+def decoder_third_order(env: BenchEnv) -> BenchSpec:
+    """wᵀ∇³h[v, v, ·] for r rows w (the Euler–Lagrange Newton's third-order term), one call."""
+    model, x = _closure(env)
+    rows = x.expand(LATENT, LATENT)
+    v = randn(env, 1, LATENT, seed=2).expand(LATENT, LATENT)
+    w = randn(env, LATENT, PREFIX - LATENT, seed=3)
+    contenders = engine_contenders(lambda method: hp.directional_grad(model, rows, [v, v], w, method=method),
+                                   model, rows, "directional_grad", vs=[v, v], w=w)
+    contenders["torch.func"] = base.func_directional_grad(model, rows, v, w)
+    return BenchSpec(f"wᵀ∇³h[v, v, ·] of the closure {LATENT}→64→64→{PREFIX - LATENT}, {LATENT} rows",
+                     contenders)
