@@ -39,11 +39,14 @@ def load_problem_file(path: str | Path) -> ModuleType:
     # dataclasses resolve string annotations (from __future__ import annotations) through
     # sys.modules[cls.__module__], so the module must be registered before it runs
     sys.modules[spec.name] = module
+    sys.path.insert(0, str(path.parent.resolve()))  # a problem file may import modules beside it
     try:
         spec.loader.exec_module(module)
     except BaseException:
         del sys.modules[spec.name]
         raise
+    finally:
+        sys.path.remove(str(path.parent.resolve()))
     missing = [name for name in ("NAME", "Config", "main") if not hasattr(module, name)]
     if missing:
         raise ValueError(f"problem file {path} must define NAME, Config and main(config, run); "

@@ -82,7 +82,7 @@ class Geometry:
 
     def parts(self) -> list[str]:
         """The names of the boundary parts (plus "boundary", all of the spatial boundary)."""
-        return [BOUNDARY, *dict.fromkeys(n for p in self.pieces() for n in (p.name, *p.aliases))]
+        return list(dict.fromkeys([BOUNDARY, *(n for p in self.pieces() for n in (p.name, *p.aliases))]))
 
     def pieces_of(self, part: str) -> list[Piece]:
         """The pieces of a part; ValueError names the known parts."""
