@@ -62,7 +62,7 @@ def metrics(problem, model: nn.Module) -> dict[str, Any]:
     out: dict[str, Any] = {}
     coefficients = getattr(model, "coefficients", None)
     if coefficients is not None:
-        out.update({f"coefficient_{k}": float(v) for k, v in coefficients.items()})
+        out.update({f"coefficient_{k}": float(v.detach()) for k, v in coefficients.items()})
     x = points(problem)
     truth = truth_at(problem, x)
     if truth is None:

@@ -9,7 +9,8 @@ L = Σ_terms w · mean r², "pde" (the residual at interior points) plus one per
                       conditions=[Dirichlet(0.0), Initial(lambda x: -torch.sin(pi * x[:, :1]))])
 
 ``pde(f)`` reads the partials named in ``needs`` (one :func:`hodphys.partials` call), the input
-columns (``f["x"]``, (N, 1)) and trainable ``coefficients`` (``f["nu"]``), and returns (N, ·).
+columns (``f["x"]``, (N, 1)), the points (``f["points"]``, (N, d)) and trainable ``coefficients``
+(``f["nu"]``), and returns (N, ·).
 A subclass may define ``residual(model, x)`` instead (and ``exact(x)``): the older box problems
 ``Problem(config, bounds, outputs)`` with Dirichlet data from ``boundary_values`` still work.
 """
@@ -141,8 +142,9 @@ class Problem:
         return hp.laplacian(self.network(model), x, method=self.config.derivative_method)
 
     def fields(self, model: nn.Module, x: Tensor) -> dict[str, Tensor]:
-        """What ``pde`` reads: the partials of ``needs``, input columns and coefficients."""
-        fields = {name: x[:, i:i + 1] for i, name in enumerate(self.inputs)}
+        """What ``pde`` reads: the partials of ``needs``, input columns (and "points", x itself) and
+        coefficients."""
+        fields = {"points": x, **{name: x[:, i:i + 1] for i, name in enumerate(self.inputs)}}
         if isinstance(model, PinnModel):
             fields.update(model.coefficients.items())
         fields.update(self.partials(model, x, self.needs) if self.needs else {})
