@@ -69,12 +69,13 @@ def _line(problem, model: nn.Module, run: Run) -> list[Path]:
 
 
 def _plane(problem, model: nn.Module, run: Run) -> list[Path]:
-    grid_x, grid_y, points = evaluation.plane(problem)
+    table = _table_grid(problem)
+    grid_x, grid_y, points = table[:3] if table is not None else evaluation.plane(problem)
     shape = (problem.outputs, *grid_x.shape)
     inside = problem.geometry.contains(points.double()).reshape(grid_x.shape).numpy()
     prediction = _numpy(problem.predict(model, points)).T.reshape(shape)
+    reference = table[3] if table is not None else None
     truth = _truth(problem, points[problem.geometry.contains(points.double())])
-    reference = None
     if truth is not None:
         reference = np.full(shape, np.nan)
         reference[:, inside] = _numpy(truth).T
@@ -91,6 +92,23 @@ def _plane(problem, model: nn.Module, run: Run) -> list[Path]:
             fields[f"{name}_exact"], fields[f"{name}_error"] = reference[k], np.abs(prediction[k] - reference[k])
     written.append(write_grid_vtu(run.path("fields.vtu"), grid_x.numpy(), grid_y.numpy(), fields))
     return written
+
+
+def _table_grid(problem):
+    """A 2-D reference table on (part of) a tensor grid as (X, Y, points, values (m, n_y, n_x)),
+    NaN where the table has no row; None without a table or when it is scattered."""
+    if problem.reference is None or problem.geometry.dim != 2:
+        return None
+    table, values = (torch.as_tensor(t).double() for t in problem.reference)
+    xs, ix = table[:, 0].unique(return_inverse=True)
+    ys, iy = table[:, 1].unique(return_inverse=True)
+    if len(xs) * len(ys) > 4 * len(table):
+        return None
+    grid_x, grid_y = torch.meshgrid(xs, ys, indexing="xy")
+    grid = np.full((problem.outputs, len(ys), len(xs)), np.nan)
+    grid[:, iy.numpy(), ix.numpy()] = values.numpy().T
+    points = torch.stack([grid_x.flatten(), grid_y.flatten()], -1)
+    return grid_x, grid_y, problem._to(points), grid
 
 
 def _maps(problem, gx, gy, inside, prediction, reference, path: Path) -> Path:
