@@ -33,7 +33,8 @@ def square(conditions, **kw):
 
 def terms_of(problem, model, seed=0):
     batch = problem.sample(torch.Generator().manual_seed(seed))
-    return batch, *problem.loss(model, batch)
+    loss, terms = problem.loss(model, batch)
+    return batch, loss.detach(), {k: v.detach() for k, v in terms.items()}
 
 
 @pytest.mark.parametrize("method", ["auto", "reverse", "analytic-forward", "multicomplex", "autograd"])
