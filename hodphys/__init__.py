@@ -19,6 +19,7 @@ from hodphys.api import (
     hvp,
     jacobian,
     laplacian,
+    partials,
 )
 from hodphys.engines import ENGINES, register_engine
 from hodphys.engines.rules import register_rule
@@ -27,6 +28,6 @@ __version__ = "0.1.0"
 
 __all__ = [
     "jacobian", "hessian", "laplacian", "hvp", "directional", "directional_grad",
-    "dim_derivative", "divergence", "derivatives", "Derivatives", "explain",
+    "dim_derivative", "divergence", "derivatives", "partials", "Derivatives", "explain",
     "ENGINES", "register_engine", "register_rule", "multicomplex", "analytic", "hollow", "nn",
 ]

@@ -38,6 +38,7 @@ def _import(path: Path, name: str) -> ModuleType:
     # dataclasses resolve string annotations (from __future__ import annotations) through
     # sys.modules[cls.__module__], so the module must be registered before it runs
     sys.modules[spec.name] = module
+    sys.path.insert(0, str(path.parent.resolve()))  # a problem file may import modules beside it
     try:
         spec.loader.exec_module(module)
     except SyntaxError as err:
@@ -48,6 +49,8 @@ def _import(path: Path, name: str) -> ModuleType:
         del sys.modules[spec.name]
         mark_problem_code(err, path)
         raise
+    finally:
+        sys.path.remove(str(path.parent.resolve()))
     return module
 
 

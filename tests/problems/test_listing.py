@@ -11,7 +11,7 @@ def test_list_shows_both_poisson_problems(capsys):
 def test_unknown_problem_and_unknown_key_list_what_exists(capsys, tmp_path):
     assert main(["run", "poison", "--runs", str(tmp_path)]) == 2
     err = capsys.readouterr().err
-    assert "unknown problem 'poison'; known: [" in err and "'poisson', 'poisson-nd'" in err
+    assert "unknown problem 'poison'; known: [" in err and "'poisson'" in err and "'poisson-nd'" in err
     assert main(["run", "poisson-nd", "--set", "dimension=20", "--runs", str(tmp_path)]) == 2
     err = capsys.readouterr().err
     assert "unknown config key(s) ['dimension']" in err and "'dim'" in err and "'n_interior'" in err

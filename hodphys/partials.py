@@ -1,0 +1,270 @@
+"""``hp.partials``: exactly the partial derivatives a PDE residual names, in one pass.
+
+Glossary: N points, d inputs, m outputs. A spec names what the residual reads, by the names of
+the inputs (default x, y, z for d ≤ 3, else x1 … xd) and outputs (default u for m = 1, else
+u0 … u{m−1}):
+
+    "u"          the value u(x)                     (N, 1)
+    "u_t"        ∂u/∂t                             (N, 1)
+    "u_xx"       ∂²u/∂x²;  "u_xy" = ∂²u/∂x∂y        (N, 1)
+    "lap(u)"     Δu = Σ_i ∂²u/∂x_i² over every input but one named t    (N, 1)
+
+Every entry is an (N, 1) column, so ``d["u_t"] + d["u"] * d["u_x"]`` stays (N, 1).
+
+Two ways to compute them, ranked by the shared cost model when ``method="auto"``:
+
+* ``"reverse"`` — batched reverse mode (``torch.autograd.grad`` of Σ_N u_k, one backward pass per
+  output with first partials and one per Hessian row a second partial needs): cheapest when a
+  residual reads a few first derivatives and few second ones;
+* an engine of the registry (``hp.derivatives`` asks it for the value, the Jacobian and the
+  Hessian or Laplacian in one sweep): cheapest for Laplacians in many inputs or many outputs.
+
+:class:`hodphys.nn.HardConstraint` models u = g(x) + ℓ(x)·N(x) are served by the product rule
+over N's partials from any engine (g and ℓ are small closed forms: reverse mode).
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
+
+import torch
+from torch import Tensor, nn
+
+from hodphys import engines
+from hodphys.engines import cost
+from hodphys.nn.transforms import HardConstraint
+from hodphys.request import make_request
+
+REVERSE = "reverse"
+_LAPLACIAN = re.compile(r"^lap\((.+)\)$")
+REVERSE_ROWS = (1.0, 1.5)  # rows a first / second-order backward pass pushes per sample (forward = 1), fitted
+REVERSE_OPS = (2.0, 4.0)  # tensor ops per layer of a first / second-order backward pass, fitted
+
+
+@dataclass(frozen=True)
+class Plan:
+    """A parsed spec: per name what it is — ("value", k), ("first", k, i), ("second", k, i, j) with
+    i ≤ j, or ("lap", k) — and the inputs Δ sums over."""
+
+    inputs: tuple[str, ...]
+    outputs: tuple[str, ...]
+    terms: dict[str, tuple]
+    spatial: tuple[int, ...]
+    first: frozenset = field(default=frozenset())  # (k, i)
+    second: frozenset = field(default=frozenset())  # (k, i, j), i ≤ j
+    laplacian: frozenset = field(default=frozenset())  # k
+
+    def hessian_rows(self) -> list[tuple[int, int]]:
+        """(k, i): the Hessian rows ∇(∂u_k/∂x_i) reverse mode differentiates (few as it can)."""
+        rows: list[tuple[int, int]] = [(k, i) for k in sorted(self.laplacian) for i in self.spatial]
+        for k, i, j in sorted(self.second):
+            if (k, i) not in rows and (k, j) not in rows:
+                rows.append((k, i))
+        return rows
+
+
+def default_names(prefix: str, count: int, short: str) -> tuple[str, ...]:
+    """x, y, z (or u) for few, else x1 … xd (u0 … u{m−1})."""
+    if count <= len(short):
+        return tuple(short[:count])
+    return tuple(f"{prefix}{k + (prefix == 'x')}" for k in range(count))
+
+
+def _split(call: str, spec: str, names: Sequence[str], what: str) -> tuple[int, str]:
+    """The longest output name spec starts with, and the rest."""
+    for k, name in sorted(enumerate(names), key=lambda kv: -len(kv[1])):
+        if spec == name or spec.startswith(name + "_"):
+            return k, spec[len(name) + 1:]
+    raise ValueError(f"{call}: {spec!r} names no {what}; expected one of {list(names)} "
+                     f"(e.g. {names[0]!r}, '{names[0]}_x', 'lap({names[0]})')")
+
+
+def _indices(call: str, spec: str, rest: str, inputs: Sequence[str]) -> list[int]:
+    """The inputs a derivative suffix names, e.g. "xt" → [0, 1] (longest names first)."""
+    out: list[int] = []
+    while rest:
+        match = next(((i, n) for i, n in sorted(enumerate(inputs), key=lambda kv: -len(kv[1]))
+                      if rest.startswith(n)), None)
+        if match is None:
+            raise ValueError(f"{call}: {spec!r}: {rest!r} names no input; inputs are {list(inputs)}")
+        out.append(match[0])
+        rest = rest[len(match[1]):]
+    if len(out) > 2:
+        raise ValueError(f"{call}: {spec!r} is a derivative of order {len(out)}; hp.partials computes "
+                         f"orders ≤ 2 (use hp.directional for higher ones)")
+    return out
+
+
+def parse(call: str, spec: Sequence[str], inputs: Sequence[str], outputs: Sequence[str]) -> Plan:
+    """Check a spec against the input and output names; ValueError names the bad entry."""
+    if isinstance(spec, str) or not spec:
+        raise ValueError(f"{call}: expected a non-empty list of names such as ['u_t', 'u_xx'], got {spec!r}")
+    spatial = tuple(i for i, n in enumerate(inputs) if n != "t")
+    terms, first, second, lap = {}, set(), set(), set()
+    for name in spec:
+        matched = _LAPLACIAN.match(name)
+        if matched:
+            k, rest = _split(call, matched.group(1), outputs, "output")
+            if rest:
+                raise ValueError(f"{call}: {name!r}: expected lap(<output>), e.g. 'lap({outputs[0]})'")
+            terms[name] = ("lap", k)
+            lap.add(k)
+            continue
+        k, rest = _split(call, name, outputs, "output")
+        index = _indices(call, name, rest, inputs)
+        if len(index) == 0:
+            terms[name] = ("value", k)
+        elif len(index) == 1:
+            terms[name] = ("first", k, index[0])
+            first.add((k, index[0]))
+        else:
+            i, j = sorted(index)
+            terms[name] = ("second", k, i, j)
+            second.add((k, i, j))
+    return Plan(tuple(inputs), tuple(outputs), terms, spatial, frozenset(first), frozenset(second), frozenset(lap))
+
+
+# --- reverse mode -----------------------------------------------------------------------------
+def _grad(y: Tensor, x: Tensor, create_graph: bool) -> Tensor:
+    """∂(Σ y)/∂x (N, d); zeros where y does not depend on x (a constant g or ℓ, say)."""
+    if not y.requires_grad:
+        return torch.zeros_like(x)
+    return torch.autograd.grad(y, x, create_graph=create_graph, allow_unused=True, materialize_grads=True)[0]
+
+
+def _reverse(model: Callable[[Tensor], Tensor], x: Tensor, plan: Plan) -> dict[str, Tensor]:
+    """Value, gradients and Hessian rows by batched torch.autograd.grad (samples are independent)."""
+    keep_graph = torch.is_grad_enabled()
+    need_second = bool(plan.second or plan.laplacian)
+    with torch.enable_grad():
+        xr = x if x.requires_grad else x.detach().requires_grad_(True)
+        u = model(xr)
+        grad_outputs = sorted({k for k, _ in plan.first} | {k for k, _, _ in plan.second} | set(plan.laplacian))
+        grads = {k: _grad(u[:, k].sum(), xr, keep_graph or need_second) for k in grad_outputs}
+        rows = {(k, i): _grad(grads[k][:, i].sum(), xr, keep_graph) for k, i in plan.hessian_rows()}
+    out = {}
+    for name, term in plan.terms.items():
+        kind, k = term[0], term[1]
+        if kind == "value":
+            out[name] = u[:, k:k + 1]
+        elif kind == "first":
+            out[name] = grads[k][:, term[2]:term[2] + 1]
+        elif kind == "second":
+            i, j = term[2], term[3]
+            row = rows[(k, i)][:, j] if (k, i) in rows else rows[(k, j)][:, i]
+            out[name] = row.unsqueeze(1)
+        else:
+            out[name] = sum(rows[(k, i)][:, i] for i in plan.spatial).unsqueeze(1)
+    return out if keep_graph else {k: v.detach() for k, v in out.items()}
+
+
+def reverse_cost(model: nn.Module, n: int, d: int, plan: Plan) -> float:
+    """The cost model's estimate for :func:`_reverse`: a forward row, 2 rows per first-order and 4 per
+    second-order backward pass, and their tensor ops (same currency as the engines' costs)."""
+    sizes = cost.network_sizes(model, d)
+    passes_1 = len({k for k, _ in plan.first} | {k for k, _, _ in plan.second} | set(plan.laplacian))
+    passes_2 = len(plan.hessian_rows())
+    rows = 1 + REVERSE_ROWS[0] * passes_1 + REVERSE_ROWS[1] * passes_2
+    ops = 2 + REVERSE_OPS[0] * passes_1 + REVERSE_OPS[1] * passes_2
+    return cost.sweep(n, rows, sizes) + cost.launches(sizes, 1, ops)
+
+
+# --- engines ------------------------------------------------------------------------------------
+def _want(plan: Plan) -> dict[str, bool]:
+    """The flags of hp.derivatives that cover the plan (the Hessian when Δ skips t or a 2nd partial is asked)."""
+    everything = len(plan.spatial) == len(plan.inputs)
+    hessian = bool(plan.second) or (bool(plan.laplacian) and not everything)
+    return {"jacobian": bool(plan.first), "hessian": hessian, "laplacian": bool(plan.laplacian) and not hessian}
+
+
+def _from_engine(model: nn.Module, x: Tensor, plan: Plan, method: str) -> dict[str, Tensor]:
+    from hodphys.api import derivatives
+
+    res = derivatives(model, x, method=method, **_want(plan))
+    out = {}
+    for name, term in plan.terms.items():
+        kind, k = term[0], term[1]
+        if kind == "value":
+            column = res.value[:, k]
+        elif kind == "first":
+            column = res.jacobian[:, k, term[2]]
+        elif kind == "second":
+            column = res.hessian[:, k, term[2], term[3]]
+        elif res.hessian is not None:
+            column = sum(res.hessian[:, k, i, i] for i in plan.spatial)
+        else:
+            column = res.laplacian[:, k]
+        out[name] = column.unsqueeze(1)
+    return out
+
+
+def engine_costs(model: nn.Module, x: Tensor, plan: Plan) -> dict[str, float]:
+    """The registry's cost estimates for the one hp.derivatives call that covers the plan."""
+    want = frozenset(k for k, on in _want(plan).items() if on)
+    request = make_request("hp.partials(model, x, spec)", "derivatives", model, x, want=want)
+    return dict(engines.choose(request).costs)
+
+
+def choose_method(model: nn.Module, x: Tensor, plan: Plan) -> tuple[str, dict[str, float]]:
+    """The cheapest way (an engine or "reverse") and every estimate."""
+    costs = engine_costs(model, x, plan)
+    costs[REVERSE] = reverse_cost(model, x.shape[0], x.shape[1], plan)
+    return min(costs, key=costs.__getitem__), costs
+
+
+# --- the product rule for hard constraints ----------------------------------------------------------
+def _inner_plan(plan: Plan) -> tuple[Plan, list[str]]:
+    """What N (and g, ℓ) must provide for u = g + ℓ·N: values, first partials along every input a
+    second partial or Δ touches, and those second partials."""
+    dims_of = {k: set() for k in range(len(plan.outputs))}
+    pairs = set(plan.second) | {(k, i, i) for k in plan.laplacian for i in plan.spatial}
+    for k, i in plan.first:
+        dims_of[k].add(i)
+    for k, i, j in pairs:
+        dims_of[k] |= {i, j}
+    names, inputs, outputs = [], plan.inputs, plan.outputs
+    for k, dims in dims_of.items():
+        names.append(outputs[k])
+        names += [f"{outputs[k]}_{inputs[i]}" for i in sorted(dims)]
+    names += sorted({f"{outputs[k]}_{inputs[i]}{inputs[j]}" for k, i, j in pairs})
+    return parse("hp.partials", names, inputs, outputs), names
+
+
+def _constrained(model: HardConstraint, x: Tensor, plan: Plan, method: str) -> dict[str, Tensor]:
+    """Partials of u = g(x) + ℓ(x)·N(x) by Leibniz: u_i = g_i + ℓ_i N + ℓ N_i,
+    u_ij = g_ij + ℓ_ij N + ℓ_i N_j + ℓ_j N_i + ℓ N_ij; N's partials from ``method``."""
+    inner, _ = _inner_plan(plan)
+    n = compute(model.net, x, inner, method)
+    g, ell = (_reverse(lambda z, f=f: model.broadcast(f(z), z), x, inner) for f in (model.offset, model.factor))
+    out = {}
+
+    def second(k: int, i: int, j: int) -> Tensor:
+        key = lambda t: t.get(f"{plan.outputs[k]}_{plan.inputs[min(i, j)]}{plan.inputs[max(i, j)]}")  # noqa: E731
+        o, a, b = plan.outputs[k], f"_{plan.inputs[i]}", f"_{plan.inputs[j]}"
+        return (key(g) + key(ell) * n[o] + ell[o + a] * n[o + b] + ell[o + b] * n[o + a] + ell[o] * key(n))
+
+    for name, term in plan.terms.items():
+        kind, k = term[0], term[1]
+        o = plan.outputs[k]
+        if kind == "value":
+            out[name] = g[o] + ell[o] * n[o]
+        elif kind == "first":
+            a = f"{o}_{plan.inputs[term[2]]}"
+            out[name] = g[a] + ell[a] * n[o] + ell[o] * n[a]
+        elif kind == "second":
+            out[name] = second(k, term[2], term[3])
+        else:
+            out[name] = sum(second(k, i, i) for i in plan.spatial)
+    return out
+
+
+def compute(model: nn.Module, x: Tensor, plan: Plan, method: str) -> dict[str, Tensor]:
+    """The plan's partials with ``method`` ("auto", "reverse" or an engine name)."""
+    if isinstance(model, HardConstraint) and method != REVERSE:
+        return _constrained(model, x, plan, method)
+    if method == "auto":
+        method = choose_method(model, x, plan)[0]
+    if method == REVERSE:
+        return _reverse(model, x, plan)
+    return _from_engine(model, x, plan, method)

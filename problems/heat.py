@@ -1,0 +1,40 @@
+"""Heat u_t = κ u_xx on [0, 1] × [0, 1]: u = 0 at x = 0, an insulated end ∂u/∂x = 0 at x = 1
+(Neumann), u(x, 0) = sin(πx/2). Analytic reference u = exp(−κπ²t/4) sin(πx/2).
+
+    hodphys run heat
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import torch
+
+from hodphys.pinn import Dirichlet, Initial, Neumann, PinnConfig, Problem
+from hodphys.pinn.geometry import Interval, SpaceTime
+from hodphys.train import solve
+
+NAME = "heat"
+DESCRIPTION = "heat equation on [0,1]x[0,1], Dirichlet at x=0, insulated (Neumann) at x=1; analytic reference"
+
+
+@dataclass
+class Config(PinnConfig):
+    kappa: float = 0.4
+    widths: list[int] = field(default_factory=lambda: [32] * 3)
+    n_interior: int = 1000
+    n_boundary: int = 100
+    adam_steps: int = 1500
+    optimizer_steps: int = 500
+
+
+def problem(config: Config) -> Problem:
+    k = config.kappa
+    exact = lambda x: torch.exp(-k * math.pi**2 / 4 * x[:, 1:]) * torch.sin(math.pi / 2 * x[:, :1])  # noqa: E731
+    return Problem(config, SpaceTime(Interval(0, 1), 0, 1), inputs=["x", "t"], exact=exact,
+                   pde=lambda f: f["u_t"] - k * f["u_xx"], needs=["u_t", "u_xx"],
+                   conditions=[Dirichlet(0.0, on="left"), Neumann(0.0, on="right"), Initial(exact)])
+
+
+def main(config: Config, run) -> dict:
+    return solve(problem(config), run)
