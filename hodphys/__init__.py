@@ -19,9 +19,9 @@ from hodphys.api import (
     hvp,
     jacobian,
     laplacian,
-    partials,
 )
 from hodphys.engines import ENGINES, register_engine
+from hodphys.partials import partials
 from hodphys.engines.rules import register_rule
 
 __version__ = "0.1.0"

@@ -14,7 +14,6 @@ from collections.abc import Sequence
 from torch import Tensor, nn
 
 from hodphys import engines
-from hodphys import partials as _partials
 from hodphys.request import Request, check_order, make_request
 
 
@@ -125,29 +124,6 @@ def derivatives(model: nn.Module, x: Tensor, jacobian: bool = True, laplacian: b
     request = make_request(_call("derivatives"), "derivatives", model, x, want=want, options=options)
     out = engines.run(request, method)
     return Derivatives(*(request.unflatten(out.get(name)) for name in Derivatives._fields))
-
-
-def partials(model: nn.Module, x: Tensor, spec: Sequence[str], inputs: Sequence[str] | None = None,
-             outputs: Sequence[str] | None = None, method: str = "auto") -> dict[str, Tensor]:
-    """Exactly the partial derivatives a residual names, each an (N, 1) column, in one pass.
-
-    ``spec`` e.g. ``["u", "u_t", "u_x", "u_xx", "lap(u)"]`` (see :mod:`hodphys.partials`); x is (N, d);
-    ``inputs``/``outputs`` name x's columns and the model's outputs (default x, y, z / u).
-    ``method``: "auto" (cheapest of reverse-mode autograd and the engines), "reverse" or an engine.
-    """
-    call = _call("partials", ", spec")
-    request = make_request(call, "derivatives", model, x)
-    if x.ndim != 2:
-        raise ValueError(f"{call}: expected x of shape (N, d), got {tuple(x.shape)}")
-    inputs = tuple(inputs) if inputs is not None else _partials.default_names("x", request.d, "xyz")
-    outputs = tuple(outputs) if outputs is not None else _partials.default_names("u", request.m, "u")
-    if len(inputs) != request.d or len(outputs) != request.m:
-        raise ValueError(f"{call}: expected {request.d} input names and {request.m} output names, "
-                         f"got inputs={list(inputs)}, outputs={list(outputs)}")
-    if method not in ("auto", _partials.REVERSE, *engines.ENGINES):
-        raise ValueError(f"{call}: unknown method={method!r}; expected 'auto', 'reverse' or one of "
-                         f"{sorted(engines.ENGINES)}")
-    return _partials.compute(model, x, _partials.parse(call, spec, inputs, outputs), method)
 
 
 _EXPLAIN_ARGUMENTS = {"hvp": {"v"}, "directional": {"vs"}, "directional_grad": {"vs", "w"},

@@ -32,6 +32,7 @@ import torch
 from torch import Tensor, nn
 
 from hodphys import engines
+from hodphys.api import derivatives
 from hodphys.engines import cost
 from hodphys.nn.transforms import HardConstraint
 from hodphys.request import make_request
@@ -179,8 +180,6 @@ def _want(plan: Plan) -> dict[str, bool]:
 
 
 def _from_engine(model: nn.Module, x: Tensor, plan: Plan, method: str) -> dict[str, Tensor]:
-    from hodphys.api import derivatives
-
     res = derivatives(model, x, method=method, **_want(plan))
     out = {}
     for name, term in plan.terms.items():
@@ -268,3 +267,26 @@ def compute(model: nn.Module, x: Tensor, plan: Plan, method: str) -> dict[str, T
     if method == REVERSE:
         return _reverse(model, x, plan)
     return _from_engine(model, x, plan, method)
+
+
+def partials(model: nn.Module, x: Tensor, spec: Sequence[str], inputs: Sequence[str] | None = None,
+             outputs: Sequence[str] | None = None, method: str = "auto") -> dict[str, Tensor]:
+    """Exactly the partial derivatives a residual names, each an (N, 1) column, in one pass.
+
+    ``spec`` e.g. ``["u", "u_t", "u_x", "u_xx", "lap(u)"]`` (see :mod:`hodphys.partials`); x is (N, d);
+    ``inputs``/``outputs`` name x's columns and the model's outputs (default x, y, z / u).
+    ``method``: "auto" (cheapest of reverse-mode autograd and the engines), "reverse" or an engine.
+    """
+    call = "hp.partials(model, x, spec)"
+    request = make_request(call, "derivatives", model, x)
+    if x.ndim != 2:
+        raise ValueError(f"{call}: expected x of shape (N, d), got {tuple(x.shape)}")
+    inputs = tuple(inputs) if inputs is not None else default_names("x", request.d, "xyz")
+    outputs = tuple(outputs) if outputs is not None else default_names("u", request.m, "u")
+    if len(inputs) != request.d or len(outputs) != request.m:
+        raise ValueError(f"{call}: expected {request.d} input names and {request.m} output names, "
+                         f"got inputs={list(inputs)}, outputs={list(outputs)}")
+    if method not in ("auto", REVERSE, *engines.ENGINES):
+        raise ValueError(f"{call}: unknown method={method!r}; expected 'auto', 'reverse' or one of "
+                         f"{sorted(engines.ENGINES)}")
+    return compute(model, x, parse(call, spec, inputs, outputs), method)

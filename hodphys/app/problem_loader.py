@@ -15,15 +15,13 @@ so a user's own script is first-class.
 from __future__ import annotations
 
 import dataclasses
-import importlib.util
-import sys
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 from hodphys.app.lifecycle import check_resume_changes, execute, mark_problem_code, prepare_run  # noqa: F401
 from hodphys.errors import InputError
-from hodphys.io.resources import PROBLEMS_DIR
+from hodphys.io.resources import PROBLEMS_DIR, load_python_file
 from hodphys.io.runs import Run
 from hodphys.train import distributed
 
@@ -31,27 +29,16 @@ from hodphys.train import distributed
 def _import(path: Path, name: str) -> ModuleType:
     """Run the file as module ``name``: a syntax error is one InputError with file:line; any other
     exception is the file's own and keeps its traceback (marked as the problem's)."""
-    spec = importlib.util.spec_from_file_location(name, path)
-    if spec is None or path.suffix != ".py":
+    if path.suffix != ".py":
         raise InputError(f"problem file {path}: expected a Python file ending in .py")
-    module = importlib.util.module_from_spec(spec)
-    # dataclasses resolve string annotations (from __future__ import annotations) through
-    # sys.modules[cls.__module__], so the module must be registered before it runs
-    sys.modules[spec.name] = module
-    sys.path.insert(0, str(path.parent.resolve()))  # a problem file may import modules beside it
     try:
-        spec.loader.exec_module(module)
+        return load_python_file(path, name)
     except SyntaxError as err:
-        del sys.modules[spec.name]
         raise InputError(f"problem file {err.filename or path}:{err.lineno}: {type(err).__name__}: "
                          f"{err.msg}" + (f": {err.text.strip()}" if err.text else "")) from None
     except BaseException as err:
-        del sys.modules[spec.name]
         mark_problem_code(err, path)
         raise
-    finally:
-        sys.path.remove(str(path.parent.resolve()))
-    return module
 
 
 def load_problem_file(path: str | Path) -> ModuleType:

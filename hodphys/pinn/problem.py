@@ -95,7 +95,8 @@ class Problem:
             if not isinstance(condition, Condition):
                 raise TypeError(f"Problem: conditions must be Condition objects, got {type(condition).__name__}")
             if condition.name in seen:
-                raise ValueError(f"Problem: two loss terms named {condition.name!r}; give the conditions distinct names")
+                raise ValueError(f"Problem: two loss terms named {condition.name!r}; "
+                                 f"give the conditions distinct names")
             seen.add(condition.name)
             condition.bind(self)
 

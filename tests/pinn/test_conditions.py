@@ -82,7 +82,8 @@ def test_periodic_initial_and_observation_terms():
     assert float(terms["periodic_axis_x"]) == pytest.approx(float((2 * w[0]) ** 2 / 2), rel=1e-12)
     x0 = batch["initial"]
     assert (x0[:, 1] == 0).all()
-    assert float(terms["initial"]) == pytest.approx(float((x0 @ w + b - torch.sin(x0[:, 0])).square().mean()), rel=1e-12)
+    expected = float((x0 @ w + b - torch.sin(x0[:, 0])).square().mean())
+    assert float(terms["initial"]) == pytest.approx(expected, rel=1e-12)
     assert float(terms["initial_rate"]) == pytest.approx(float((w[1] - 0.25) ** 2), rel=1e-12)
     data = ((seen @ w + b) - torch.tensor([1.0, 2.0], dtype=F64)).square().mean()
     assert float(terms["data"]) == pytest.approx(float(data), rel=1e-12)

@@ -19,9 +19,8 @@ from collections.abc import Callable
 import torch
 from torch import Tensor
 
-from hodphys.app.problem_loader import load_problem_file
 from hodphys.bench.registry import BenchEnv, BenchSpec, bench_case
-from hodphys.io.resources import PROBLEMS_DIR
+from hodphys.io.resources import PROBLEMS_DIR, load_python_file
 from hodphys.partials import Plan, parse
 
 SUITE = {"burgers": "burgers.py", "poisson-lshape": "poisson_lshape.py", "kovasznay": "kovasznay.py",
@@ -98,7 +97,7 @@ def _step(problem, model: torch.nn.Module, batch: dict[str, Tensor], partials: P
 
 
 def suite_spec(name: str, env: BenchEnv) -> BenchSpec:
-    module = load_problem_file(PROBLEMS_DIR / SUITE[name])
+    module = load_python_file(PROBLEMS_DIR / SUITE[name], f"hodphys_bench_problem_{name}")
     config = module.Config(dtype="float64" if env.dtype == torch.float64 else "float32")
     if env.quick:
         config.n_interior, config.n_boundary, config.widths = 64, 16, [8, 8]

@@ -55,7 +55,7 @@ class MeshDomain(Geometry):
     def _boundary(self) -> tuple[Tensor, Tensor]:
         """Boundary facets (f, d) of vertex indices and their outward unit normals (f, d)."""
         count: dict[tuple, list] = {}
-        for c, cell in enumerate(self.cells.tolist()):
+        for cell in self.cells.tolist():
             for opposite in range(self.dim + 1):
                 facet = tuple(sorted(v for i, v in enumerate(cell) if i != opposite))
                 count.setdefault(facet, []).append(cell[opposite])

@@ -31,7 +31,8 @@ class Box(Geometry):
     def __init__(self, low: Sequence[float], high: Sequence[float]):
         self.low, self.high = _f64(low).reshape(-1), _f64(high).reshape(-1)
         if self.low.shape != self.high.shape or not bool((self.low < self.high).all()):
-            raise ValueError(f"{type(self).__name__}: expected low < high in every coordinate, got low={low}, high={high}")
+            raise ValueError(f"{type(self).__name__}: expected low < high in every coordinate, "
+                             f"got low={low}, high={high}")
         self.dim = self.low.shape[0]
 
     def sdf(self, x: Tensor) -> Tensor:
@@ -71,7 +72,8 @@ class Ball(Geometry):
         self.centre = _f64(centre).reshape(-1)
         self.dim, self.radius = self.centre.shape[0], float(radius)
         if self.dim not in (2, 3) or not self.radius > 0:
-            raise ValueError(f"Ball: expected a centre in 2 or 3 dimensions and radius > 0, got {list(centre)}, {radius}")
+            raise ValueError(f"Ball: expected a centre in 2 or 3 dimensions and radius > 0, "
+                             f"got {list(centre)}, {radius}")
         self.low, self.high = self.centre - self.radius, self.centre + self.radius
 
     def sdf(self, x: Tensor) -> Tensor:
