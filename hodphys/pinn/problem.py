@@ -43,7 +43,8 @@ class Problem:
         config: a :class:`TrainConfig` subclass (``sampling`` = "uniform"/"sobol"/"halton" if it has one).
         geometry: a :class:`~hodphys.pinn.geometry.Geometry`, or box ``bounds`` [(a_1, b_1), …].
         outputs: m; names: one per output (default u for m = 1, else u0 …).
-        pde, needs: the residual on the named fields and the partials it reads.
+        pde: the residual on the named fields (a dict of (N, 1) partials) → (N, ·).
+        needs: the partials ``pde`` reads (names as in :func:`hodphys.partials.partials`).
         conditions: :class:`~hodphys.pinn.conditions.Condition` objects (names must differ).
         inputs: names of x's columns (default x, y, z; "t" is time: Δ skips it).
         exact: reference u*(x) (N, d) → (N, m); reference: or a table (points (M, d), values (M, m)).

@@ -21,6 +21,7 @@ from hodphys.engines import ENGINES
 from hodphys.errors import InputError
 from hodphys.memory_limit import check_bytes
 from hodphys.nn.activations import ACTIVATIONS
+from hodphys.partials import REVERSE
 
 DTYPES = {"float32": torch.float32, "float64": torch.float64}
 OPTIMIZERS = ("lbfgs", "newton-krylov", "none")
@@ -77,9 +78,9 @@ def validate(config: TrainConfig) -> None:
         if getattr(config, key) not in allowed:
             raise InputError(f"config key {key!r}: expected one of {list(allowed)}, "
                              f"got {getattr(config, key)!r}")
-    if config.derivative_method != "auto" and config.derivative_method not in ENGINES:
-        raise InputError(f"config key 'derivative_method': expected 'auto' or one of {sorted(ENGINES)}, "
-                         f"got {config.derivative_method!r}")
+    if config.derivative_method not in ("auto", REVERSE, *ENGINES):
+        raise InputError(f"config key 'derivative_method': expected 'auto', {REVERSE!r} or one of "
+                         f"{sorted(ENGINES)}, got {config.derivative_method!r}")
     positive = ("n_interior", "n_boundary", "lbfgs_history", "lbfgs_chunk", "nk_batches",
                 "nk_cg_iters", "checkpoint_every", "keep_checkpoints", "log_every", "eval_every",
                 "grid_size", "eval_points")
