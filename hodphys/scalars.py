@@ -27,6 +27,17 @@ def transforms_active() -> bool:
     return _functorch_active()
 
 
+_function_modes = getattr(torch._C, "_is_torch_function_mode_enabled", lambda: True)
+
+
+def plain_values(x: Tensor) -> bool:
+    """Whether x's values may be computed outside torch (NumPy) and wrapped back: a plain CPU
+    tensor that needs no autograd graph, seen by no transform, torch-function mode (a recording,
+    e.g. the analytic engine's replay) or dispatch mode, and not traced by torch.compile."""
+    return (type(x) is Tensor and x.device.type == "cpu" and not x.requires_grad and not _functorch_active()
+            and not _function_modes() and not _dispatch_modes() and not torch.compiler.is_compiling())
+
+
 _CACHE: dict[tuple[float, torch.dtype, torch.device], Tensor] = {}
 _CACHE_LIMIT = 4096  # distinct constants; a program varying a step size per call stays bounded
 

@@ -238,12 +238,17 @@ class Jet:
         tangents.mul_(f[1])
         return rows
 
+    def _keeps(self) -> bool:
+        """Whether σ on this jet keeps its derivatives for a backward sweep (:func:`keeps_derivatives`)."""
+        value = self.value
+        return not self.scratch and keeps_derivatives(self.n_tangents, value.numel() * value.element_size())
+
     def _derivatives(self, fn: ElementwiseFunction, need: int) -> list[Tensor]:
         """[σ, σ′, …, σ⁽ⁿᵉᵉᵈ⁾] at the value; a jet saved for a backward sweep keeps one more (``memo``,
         without σ itself) for the adjoint of this σ when :func:`keeps_derivatives` says. Otherwise
         the adjoint recomputes them and no memory is held."""
         value = self.value
-        keep = not self.scratch and keeps_derivatives(self.n_tangents, value.numel() * value.element_size())
+        keep = self._keeps()
         f = fn.derivatives(value, need + 1 if keep else need)
         if keep:
             self.memo = (fn, [None, *f[1:]])
@@ -256,6 +261,9 @@ class Jet:
         rows = self.rows
         need = 0 if rows is None else 3 if self.triples is not None else 2 if second else 1
         in_place = self._writable(rows)
+        if need == 1 and not self._keeps():  # first order: σ′·rows in one fused op (ElementwiseFunction.chain)
+            value, out = fn.chain(self.value, rows, out=rows if in_place else None)
+            return self._like(value, out)
         f = self._derivatives(fn, need)
         if need == 0:
             return self._like(f[0], None)
