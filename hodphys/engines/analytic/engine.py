@@ -94,7 +94,7 @@ class _Analytic:
     @staticmethod
     def replay_settings() -> tuple:
         """The size thresholds a recorded run took its branches by (:mod:`hodphys.engines.analytic.replay`)."""
-        return jet.MEMO_BYTES, jet.MEMO_TANGENTS, jet.OUTER_WORK, jet.LEAN_OUTER, sweep.STACK_BYTES
+        return jet.MEMO_BYTES, jet.MEMO_TANGENTS, jet.OUTER_WORK, jet.LEAN_OUTER, jet.ONEDNN_ROWS, sweep.STACK_BYTES
 
     def compute(self, request: Request) -> Tensor:
         """``request.quantity``; small batches replay a recording of the ops (:mod:`.replay`)."""
