@@ -11,6 +11,7 @@ from dataclasses import asdict, dataclass
 from collections.abc import Callable
 
 import torch
+from threadpoolctl import threadpool_limits
 
 import hodphys
 from hodphys.bench import memory, timing
@@ -142,6 +143,7 @@ def run_bench(options: BenchOptions, log: Callable[[str], None] = lambda line: N
     cases = select_cases(options.group, options.cases)
     threads = torch.get_num_threads()
     torch.set_num_threads(options.threads)
+    blas = threadpool_limits(options.threads, user_api="blas")  # NumPy's BLAS on as many threads as torch
     try:
         results = []
         for i, case in enumerate(cases, 1):
@@ -159,6 +161,7 @@ def run_bench(options: BenchOptions, log: Callable[[str], None] = lambda line: N
                                 "error": f"{type(err).__name__}: {err}"})
     finally:
         torch.set_num_threads(threads)
+        blas.restore_original_limits()
     return {"meta": metadata(options, env), "cases": results}
 
 

@@ -1,24 +1,39 @@
-"""Kernel choices of the analytic engine: the oneDNN GEMM for many graph-free float32 rows."""
+"""GEMM kernel choice for derivative rows: OpenBLAS or oneDNN for many graph-free float32 rows."""
+import pytest
 import torch
 
 import hodphys as hp
-from hodphys.engines.analytic import jet
+from threadpoolctl import threadpool_limits
+
+from hodphys.engines import kernels
 
 
-def test_rows_linear_matches_torch_linear_on_both_paths():
+@pytest.mark.parametrize("blas_threads", [1, 2])  # NumPy's OpenBLAS when its threads match torch's, else oneDNN
+def test_rows_linear_matches_torch_linear_on_every_path(blas_threads):
     g = torch.Generator().manual_seed(0)
     rows, weight = torch.randn(9, 300, 64, generator=g), torch.randn(48, 64, generator=g)
-    assert rows.numel() >= jet.ONEDNN_ROWS * 64  # the oneDNN path
-    torch.testing.assert_close(jet.rows_linear(rows, weight), torch.nn.functional.linear(rows, weight),
-                               rtol=1e-5, atol=1e-5)
+    bias = torch.randn(48, generator=g)
+    assert rows.numel() >= kernels.BIG_ROWS * 64
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        with threadpool_limits(blas_threads, user_api="blas"):
+            assert kernels.openblas_matches_torch() == (blas_threads == 1)
+            out = kernels.rows_linear(rows, weight)
+            biased = kernels.rows_linear(rows, weight, bias)
+    finally:
+        torch.set_num_threads(threads)
+    assert out.shape == (9, 300, 48)
+    torch.testing.assert_close(out, torch.nn.functional.linear(rows, weight), rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(biased, torch.nn.functional.linear(rows, weight, bias), rtol=1e-5, atol=1e-5)
     small = rows[:1, :10]
-    assert torch.equal(jet.rows_linear(small, weight), torch.nn.functional.linear(small, weight))
+    assert torch.equal(kernels.rows_linear(small, weight), torch.nn.functional.linear(small, weight))
 
 
 def test_rows_linear_keeps_the_graph_where_one_is_needed():
     weight = torch.randn(8, 16, requires_grad=True)
     rows = torch.randn(4, 1024, 16)
-    out = jet.rows_linear(rows, weight)
+    out = kernels.rows_linear(rows, weight)
     (g,) = torch.autograd.grad(out.sum(), weight)
     torch.testing.assert_close(g, rows.sum((0, 1)).expand(8, 16), rtol=1e-4, atol=1e-3)
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from hodphys.engines import kernels
 from hodphys.engines.analytic import jet, replay, sweep
 from hodphys.engines.analytic.cost import analytic_cost
 from hodphys.engines.analytic.jet import OUTER, TRACE, Jet, Triples, use_outer
@@ -94,7 +95,7 @@ class _Analytic:
     @staticmethod
     def replay_settings() -> tuple:
         """The size thresholds a recorded run took its branches by (:mod:`hodphys.engines.analytic.replay`)."""
-        return jet.MEMO_BYTES, jet.MEMO_TANGENTS, jet.OUTER_WORK, jet.LEAN_OUTER, jet.ONEDNN_ROWS, sweep.STACK_BYTES
+        return jet.MEMO_BYTES, jet.MEMO_TANGENTS, jet.OUTER_WORK, jet.LEAN_OUTER, kernels.BIG_ROWS, sweep.STACK_BYTES
 
     def compute(self, request: Request) -> Tensor:
         """``request.quantity``; small batches replay a recording of the ops (:mod:`.replay`)."""

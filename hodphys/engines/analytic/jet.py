@@ -29,7 +29,8 @@ import torch
 from torch import Tensor
 
 from hodphys.elementwise import ElementwiseFunction
-from hodphys.scalars import graph_free, scalar, transforms_active
+from hodphys.engines.kernels import rows_linear
+from hodphys.scalars import scalar, transforms_active
 
 TRACE = "trace"
 OUTER = "outer"
@@ -37,23 +38,6 @@ MEMO_BYTES = 1 << 14  # a saved jet keeps its σ derivatives while its value is 
 MEMO_TANGENTS = 16  # or while it has at least this many tangent rows
 OUTER_WORK = 2048  # all p² pairs while N·p² stays below this (measured: above it the upper triangle wins)
 LEAN_OUTER = 3  # from this many tangents, σ on all-pairs rows skips the P² products (two ops more, P× less memory)
-
-
-ONEDNN_ROWS = 2048  # rows (K·N) from which the derivative rows' GEMM goes to oneDNN (see rows_linear)
-_onednn_linear = getattr(getattr(torch.ops, "mkldnn", None), "_linear_pointwise", None)
-
-
-def rows_linear(rows: Tensor, weight: Tensor) -> Tensor:
-    """rows (K, N, w) @ Wᵀ: torch's linear, or oneDNN's for many float32 CPU rows without a graph.
-
-    On this AVX-512 AMD CPU MKL's SGEMM runs its AVX2 path: oneDNN is 1.1–1.2× faster on
-    (≥ 2048 rows) × 128…200 × 128…200 and slower on small ones (per-call setup); it has no
-    autograd formula, so rows or weights that need a graph always take torch's."""
-    if (_onednn_linear is not None and rows.dtype == torch.float32 and not weight.requires_grad
-            and rows.numel() >= ONEDNN_ROWS * rows.shape[-1] and graph_free(rows)
-            and torch.backends.mkldnn.is_available()):
-        return _onednn_linear(rows, weight, None, "none", [], "")
-    return torch.nn.functional.linear(rows, weight)
 
 
 def keeps_derivatives(n_tangents: int, value_bytes: int) -> bool:
@@ -182,7 +166,7 @@ class Jet:
     def linear(self, weight: Tensor, bias: Tensor | None = None) -> Jet:
         """u ↦ W u + b: the value with the bias, every row without; W (w_out, w)."""
         rows = None if self.rows is None else rows_linear(self.rows, weight)
-        return self._like(torch.nn.functional.linear(self.value, weight, bias), rows)
+        return self._like(rows_linear(self.value, weight, bias), rows)
 
     def scale(self, c: float) -> Jet:
         c = scalar(c, self.value)
