@@ -63,3 +63,19 @@ def test_forward_hessian_over_upper_blocks_matches_torch_func(monkeypatch, block
     for _ in range(3):  # the third call replays the recording
         h = hp.hessian(model, x, method="analytic-forward")
         assert (h - ref).norm() / ref.norm() <= 1e-12
+
+
+@pytest.mark.parametrize("m", [1, 3])
+def test_backward_hessian_accumulating_sites_in_place_matches_torch_func(monkeypatch, m):
+    from hodphys.engines.analytic import sweep
+    monkeypatch.setattr(sweep, "STACK_BYTES", 0)  # every site contracted on its own: baddbmm_ into the total
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Linear(6, 10), torch.nn.ELU(), torch.nn.Linear(10, 10), torch.nn.Tanh(),
+                                torch.nn.Linear(10, 10), torch.nn.Sigmoid(), torch.nn.Linear(10, m)).double()
+    x = torch.randn(4, 6, dtype=torch.float64)
+    ref = torch.func.vmap(torch.func.hessian(lambda v: model(v[None])[0]))(x)
+    for trainable in (False, True):  # with a graph the sum is formed out of place
+        model.requires_grad_(trainable)
+        h = hp.hessian(model, x, method="analytic-backward")
+        assert (h - ref.detach()).norm() / ref.norm() <= 1e-12
+        assert h.requires_grad == trainable
