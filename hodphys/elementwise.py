@@ -31,7 +31,7 @@ import torch
 from numpy.polynomial import polynomial as npoly
 from torch import Tensor, nn
 
-from hodphys.scalars import scalar
+from hodphys.scalars import plain_values, scalar
 
 __all__ = [
     "ElementwiseFunction", "Tanh", "Sigmoid", "Softplus", "Exp", "Log", "Sin", "Cos", "ELU",
@@ -84,6 +84,13 @@ class ElementwiseFunction:
     def derivatives(self, x: Tensor, n: int) -> list[Tensor]:
         raise NotImplementedError
 
+    def chain(self, x: Tensor, rows: Tensor, out: Tensor | None = None) -> tuple[Tensor, Tensor]:
+        """σ(x) and σ′(x)·rows (rows (K, *x.shape), or anything broadcasting against x), the
+        product written into ``out`` when given. Functions torch has a fused backward kernel for
+        override this: σ′·rows in one op, without forming σ′."""
+        f = self.derivatives(x, 1)
+        return f[0], (f[1] * rows if out is None else torch.mul(rows, f[1], out=out))
+
     def __call__(self, x: Tensor) -> Tensor:
         return self.derivatives(x, 0)[0]
 
@@ -107,6 +114,30 @@ def _polynomial_ode_derivatives(f: Tensor, u_value: Tensor, u: tuple[float, ...]
     return out
 
 
+def _backward_op(op, rows: Tensor, *args, out: Tensor | None = None) -> Tensor:
+    """σ′·rows by torch's fused activation-backward kernel ``op(rows, *args)`` (σ′ never formed;
+    differentiable, with vmap rules), into ``out`` through its ``grad_input`` overload."""
+    if out is None:
+        return op(rows, *args)
+    return op.grad_input(rows, *args, grad_input=out)
+
+
+FAST_TANH_MIN = 1 << 14  # entries: below this the op's dispatch, not its kernel, is the cost
+
+
+def tanh(x: Tensor) -> Tensor:
+    """torch.tanh, exact to ≤ 1 ulp of it and 7× faster for large float32 CPU tensors.
+
+    torch 2.13's CPU float32 tanh runs a scalar loop (≈ 2.7 ns an entry on one core, against
+    0.45 ns for its sigmoid); NumPy's SIMD tanh takes ≈ 0.4 ns, 1.4 ulp from the exact value and
+    ≤ 1 ulp from torch's (tested). It is used where that is safe — :func:`hodphys.scalars.plain_values`:
+    no autograd graph, no transform, mode or compiler sees the values — and torch.tanh elsewhere.
+    """
+    if x.dtype == torch.float32 and x.numel() >= FAST_TANH_MIN and plain_values(x):
+        return torch.from_numpy(np.tanh(x.numpy()))
+    return torch.tanh(x)
+
+
 @dataclass(frozen=True)
 class Tanh(ElementwiseFunction):
     """tanh; f' = 1 − f²."""
@@ -115,10 +146,14 @@ class Tanh(ElementwiseFunction):
     nondecreasing: ClassVar[bool] = True
 
     def derivatives(self, x: Tensor, n: int) -> list[Tensor]:
-        t = torch.tanh(x)
+        t = tanh(x)
         one = scalar(1.0, t)
         u = torch.addcmul(one, t, t, value=-1.0) if isinstance(one, Tensor) else 1.0 - t * t
         return _polynomial_ode_derivatives(t, u, (1.0, 0.0, -1.0), n)
+
+    def chain(self, x: Tensor, rows: Tensor, out: Tensor | None = None) -> tuple[Tensor, Tensor]:
+        t = tanh(x)
+        return t, _backward_op(torch.ops.aten.tanh_backward, rows, t, out=out)
 
 
 def _sigmoid_derivatives(x: Tensor, n: int) -> list[Tensor]:
@@ -135,6 +170,10 @@ class Sigmoid(ElementwiseFunction):
 
     def derivatives(self, x: Tensor, n: int) -> list[Tensor]:
         return _sigmoid_derivatives(x, n)
+
+    def chain(self, x: Tensor, rows: Tensor, out: Tensor | None = None) -> tuple[Tensor, Tensor]:
+        s = torch.sigmoid(x)
+        return s, _backward_op(torch.ops.aten.sigmoid_backward, rows, s, out=out)
 
 
 @dataclass(frozen=True)
@@ -233,12 +272,21 @@ class ELU(ElementwiseFunction):
     nondecreasing: ClassVar[bool] = True
 
     def derivatives(self, x: Tensor, n: int) -> list[Tensor]:
+        """σ = torch's own elu; e = α·exp(min(x, 0)) is σ′ for x ≤ 0 and every higher derivative
+        there (all of them one tensor), 0 above; σ′ = 1 above, which e already is when α = 1."""
+        out = [torch.nn.functional.elu(x, self.alpha)]
+        if n == 0:
+            return out
+        e = torch.exp(x.clamp(max=0.0))
+        if self.alpha != 1.0:
+            e = e * scalar(self.alpha, x)
         positive = x > 0
-        e = self.alpha * torch.exp(torch.where(positive, torch.zeros_like(x), x))
-        out = [torch.where(positive, x, e - self.alpha)]
-        for k in range(1, n + 1):
-            out.append(torch.where(positive, torch.full_like(x, 1.0 if k == 1 else 0.0), e))
-        return out
+        first = e if self.alpha == 1.0 else e.masked_fill(positive, 1.0)
+        return out + [first] + [e.masked_fill(positive, 0.0)] * (n - 1)
+
+    def chain(self, x: Tensor, rows: Tensor, out: Tensor | None = None) -> tuple[Tensor, Tensor]:
+        return (torch.nn.functional.elu(x, self.alpha),
+                _backward_op(torch.ops.aten.elu_backward, rows, self.alpha, 1.0, 1.0, False, x, out=out))
 
 
 @dataclass(frozen=True)
@@ -250,6 +298,9 @@ class SiLU(ElementwiseFunction):
     def derivatives(self, x: Tensor, n: int) -> list[Tensor]:
         s = _sigmoid_derivatives(x, n)
         return [x * s[0]] + [x * s[k] + k * s[k - 1] for k in range(1, n + 1)]
+
+    def chain(self, x: Tensor, rows: Tensor, out: Tensor | None = None) -> tuple[Tensor, Tensor]:
+        return torch.nn.functional.silu(x), _backward_op(torch.ops.aten.silu_backward, rows, x, out=out)
 
 
 @dataclass(frozen=True)

@@ -27,6 +27,24 @@ def transforms_active() -> bool:
     return _functorch_active()
 
 
+_function_modes = getattr(torch._C, "_is_torch_function_mode_enabled", lambda: True)
+
+
+def graph_free(x: Tensor) -> bool:
+    """Whether x may go through a torch op without an autograd formula or batching rule (a oneDNN
+    kernel): a plain CPU tensor that needs no autograd graph, seen by no transform or dispatch
+    mode and not traced by torch.compile (torch-function modes, e.g. a replay's recording, see
+    the op like any other)."""
+    return (type(x) is Tensor and x.device.type == "cpu" and not x.requires_grad and not _functorch_active()
+            and not _dispatch_modes() and not torch.compiler.is_compiling())
+
+
+def plain_values(x: Tensor) -> bool:
+    """Whether x's values may be computed outside torch (NumPy) and wrapped back: :func:`graph_free`
+    and seen by no torch-function mode either (a recording could not repeat a NumPy call)."""
+    return graph_free(x) and not _function_modes()
+
+
 _CACHE: dict[tuple[float, torch.dtype, torch.device], Tensor] = {}
 _CACHE_LIMIT = 4096  # distinct constants; a program varying a step size per call stays bounded
 

@@ -25,6 +25,7 @@ CASES = [
     (ew.Sin(), torch.sin, GRID),
     (ew.Cos(), torch.cos, GRID),
     (ew.ELU(alpha=0.7), lambda x: F.elu(x, 0.7), torch.cat([GRID, torch.tensor([-1e-3, 1e-3], dtype=torch.float64)])),
+    (ew.ELU(), F.elu, torch.cat([GRID, torch.tensor([-1e-3, 1e-3], dtype=torch.float64)])),
     (ew.SiLU(), F.silu, torch.cat([GRID, EXTREMES])),
     (ew.Identity(), lambda x: x, GRID),
 ]
@@ -99,3 +100,46 @@ def test_register_elementwise_teaches_every_engine():
     ours = hp.laplacian(model, x, method="multicomplex")
     ref = hp.laplacian(model, x, method="autograd")
     assert (ours - ref).abs().max() <= 1e-12 * ref.abs().max()
+
+
+@pytest.mark.parametrize("fn,torch_fn,x", CASES, ids=IDS)
+@pytest.mark.parametrize("dtype,tol", [(torch.float64, 1e-14), (torch.float32, 1e-6)])
+def test_chain_is_value_and_first_derivative_times_rows(fn, torch_fn, x, dtype, tol):
+    x = x.to(dtype)
+    rows = torch.randn(3, *x.shape, dtype=dtype, generator=torch.Generator().manual_seed(0))
+    f = fn.derivatives(x, 1)
+    value, product = fn.chain(x, rows)
+    torch.testing.assert_close(value, f[0], rtol=tol, atol=tol)
+    torch.testing.assert_close(product, f[1] * rows, rtol=tol, atol=tol)
+    out = rows.clone()
+    _, written = fn.chain(x, out, out=out)  # in place: σ′·rows over the rows themselves
+    assert written.data_ptr() == out.data_ptr()
+    torch.testing.assert_close(out, f[1] * rows, rtol=tol, atol=tol)
+
+
+def _ulps(a, b):
+    """|a − b| in units of the float32 spacing at |b|."""
+    spacing = torch.nextafter(b.abs(), torch.tensor(float("inf"))) - b.abs()
+    return ((a.double() - b.double()).abs() / spacing.double()).max().item()
+
+
+def test_fast_float32_tanh_is_within_2_ulp_of_torch_and_of_the_exact_value():
+    x = torch.cat([torch.linspace(-12, 12, 200_001), torch.logspace(-38, 1.3, 40_000),
+                   -torch.logspace(-38, 1.3, 40_000), torch.tensor([0.0, -0.0])])
+    assert x.numel() >= ew.FAST_TANH_MIN
+    fast = ew.tanh(x)
+    assert _ulps(fast, torch.tanh(x)) <= 2
+    assert _ulps(fast, torch.tanh(x.double()).float()) <= 2
+    assert torch.equal(torch.signbit(fast), torch.signbit(x)) and fast.abs().max() == 1.0
+
+
+def test_tanh_keeps_torch_where_autograd_or_transforms_see_it():
+    x = torch.linspace(-3, 3, ew.FAST_TANH_MIN, dtype=torch.float64, requires_grad=True)
+    (g,) = torch.autograd.grad(ew.tanh(x).sum(), x)  # float64 and a graph: torch.tanh
+    torch.testing.assert_close(g, 1 - torch.tanh(x.detach()) ** 2)
+    x32 = x.detach().float().requires_grad_()
+    assert ew.tanh(x32).grad_fn is not None
+    batched = vmap(ew.tanh)(x32.detach().reshape(4, -1))
+    assert torch.equal(batched, torch.tanh(x32.detach().reshape(4, -1)))
+    small = torch.linspace(-3, 3, 10)
+    assert torch.equal(ew.tanh(small), torch.tanh(small))

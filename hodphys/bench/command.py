@@ -24,6 +24,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="untimed repetitions first (default 2; 1 with --quick)")
     parser.add_argument("--min-time", type=float, default=None, metavar="SECONDS",
                         help="a sample repeats fast contenders until it lasts this long (default 0.05; 0 with --quick)")
+    parser.add_argument("--clock", choices=("wall", "cpu"), default="wall",
+                        help="time by the wall clock (default) or by the process's CPU time (a shared machine)")
     parser.add_argument("--threads", type=int, default=1, help="torch.set_num_threads (default 1)")
     parser.add_argument("--dtype", choices=sorted(DTYPES), default="float32")
     parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
@@ -41,7 +43,7 @@ def options_from(args: argparse.Namespace) -> BenchOptions:
         cases=tuple(args.case), quick=args.quick,
         repeat=args.repeat if args.repeat is not None else (3 if args.quick else 7),
         warmup=args.warmup if args.warmup is not None else (1 if args.quick else 2),
-        threads=args.threads, dtype=args.dtype, device=args.device,
+        threads=args.threads, clock=args.clock, dtype=args.dtype, device=args.device,
         memory=args.memory if args.memory is not None else not args.quick,
         min_time=args.min_time if args.min_time is not None else (0.0 if args.quick else 0.05),
     )

@@ -20,13 +20,19 @@ def tanh_mlp(widths: Sequence[int], env: BenchEnv, seed: int = 0, trainable: boo
     the foundation cases measure derivative evaluation alone, so no contender records a graph
     for the parameters.
     """
+    return mlp(widths, env, nn.Tanh, seed, trainable)
+
+
+def mlp(widths: Sequence[int], env: BenchEnv, activation: Callable[[], nn.Module], seed: int = 0,
+        trainable: bool = False) -> nn.Sequential:
+    """:func:`tanh_mlp` with another activation between the Linear layers (e.g. ``nn.ELU``)."""
     if len(widths) < 2:
-        raise ValueError(f"tanh_mlp: expected at least an input and an output width, got {list(widths)}")
+        raise ValueError(f"mlp: expected at least an input and an output width, got {list(widths)}")
     torch.manual_seed(seed)
     layers: list[nn.Module] = []
     for i, (fan_in, fan_out) in enumerate(zip(widths[:-1], widths[1:])):
         if i:
-            layers.append(nn.Tanh())
+            layers.append(activation())
         layers.append(nn.Linear(fan_in, fan_out))
     model = nn.Sequential(*layers).to(device=env.device, dtype=env.dtype)
     return model.requires_grad_(trainable)

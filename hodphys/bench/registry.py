@@ -22,6 +22,11 @@ from hodphys.metrics import relative_error
 TOLERANCE = {torch.float32: 1e-4, torch.float64: 1e-10}
 
 
+class CaseSkipped(Exception):
+    """Raised by a case's build when it cannot run here (an optional contender package is absent);
+    the message says what to install. The case is reported as skipped, not as a failure."""
+
+
 @dataclass(frozen=True)
 class BenchEnv:
     """Where and how a case runs: device, dtype, and ``quick`` (tiny sizes for smoke tests)."""

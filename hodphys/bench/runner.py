@@ -11,10 +11,11 @@ from dataclasses import asdict, dataclass
 from collections.abc import Callable
 
 import torch
+from threadpoolctl import threadpool_limits
 
 import hodphys
 from hodphys.bench import memory, timing
-from hodphys.bench.registry import TOLERANCE, BenchCase, BenchEnv, BenchSpec, select_cases
+from hodphys.bench.registry import TOLERANCE, BenchCase, BenchEnv, BenchSpec, CaseSkipped, select_cases
 
 DTYPES = {"float32": torch.float32, "float64": torch.float64}
 
@@ -33,6 +34,7 @@ class BenchOptions:
     device: str = "cpu"
     memory: bool = True
     min_time: float = 0.05
+    clock: str = "wall"
 
 
 def make_env(options: BenchOptions) -> BenchEnv:
@@ -41,6 +43,9 @@ def make_env(options: BenchOptions) -> BenchEnv:
         raise ValueError(f"hodphys bench: unknown --dtype {options.dtype!r}; expected one of {sorted(DTYPES)}")
     if options.device not in ("cpu", "cuda"):
         raise ValueError(f"hodphys bench: unknown --device {options.device!r}; expected 'cpu' or 'cuda'")
+    if options.clock not in timing.CLOCKS or (options.clock == "cpu" and options.device != "cpu"):
+        raise ValueError(f"hodphys bench: --clock {options.clock!r} needs one of {sorted(timing.CLOCKS)}, "
+                         f"and 'cpu' only with --device cpu")
     if options.device == "cuda" and not torch.cuda.is_available():
         raise ValueError("hodphys bench --device cuda: CUDA is not available on this machine")
     if options.repeat < 5 and not options.quick:
@@ -94,7 +99,8 @@ def run_case(case: BenchCase, env: BenchEnv, options: BenchOptions) -> dict:
     tolerance = spec.tolerance if spec.tolerance is not None else TOLERANCE[env.dtype]
     rows = _evaluate(spec, tolerance)
     runnable = {name: fn for name, fn in spec.contenders.items() if rows[name]["error"] is None}
-    times, number = timing.interleaved(runnable, options.repeat, options.warmup, _sync(env), options.min_time)
+    times, number = timing.interleaved(runnable, options.repeat, options.warmup, _sync(env), options.min_time,
+                                       timing.CLOCKS[options.clock])
     reference = timing.summarize(times[spec.reference])["median"]
     for name, seconds in times.items():
         stats = timing.summarize(seconds)
@@ -137,12 +143,17 @@ def run_bench(options: BenchOptions, log: Callable[[str], None] = lambda line: N
     cases = select_cases(options.group, options.cases)
     threads = torch.get_num_threads()
     torch.set_num_threads(options.threads)
+    blas = threadpool_limits(options.threads, user_api="blas")  # NumPy's BLAS on as many threads as torch
     try:
         results = []
         for i, case in enumerate(cases, 1):
             log(f"[{i}/{len(cases)}] {case.name}")
             try:
                 results.append(run_case(case, env, options))
+            except CaseSkipped as skip:
+                log(f"  {case.name} skipped: {skip}")
+                results.append({"name": case.name, "group": case.group, "description": "(skipped)",
+                                "reference": None, "tolerance": None, "contenders": [], "skipped": str(skip)})
             except Exception as err:  # one broken case is reported; the others still run and are saved
                 log(f"  {case.name} failed: {type(err).__name__}: {err}")
                 results.append({"name": case.name, "group": case.group, "description": "(could not run)",
@@ -150,6 +161,7 @@ def run_bench(options: BenchOptions, log: Callable[[str], None] = lambda line: N
                                 "error": f"{type(err).__name__}: {err}"})
     finally:
         torch.set_num_threads(threads)
+        blas.restore_original_limits()
     return {"meta": metadata(options, env), "cases": results}
 
 

@@ -49,8 +49,12 @@ def calls_per_sample(seconds: float, min_time: float) -> int:
     return max(1, math.ceil(min_time / seconds))
 
 
+CLOCKS = {"wall": time.perf_counter, "cpu": time.process_time}
+
+
 def interleaved(contenders: dict[str, Callable[[], object]], repeat: int, warmup: int,
-                sync: Callable[[], None] = lambda: None, min_time: float = 0.0
+                sync: Callable[[], None] = lambda: None, min_time: float = 0.0,
+                clock: Callable[[], float] = time.perf_counter
                 ) -> tuple[dict[str, list[float]], dict[str, int]]:
     """Seconds per call of each contender over ``repeat`` timed repetitions after ``warmup`` ones,
     interleaved in the orders of :func:`schedule`.
@@ -59,6 +63,8 @@ def interleaved(contenders: dict[str, Callable[[], object]], repeat: int, warmup
     call so that a sample lasts ≥ min_time (as ``timeit`` does): sub-millisecond contenders get
     samples long enough for the clock and the scheduler, slow ones are called once.
     sync() waits for queued device work (e.g. ``torch.cuda.synchronize``) before each clock read.
+    ``clock``: wall time (default), or the process's CPU time (``time.process_time``: every thread's
+    work, without the time other processes held the core — for a shared machine).
     Returns name → ``repeat`` seconds per call, and name → number.
     """
     check_integers("interleaved", 1, repeat=repeat)
@@ -71,11 +77,11 @@ def interleaved(contenders: dict[str, Callable[[], object]], repeat: int, warmup
             for name in order:
                 collect()
                 sync()
-                start = time.perf_counter()
+                start = clock()
                 for _ in range(number[name]):
                     contenders[name]()
                 sync()
-                seconds = (time.perf_counter() - start) / number[name]
+                seconds = (clock() - start) / number[name]
                 if repetition >= warmup:
                     times[name].append(seconds)
                 else:

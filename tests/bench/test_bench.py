@@ -239,7 +239,7 @@ def test_tanh_mlp_layout_and_frozen_weights():
     assert [type(m).__name__ for m in model] == ["Linear", "Tanh", "Linear"]
     assert all(p.dtype == torch.float64 and not p.requires_grad for p in model.parameters())
     assert all(p.requires_grad for p in tanh_mlp([2, 3], BenchEnv(), trainable=True).parameters())
-    with pytest.raises(ValueError, match=r"tanh_mlp: expected at least an input and an output width, got \[2\]"):
+    with pytest.raises(ValueError, match=r"mlp: expected at least an input and an output width, got \[2\]"):
         tanh_mlp([2], BenchEnv())
 
 

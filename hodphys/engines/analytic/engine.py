@@ -15,9 +15,10 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from hodphys.engines import kernels
 from hodphys.engines.analytic import jet, replay, sweep
 from hodphys.engines.analytic.cost import analytic_cost
-from hodphys.engines.analytic.jet import OUTER, TRACE, Jet, Triples, use_outer
+from hodphys.engines.analytic.jet import OUTER, TRACE, Jet, Triples, Upper, use_outer
 from hodphys.engines.analytic.rules import compile_model
 from hodphys.nn.compose import run_adjoint
 from hodphys.engines.registry import register_engine
@@ -35,7 +36,7 @@ def _batch(t: Tensor, n: int) -> Tensor:
 
 def _hessian_pairs(p: int, like: Tensor) -> tuple[Tensor, Tensor] | str:
     """All p² pairs for tiny problems (fewer ops), else the p(p+1)/2 upper ones (less arithmetic)."""
-    return OUTER if use_outer(like.shape[0], p) else tuple(torch.triu_indices(p, p, device=like.device))
+    return OUTER if use_outer(like.shape[0], p) else Upper(p, like.device)
 
 
 def _mixed(request: Request) -> tuple[Tensor, Tensor] | None:
@@ -94,7 +95,8 @@ class _Analytic:
     @staticmethod
     def replay_settings() -> tuple:
         """The size thresholds a recorded run took its branches by (:mod:`hodphys.engines.analytic.replay`)."""
-        return jet.MEMO_BYTES, jet.MEMO_TANGENTS, jet.OUTER_WORK, jet.LEAN_OUTER, sweep.STACK_BYTES
+        return (jet.MEMO_BYTES, jet.MEMO_TANGENTS, jet.OUTER_WORK, jet.LEAN_OUTER, jet.BLOCK_WORK, kernels.BIG_ROWS,
+                sweep.STACK_BYTES)
 
     def compute(self, request: Request) -> Tensor:
         """``request.quantity``; small batches replay a recording of the ops (:mod:`.replay`)."""

@@ -29,6 +29,7 @@ import torch
 from torch import Tensor
 
 from hodphys.elementwise import ElementwiseFunction
+from hodphys.engines.kernels import rows_linear
 from hodphys.scalars import scalar, transforms_active
 
 TRACE = "trace"
@@ -51,6 +52,26 @@ def use_outer(n: int, p: int) -> bool:
     """Whether a Hessian of N samples along p tangents keeps all p² pairs (OUTER): for tiny problems,
     where the gather and scatter of the upper triangle cost more than the doubled arithmetic."""
     return n * p * p <= OUTER_WORK
+
+
+BLOCK_WORK = 1 << 14  # entries an upper-triangle block op averages, from which σ″ runs block by block
+
+
+class Upper(tuple):
+    """The p(p+1)/2 pairs (a, b), a ≤ b, of p tangents in ``torch.triu_indices`` order: the pairs
+    of tangent a are one contiguous block of p − a rows, so σ″·(Dz_a ⊙ Dz_b) of a block is one
+    broadcast product of (σ″ Dz_a) with the tangents a.. — no gathered copies of the tangents,
+    no (R, N, w) product tensor (see :meth:`Jet._upper_blocks`)."""
+
+    def __new__(cls, p: int, device: torch.device) -> Upper:
+        pairs = super().__new__(cls, tuple(torch.triu_indices(p, p, device=device)))
+        pairs.p = p
+        return pairs
+
+    def block(self, a: int) -> slice:
+        """The rows of the pairs (a, a..p−1) among the second rows."""
+        start = a * self.p - a * (a - 1) // 2
+        return slice(start, start + self.p - a)
 
 
 class Triples:
@@ -164,9 +185,8 @@ class Jet:
 
     def linear(self, weight: Tensor, bias: Tensor | None = None) -> Jet:
         """u ↦ W u + b: the value with the bias, every row without; W (w_out, w)."""
-        linear = torch.nn.functional.linear
-        rows = None if self.rows is None else linear(self.rows, weight)
-        return self._like(linear(self.value, weight, bias), rows)
+        rows = None if self.rows is None else rows_linear(self.rows, weight)
+        return self._like(rows_linear(self.value, weight, bias), rows)
 
     def scale(self, c: float) -> Jet:
         c = scalar(c, self.value)
@@ -238,12 +258,47 @@ class Jet:
         tangents.mul_(f[1])
         return rows
 
+    def _keeps(self) -> bool:
+        """Whether σ on this jet keeps its derivatives for a backward sweep (:func:`keeps_derivatives`)."""
+        value = self.value
+        return not self.scratch and keeps_derivatives(self.n_tangents, value.numel() * value.element_size())
+
+    def _blockwise(self) -> bool:
+        """Whether σ″ goes block by block over :class:`Upper` pairs: blocks big enough to outweigh
+        an op each (:data:`BLOCK_WORK`), no third rows, and no graph or transform on the rows."""
+        rows, p = self.rows, self.n_tangents
+        return (isinstance(self.pairs, Upper) and self.triples is None and p * rows[0].numel() >= 2 * BLOCK_WORK
+                and not transforms_active()
+                and not (torch.is_grad_enabled() and (rows.requires_grad or self.value.requires_grad)))
+
+    def _upper_blocks(self, f: list[Tensor], in_place: bool) -> Tensor:
+        """σ′ on all rows and σ″·(Dz_a ⊙ Dz_b) on the upper pairs, one broadcast op per tangent a:
+        block a += (σ″ Dz_a) ⊙ Dz_{a..}, second rows before the tangents they read are scaled."""
+        rows, p, pairs = self.rows, self.n_tangents, self.pairs
+        tangents = rows[:p]
+        scaled = f[2] * tangents  # σ″ Dz_a (P, N, w)
+        if self.has_second:
+            out = rows if in_place else f[1] * rows
+            second, write = out[p:], torch.Tensor.addcmul_
+            if in_place:
+                second.mul_(f[1])
+        else:  # the first σ: the second rows are born here, written block by block
+            out = rows.new_empty((p + len(pairs[0]), *rows.shape[1:]))
+            second, write = out[p:], lambda block, a, b: torch.mul(a, b, out=block)
+        for a in range(p):
+            write(second[pairs.block(a)], scaled[a], tangents[a:])
+        if not self.has_second:
+            torch.mul(tangents, f[1], out=out[:p])
+        elif in_place:
+            tangents.mul_(f[1])
+        return out
+
     def _derivatives(self, fn: ElementwiseFunction, need: int) -> list[Tensor]:
         """[σ, σ′, …, σ⁽ⁿᵉᵉᵈ⁾] at the value; a jet saved for a backward sweep keeps one more (``memo``,
         without σ itself) for the adjoint of this σ when :func:`keeps_derivatives` says. Otherwise
         the adjoint recomputes them and no memory is held."""
         value = self.value
-        keep = not self.scratch and keeps_derivatives(self.n_tangents, value.numel() * value.element_size())
+        keep = self._keeps()
         f = fn.derivatives(value, need + 1 if keep else need)
         if keep:
             self.memo = (fn, [None, *f[1:]])
@@ -256,12 +311,17 @@ class Jet:
         rows = self.rows
         need = 0 if rows is None else 3 if self.triples is not None else 2 if second else 1
         in_place = self._writable(rows)
+        if need == 1 and not self._keeps():  # first order: σ′·rows in one fused op (ElementwiseFunction.chain)
+            value, out = fn.chain(self.value, rows, out=rows if in_place else None)
+            return self._like(value, out)
         f = self._derivatives(fn, need)
         if need == 0:
             return self._like(f[0], None)
         if in_place and self.pairs == OUTER and self.n_tangents >= LEAN_OUTER and self.has_second \
                 and self.triples is None:
             return self._like(f[0], self._outer_in_place(f))
+        if self._blockwise():
+            return self._like(f[0], self._upper_blocks(f, in_place))
         # everything read from the rows is read before they are scaled (in place, maybe)
         products = self.products() if second else None
         third = self._third_terms(f) if self.triples is not None else None

@@ -31,6 +31,7 @@ from hodphys.engines.rules import LinearRule
 from hodphys.nn.access import parameter
 from hodphys.nn.compose import run_adjoint, run_rules
 from hodphys.request import Request
+from hodphys.scalars import transforms_active
 
 
 @dataclass(frozen=True)
@@ -145,19 +146,29 @@ class Curvature:
             del tangents
             c = torch.cat(weights, -1)
             del weights
-        term = self._contract(dz, c)
-        self.total = term if self.total is None else self.total + term
-
-    def _contract(self, dz: Tensor, c: Tensor) -> Tensor:
-        """dz (p, N, w), c (m, 1, N, w) → (N, m, p, p), or (N, m) for the Laplacian."""
         if not self.hessian:
-            return (c[:, 0] * (dz * dz).sum(0)).sum(-1).t()
+            term = (c[:, 0] * (dz * dz).sum(0)).sum(-1).t()
+            self.total = term if self.total is None else self.total + term
+            return
+        self.total = self._contract(dz, c, self.total)
+
+    @staticmethod
+    def _contract(dz: Tensor, c: Tensor, total: Tensor | None) -> Tensor:
+        """total + Σ_w dz c dzᵀ for dz (p, N, w), c (m, 1, N, w): (N, m, p, p). A total of that
+        shape that needs no graph takes the product in place (baddbmm_): no new (N, m, p, p)
+        tensor and no pass to add it, per site."""
         m, (p, n, w) = c.shape[0], dz.shape
         dz = dz.transpose(0, 1)  # (N, p, w)
         if m == 1:  # (N, p, w) ⊙ (N, 1, w): no m axis to fold into the rows
-            return torch.bmm(dz * c.reshape(n, 1, w), dz.transpose(1, 2)).unsqueeze(1)
-        scaled = (dz.unsqueeze(1) * c.permute(2, 0, 1, 3)).reshape(n, m * p, w)
-        return torch.bmm(scaled, dz.transpose(1, 2)).view(n, m, p, p)
+            scaled = dz * c.reshape(n, 1, w)
+        else:
+            scaled = (dz.unsqueeze(1) * c.permute(2, 0, 1, 3)).reshape(n, m * p, w)
+        if total is not None and total.shape == (n, m, p, p) and total.is_contiguous() and not (
+                torch.is_grad_enabled() and (total.requires_grad or scaled.requires_grad)) and not transforms_active():
+            total.view(n, m * p, p).baddbmm_(scaled, dz.transpose(1, 2))
+            return total
+        term = torch.bmm(scaled, dz.transpose(1, 2)).view(n, m, p, p)
+        return term if total is None else total + term
 
     def result(self, n: int, m: int, p: int, like: Tensor) -> Tensor:
         """The Hessian (N, m, p, p) or Laplacian (N, m); zeros if the network is affine."""

@@ -1,0 +1,86 @@
+"""Group "jax": hodphys against JAX ``jit(vmap(…))`` on the HoD-Net paper's Fig. 3 and against folx.
+
+* Fig. 3 (HoD-Net, AAAI 2022, "Time Performance Comparison"): 8 fully connected layers with ELU,
+  N → 200×7 → M for N → M ∈ {40 → 400, 200 → 200, 400 → 40}; the Jacobian and the Hessian at
+  batch 1 and 16 — JAX: ``jacfwd`` (d ≤ m) or ``jacrev``, and ``hessian`` (jacfwd of jacrev);
+* the foundation Laplacians A (2 → 100×5 → 8 tanh, batch 2048) and B (20 → 128×4 → 1 tanh,
+  batch 512) — folx's forward Laplacian.
+
+The JAX contender is the reference (speed-up = t_JAX / t, so > 1 means hodphys is faster) and
+runs with the same weights, on one thread (:mod:`hodphys.bench.references.jax_twin`); every
+engine that serves the quantity and ``auto`` are timed beside it. Needs the ``jax`` extra
+(``pip install -e '.[jax]'``); without it the cases are reported as skipped.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from torch import nn
+
+import hodphys as hp
+from hodphys.bench.nets import engine_contenders, mlp, randn
+from hodphys.bench.references import jax_twin
+from hodphys.bench.registry import BenchEnv, BenchSpec, CaseSkipped, bench_case
+
+FIG3_SHAPES = ((40, 400), (200, 200), (400, 40))
+FIG3_WIDTH, FIG3_HIDDEN = 200, 7
+
+
+def _require_jax() -> None:
+    if not jax_twin.available():
+        raise CaseSkipped(jax_twin.MISSING)
+
+
+def fig3_network(d: int, m: int, env: BenchEnv) -> nn.Sequential:
+    """d → 200×7 → m with ELU (8 linear layers), seeded; tiny in quick mode."""
+    width, hidden = env.size(FIG3_WIDTH, 6), env.size(FIG3_HIDDEN, 2)
+    return mlp([env.size(d, max(d // 100, 1) + 1), *[width] * hidden, env.size(m, max(m // 100, 1) + 1)],
+               env, nn.ELU)
+
+
+def _fig3_case(quantity: str, d: int, m: int, batch: int) -> Callable[[BenchEnv], BenchSpec]:
+    def build(env: BenchEnv) -> BenchSpec:
+        _require_jax()
+        model = fig3_network(d, m, env)
+        x = randn(env, batch, model[0].in_features)
+        call = getattr(hp, quantity)
+        contenders = engine_contenders(lambda method: call(model, x, method=method), model, x, quantity)
+        if quantity == "hessian" and batch > 1:  # torch.func's algorithm (timed in group foundation): 10–25 s a call here
+            contenders.pop("hp[autograd]", None)
+        contenders["JAX"] = getattr(jax_twin, quantity)(model, x)
+        layout = f"{model[0].in_features}→{model[2].in_features}×{len(model) // 2}→{model[-1].out_features}"
+        return BenchSpec(f"{quantity} of the Fig. 3 ELU net {layout}, batch {batch} (JAX: jit(vmap(…)))",
+                         contenders, reference="JAX")
+
+    build.__doc__ = f"HoD-Net Fig. 3: {quantity} of {d} → 200×7 → {m} (ELU), batch {batch}, against JAX."
+    build.__qualname__ = f"fig3_{quantity}_{d}_{m}_b{batch}"
+    return build
+
+
+for _quantity in ("jacobian", "hessian"):
+    for _batch in (1, 16):
+        for _d, _m in FIG3_SHAPES:
+            bench_case(f"F3-{_quantity[:4]}-{_d}-{_m}-b{_batch}", group="jax")(_fig3_case(_quantity, _d, _m, _batch))
+
+
+def _folx_case(widths: list[int], batch: int, env: BenchEnv) -> BenchSpec:
+    _require_jax()
+    model = mlp(widths, env, nn.Tanh)
+    x = randn(env, batch, widths[0])
+    contenders = engine_contenders(lambda method: hp.laplacian(model, x, method=method), model, x, "laplacian")
+    contenders["folx"] = jax_twin.folx_laplacian(model, x)
+    return BenchSpec(f"Laplacian of every output of a tanh MLP {'→'.join(map(str, widths))}, batch {batch} "
+                     f"(folx: jit(vmap(forward_laplacian)))", contenders, reference="folx")
+
+
+@bench_case("A-laplacian-folx", group="jax")
+def laplacian_a_folx(env: BenchEnv) -> BenchSpec:
+    """Foundation case A, Δf of 2 → 100×5 → 8 tanh at batch 2048, against folx."""
+    width = env.size(100, 8)
+    return _folx_case([2] + [width] * env.size(5, 2) + [env.size(8, 3)], env.size(2048, 16), env)
+
+
+@bench_case("B-laplacian-folx", group="jax")
+def laplacian_b_folx(env: BenchEnv) -> BenchSpec:
+    """Foundation case B, Δf of 20 → 128×4 → 1 tanh at batch 512, against folx."""
+    return _folx_case([env.size(20, 5)] + [env.size(128, 8)] * env.size(4, 2) + [1], env.size(512, 16), env)
