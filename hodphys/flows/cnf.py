@@ -102,9 +102,24 @@ class CNF(nn.Module):
         self.ode = (ode or ODEOptions()).check(owner)
         self.kinetic = _positive(owner, "kinetic", kinetic, allow_zero=True)
         self.jacobian = _positive(owner, "jacobian", jacobian, allow_zero=True)
-        self.dynamics = dynamics
-        self.func = AugmentedDynamics(dynamics, trace)
+        self.func = AugmentedDynamics(dynamics, trace)  # registers the dynamics' parameters once
         self._forward_nfe = 0
+
+    @property
+    def dynamics(self) -> nn.Module:
+        """f(z, t[, context])."""
+        return self.func.dynamics
+
+    def with_options(self, **changes: Any) -> CNF:
+        """The same flow (shared dynamics and parameters) with other options, e.g. an exact evaluator
+        ``flow.with_options(trace="exact", ode=ODEOptions(atol=1e-6, rtol=1e-6))``."""
+        options = {"d": self.d, "context_features": self.context_features, "trace": self.trace,
+                   "noise": self.noise, "t1": self.t1, "ode": self.ode, "kinetic": self.kinetic,
+                   "jacobian": self.jacobian}
+        unknown = sorted(set(changes) - set(options))
+        if unknown:
+            raise ValueError(f"CNF.with_options: unknown option(s) {unknown}; expected some of {sorted(options)}")
+        return CNF(self.dynamics, **{**options, **changes})
 
     # --- input checks -------------------------------------------------------------------------
     def _check_points(self, call: str, name: str, x: Any) -> Tensor:

@@ -33,6 +33,7 @@ class FlowDataset:
         draw_train: (generator, n) → n training samples (n, d).
         validation, test: fixed sets (n, d).
         log_det: log |det ∂y/∂x| of the fixed standardisation (0 for the toys), added to log p(y).
+        mean, scale: μ and σ of that standardisation y = (x − μ)/σ (None for the toys).
     """
 
     name: str
@@ -40,6 +41,8 @@ class FlowDataset:
     validation: Tensor
     test: Tensor
     log_det: float = 0.0
+    mean: Tensor | None = None
+    scale: Tensor | None = None
 
     @property
     def d(self) -> int:
@@ -48,6 +51,12 @@ class FlowDataset:
     def train_batch(self, generator: torch.Generator, n: int) -> Tensor:
         """n training samples (n, d), float64, drawn with ``generator``."""
         return self.draw_train(generator, n)
+
+    def to_data_space(self, y: Tensor) -> Tensor:
+        """x = μ + σ y: samples of the flow back in the data's own units (the identity for the toys)."""
+        if self.mean is None:
+            return y
+        return self.mean.to(y) + self.scale.to(y) * y
 
 
 def digit_pixels() -> Tensor:
@@ -83,7 +92,8 @@ def digits(seed: int = 0) -> FlowDataset:
         return standardise(dequantise(train[rows], generator))
 
     return FlowDataset("digits", draw_train, standardise(dequantise(val, fixed)),
-                       standardise(dequantise(test, fixed)), log_det=-float(scale.log().sum()))
+                       standardise(dequantise(test, fixed)), log_det=-float(scale.log().sum()),
+                       mean=mean, scale=scale)
 
 
 def flow_dataset(name: str, seed: int = 0, n_validation: int = 2000, n_test: int = 5000) -> FlowDataset:

@@ -21,7 +21,9 @@ import torch
 import torchdiffeq
 from torch import Tensor, nn
 
+import hodphys as hp
 from hodphys.flows.dynamics import bind
+from hodphys.nn import HollowNet
 from hodphys.flows.trace import evaluate_field
 
 ADAPTIVE = ("dopri5", "dopri8", "bosh3", "fehlberg2", "adaptive_heun")
@@ -63,6 +65,9 @@ class AugmentedDynamics(nn.Module):
         super().__init__()
         self.dynamics, self.trace = dynamics, trace
         self.context: Tensor | None = None
+        self._field: tuple[nn.Module, ...] = ()
+        self.method: str | None = None  # hp.divergence's engine for the exact trace in this solve
+        self.estimator = trace
         self.noise: Tensor | None = None
         self.density = self.regularise = False
         self.calls = 0
@@ -72,19 +77,31 @@ class AugmentedDynamics(nn.Module):
         """Fix what one solve needs: the context, the probe ε, and which parts of the state move."""
         self.context, self.noise, self.density, self.regularise = context, noise, density, regularise
         self.backward_calls = torch.zeros(())  # a new counter: earlier results keep their value
+        # one bound field per solve, its t updated at each evaluation: hp.divergence remembers its
+        # engine choice per module object, so a new module per evaluation would choose again each time
+        # (kept in a tuple: not a submodule, so the state dict never changes with the solves)
+        self._field = (bind(self.dynamics, torch.zeros(()), context),)
+        self.method = None
+        # the generic engines evaluate a module one sample at a time, which a per-sample context
+        # bound into it cannot follow: the exact trace of such a field is taken by d passes
+        generic_with_context = context is not None and not isinstance(self.dynamics, HollowNet)
+        self.estimator = "brute" if self.trace == "exact" and generic_with_context else self.trace
 
     def _count_backward(self, grad: Tensor) -> None:
         self.backward_calls.add_(1)
 
     def forward(self, t: Tensor, state: tuple[Tensor, ...]) -> tuple[Tensor, ...]:
         self.calls += 1
-        field = bind(self.dynamics, t, self.context)
+        (field,) = self._field
+        field.t = t
+        if self.method is None:  # the engine is the same for the whole solve: choose it once
+            self.method = hp.explain(field, state[0], "divergence").chosen if self.estimator == "exact" else "auto"
         if not self.density:
             f = field(state[0])
             if f.requires_grad:
                 f.register_hook(self._count_backward)
             return (f,)
-        evaluation = evaluate_field(field, state[0], self.trace, self.noise)
+        evaluation = evaluate_field(field, state[0], self.estimator, self.noise, self.method)
         f = evaluation.value
         if f.requires_grad:
             f.register_hook(self._count_backward)

@@ -50,20 +50,22 @@ def _vjp(f: Tensor, z: Tensor, v: Tensor, create_graph: bool) -> Tensor:
     return torch.zeros_like(z) if grad is None else grad
 
 
-def _exact(field: nn.Module, z: Tensor, f: Tensor, noise: Tensor | None, keep: bool) -> tuple[Tensor, Tensor | None]:
+def _exact(field: nn.Module, z: Tensor, f: Tensor, noise: Tensor | None, keep: bool,
+           method: str = "auto") -> tuple[Tensor, Tensor | None]:
     with torch.set_grad_enabled(keep):
-        divergence = hp.divergence(field, z)
+        divergence = hp.divergence(field, z, method=method)
     vjp = None if noise is None else _vjp(f, z, noise, keep)
     return divergence, vjp
 
 
-def _hutchinson(field: nn.Module, z: Tensor, f: Tensor, noise: Tensor | None,
-                keep: bool) -> tuple[Tensor, Tensor | None]:
+def _hutchinson(field: nn.Module, z: Tensor, f: Tensor, noise: Tensor | None, keep: bool,
+                method: str = "auto") -> tuple[Tensor, Tensor | None]:
     vjp = _vjp(f, z, noise, keep)
     return (vjp * noise).sum(-1), vjp
 
 
-def _brute(field: nn.Module, z: Tensor, f: Tensor, noise: Tensor | None, keep: bool) -> tuple[Tensor, Tensor | None]:
+def _brute(field: nn.Module, z: Tensor, f: Tensor, noise: Tensor | None, keep: bool,
+           method: str = "auto") -> tuple[Tensor, Tensor | None]:
     diagonal = [_vjp(f[..., i], z, torch.ones_like(f[..., i]), keep)[..., i] for i in range(z.shape[-1])]
     vjp = None if noise is None else _vjp(f, z, noise, keep)
     return torch.stack(diagonal, dim=-1).sum(-1), vjp
@@ -81,18 +83,20 @@ def check_estimator(owner: str, trace: str, noise: str) -> None:
         raise ValueError(f"{owner}: unknown noise={noise!r}; expected one of {list(NOISES)}")
 
 
-def evaluate_field(field: nn.Module, z: Tensor, trace: str, noise: Tensor | None) -> FieldEvaluation:
+def evaluate_field(field: nn.Module, z: Tensor, trace: str, noise: Tensor | None,
+                   method: str = "auto") -> FieldEvaluation:
     """f(z), div f(z) by the estimator ``trace`` and, when noise is given, εᵀ∂f/∂z.
 
     noise (B, d): Hutchinson's probe ε (required for "hutchinson"), also the ε of the
     Jacobian–Frobenius regulariser; None for the exact estimators without regulariser.
+    method: the ``hp.divergence`` engine of the "exact" estimator ("auto" chooses per call).
     """
     keep = torch.is_grad_enabled()
     with torch.enable_grad():
         z_in = z if (keep and z.requires_grad) else z.detach().requires_grad_(True)
         with torch.set_grad_enabled(keep or trace != "exact" or noise is not None):
             f = field(z_in)
-        divergence, vjp = ESTIMATORS[trace](field, z_in, f, noise, keep)
+        divergence, vjp = ESTIMATORS[trace](field, z_in, f, noise, keep, method)
     if keep:
         return FieldEvaluation(f, divergence, vjp)
     return FieldEvaluation(f.detach(), divergence.detach(), None if vjp is None else vjp.detach())

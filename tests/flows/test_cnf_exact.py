@@ -57,13 +57,16 @@ def test_exact_hollow_trace_equals_brute_force_and_does_not_vary(context_feature
         assert torch.equal(other, runs[0])  # no estimator noise at all
 
 
-def test_exact_trace_of_a_plain_mlp_uses_the_generic_engines():
+@pytest.mark.parametrize("context_features", [0, 2])
+def test_exact_trace_of_a_plain_mlp_uses_the_generic_engines(context_features):
     torch.manual_seed(0)
-    net = TimeConditionedMLP(3, width=16).double()
+    net = TimeConditionedMLP(3, width=16, context_features=context_features).double()
     x = points(8, 3)
+    context = points(8, 2, seed=2) if context_features else None  # per sample: taken by d passes
     ode = ODEOptions(atol=1e-8, rtol=1e-8)
-    exact = CNF(net, ode=ode).log_prob(x)
-    assert (exact - CNF(net, trace="brute", ode=ode).log_prob(x)).abs().max() <= 1e-6
+    exact = CNF(net, context_features=context_features, ode=ode).log_prob(x, context)
+    brute = CNF(net, context_features=context_features, trace="brute", ode=ode).log_prob(x, context)
+    assert (exact - brute).abs().max() <= 1e-6
 
 
 def test_hollow_dynamics_take_the_one_pass_hollow_engine(monkeypatch):
