@@ -59,6 +59,7 @@ def test_resume_continues_bit_for_bit(tmp_path, monkeypatch):
     ("width=0", "config key 'width': expected an integer ≥ 1"),
     ("grid_extent=0.0", "config key 'grid_extent': expected a positive half-width"),
     ("method=leapfrog", "config: unknown ODE method='leapfrog'"),
+    ("max_cpu_seconds=-1.0", "config key 'max_cpu_seconds': expected a finite time ≥ 0"),
 ])
 def test_bad_settings_fail_before_training(tmp_path, override, match):
     with pytest.raises(ValueError, match=match):
@@ -72,3 +73,9 @@ def test_digits_run_writes_sample_images(tmp_path):
                                root=tmp_path)
     assert (run.dir / "plots" / "digits.png").exists() and "density_mass" not in metrics
     assert math.isfinite(metrics["test_nll"])  # nats of x in [0, 1)^64: may be negative
+
+
+def test_a_cpu_time_budget_stops_training_early(tmp_path):
+    run, metrics = run_problem("cnf", overrides=[*TINY, "max_cpu_seconds=1e-9", "plots=false"], root=tmp_path)
+    assert metrics["steps"] == 1 and "CPU-time budget of 1e-09 s used up at step 1" in (run.dir / "run.log").read_text()
+    assert (run.dir / "checkpoints" / "step-00000001.pt").exists()
