@@ -44,10 +44,12 @@ class Config(TrainConfig):
     activation: str = "softplus"
     threads: int = 1  # small per-step tensors: a second intra-op thread costs more in syncing than it gains
     t1: float = 1.0  # the flow runs from t = 0 (data) to t1 (base N(0, I))
-    method: str = "dopri5"  # torchdiffeq method for training (dopri5 … or fixed-step rk4 …)
+    # training ODE: torchdiffeq's rk4 with 2 steps (8 evaluations a solve) learned pinwheel to a lower
+    # exact test NLL per CPU second than dopri5 (whose NFE grows to 40+) or rk4 with 1 step
+    method: str = "rk4"  # torchdiffeq method for training: rk4, midpoint, … (steps) or dopri5, … (atol/rtol)
     atol: float = 1e-4
     rtol: float = 1e-4
-    steps: int = 8  # fixed-step methods: steps over [0, t1]
+    steps: int = 2  # fixed-step methods: steps over [0, t1]
     adjoint: bool = False
     kinetic: float = 0.01  # RNODE λ_K
     jacobian: float = 0.01  # RNODE λ_J
@@ -59,9 +61,9 @@ class Config(TrainConfig):
     n_samples: int = 20000  # samples drawn for the picture
     grid_extent: float = 5.0  # density grid: [−extent, extent]²
     grid_size: int = 160  # density grid: cells per axis
-    adam_steps: int = 1000
-    lr: float = 5e-3
-    lr_final: float = 5e-4
+    adam_steps: int = 1500
+    lr: float = 1e-2
+    lr_final: float = 1e-3
     optimizer: str = "none"
     checkpoint_every: int = 100
     log_every: int = 5

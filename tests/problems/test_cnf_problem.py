@@ -79,3 +79,19 @@ def test_a_cpu_time_budget_stops_training_early(tmp_path):
     run, metrics = run_problem("cnf", overrides=[*TINY, "max_cpu_seconds=1e-9", "plots=false"], root=tmp_path)
     assert metrics["steps"] == 1 and "CPU-time budget of 1e-09 s used up at step 1" in (run.dir / "run.log").read_text()
     assert (run.dir / "checkpoints" / "step-00000001.pt").exists()
+
+
+@pytest.mark.slow
+def test_two_cpu_processes_train_like_one(tmp_path):
+    from tests.train.test_distributed import _torchrun
+
+    overrides = [*TINY, "plots=false", "n_interior=128"]
+    _torchrun(["-m", "hodphys", "run", "cnf", *[p for o in overrides for p in ("--set", o)],
+               "--runs", str(tmp_path / "two")])
+    (run_dir,) = (tmp_path / "two").iterdir()
+    two = json.loads((run_dir / "metrics.json").read_text())
+    _, one = run_problem("cnf", overrides=overrides, root=tmp_path / "one")
+    assert two["world_size"] == 2 and two["steps"] == one["steps"] == 6
+    # the same minibatches, sharded, gradients averaged: the same training up to rounding
+    assert two["final_loss"] == pytest.approx(one["final_loss"], rel=1e-4)
+    assert two["test_nll"] == pytest.approx(one["test_nll"], rel=1e-4)
