@@ -90,21 +90,26 @@ class AugmentedDynamics(nn.Module):
     def _count_backward(self, grad: Tensor) -> None:
         self.backward_calls.add_(1)
 
+    def _counted(self, f: Tensor) -> Tensor:
+        """f, with a hook that counts the backward pass going through this evaluation."""
+        if f.requires_grad:
+            f.register_hook(self._count_backward)
+        return f
+
+    def _engine(self, field: nn.Module, z: Tensor) -> str:
+        """hp.divergence's engine for the exact trace: the same for the whole solve, chosen once."""
+        if self.method is None:
+            self.method = hp.explain(field, z, "divergence").chosen if self.estimator == "exact" else "auto"
+        return self.method
+
     def forward(self, t: Tensor, state: tuple[Tensor, ...]) -> tuple[Tensor, ...]:
         self.calls += 1
         (field,) = self._field
         field.t = t
-        if self.method is None:  # the engine is the same for the whole solve: choose it once
-            self.method = hp.explain(field, state[0], "divergence").chosen if self.estimator == "exact" else "auto"
         if not self.density:
-            f = field(state[0])
-            if f.requires_grad:
-                f.register_hook(self._count_backward)
-            return (f,)
-        evaluation = evaluate_field(field, state[0], self.estimator, self.noise, self.method)
-        f = evaluation.value
-        if f.requires_grad:
-            f.register_hook(self._count_backward)
+            return (self._counted(field(state[0])),)
+        evaluation = evaluate_field(field, state[0], self.estimator, self.noise, self._engine(field, state[0]))
+        f = self._counted(evaluation.value)
         derivatives = [f, evaluation.divergence.unsqueeze(-1)]
         if self.regularise:
             derivatives += [f.square().sum(-1, keepdim=True), evaluation.vjp.square().sum(-1, keepdim=True)]

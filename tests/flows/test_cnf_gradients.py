@@ -62,3 +62,15 @@ def test_nfe_is_counted_forward_and_backward():
     loss.backward()
     assert adjoint.nfe.forward > 0 and adjoint.nfe.backward > 0
     assert float(terms["nfe_backward"]) == adjoint.nfe.backward
+
+
+def test_gradients_reach_the_context():
+    net = small_hollow(2, context_features=1)
+    x, ode = points(6, 2), ODEOptions(atol=1e-8, rtol=1e-8)
+    grads = []
+    for trace in ("exact", "brute"):
+        context = torch.linspace(0, 1, 6, dtype=torch.float64)[:, None].requires_grad_(True)
+        CNF(net, context_features=1, trace=trace, ode=ode).log_prob(x, context).sum().backward()
+        grads.append(context.grad)
+    assert grads[0].abs().min() > 0
+    assert_close_rel(grads[0], grads[1], 1e-8)
