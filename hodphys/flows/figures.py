@@ -28,7 +28,7 @@ def plot_density(path: str | Path, data: np.ndarray, grid_x: np.ndarray, grid_y:
     extent = (grid_x.min(), grid_x.max(), grid_y.min(), grid_y.max())
     bins = [np.linspace(extent[0], extent[1], grid_x.shape[1] + 1),
             np.linspace(extent[2], extent[3], grid_y.shape[0] + 1)]
-    figure = Figure(figsize=(12, 4.2))
+    figure = Figure(figsize=(13, 4.2), layout="constrained")
     axes = figure.subplots(1, 3)
     panels = [(f"data ({len(data)} test points)", np.histogram2d(data[:, 0], data[:, 1], bins)[0].T),
               ("learned density p(x), exact trace", density),
