@@ -53,7 +53,8 @@ def conditions(meta: dict) -> str:
     """One line: machine, versions, threads, dtype, repetitions and load."""
     load = meta.get("load_average")
     return (f"{meta['device']} ({meta['gpu'] or meta['cpu']}, {meta['cpu_count']} CPUs), torch {meta['torch']}, "
-            f"threads={meta['threads']}, {meta['dtype']}, {meta.get('clock', 'wall')} clock, median of {meta['repeat']} interleaved samples after "
+            f"threads={meta['threads']}, {meta['dtype']}, {meta.get('clock', 'wall')} clock, "
+            f"median of {meta['repeat']} interleaved samples after "
             f"{meta['warmup']} warm-up, "
             + (f"≥{meta['min_time'] * 1e3:.0f} ms a sample" if meta["warmup"] > 0
                else "one call a sample (no warm-up call to size samples by)")

@@ -56,6 +56,7 @@ class TrainConfig:
     nk_cg_iters: int = 20  # CG iterations per minibatch
     nk_cg_tol: float = 1e-2  # stop CG when ‖r‖ ≤ tol·‖r₀‖
     nk_target: float = 0.9  # η̃: aim for f(w+γΔw) ≤ η̃·f(w)
+    max_cpu_seconds: float = 0.0  # stop training once it used this much CPU time (0: no limit); equal budgets
     checkpoint_every: int = 250  # steps between checkpoints (and at every stage end)
     keep_checkpoints: int = 2
     log_every: int = 10  # steps between lines of metrics.jsonl
@@ -67,8 +68,9 @@ class TrainConfig:
     # what --resume may change: bookkeeping, and the length of the last stage (a finished run
     # resumed with more optimizer_steps continues exactly like a longer run); anything else shapes
     # the model, the optimizers' state or the points, which the checkpoint has fixed
-    RESUME_MAY_CHANGE = frozenset({"threads", "optimizer_steps", "checkpoint_every", "keep_checkpoints",
-                                   "log_every", "eval_every", "plots", "grid_size", "eval_points"})
+    RESUME_MAY_CHANGE = frozenset({"threads", "optimizer_steps", "max_cpu_seconds", "checkpoint_every",
+                                   "keep_checkpoints", "log_every", "eval_every", "plots", "grid_size",
+                                   "eval_points"})
 
 
 def validate(config: TrainConfig) -> None:
@@ -96,6 +98,9 @@ def validate(config: TrainConfig) -> None:
     if not (0 < config.lr < math.inf and 0 < config.lr_final < math.inf):
         raise InputError(f"config keys 'lr', 'lr_final': expected positive finite rates, "
                          f"got {config.lr}, {config.lr_final}")
+    if not 0 <= config.max_cpu_seconds < math.inf:
+        raise InputError(f"config key 'max_cpu_seconds': expected a finite time ≥ 0, "
+                         f"got {config.max_cpu_seconds}")
     for key in ("boundary_weight", "data_weight"):
         if not 0 <= getattr(config, key) < math.inf:
             raise InputError(f"config key {key!r}: expected a finite weight ≥ 0, got {getattr(config, key)}")

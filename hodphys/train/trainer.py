@@ -243,17 +243,25 @@ class Trainer:
         total = self.stages[-1].end if self.stages else 0
         bar = self.run.progress(total=total, initial=self.step, desc=self.run.name)
         for stage in self.stages:
-            if self.step >= stage.end:
+            if self.step >= stage.end or self._out_of_time():
                 continue
             if self.stage_name != stage.name:
                 self._begin(stage)
-            while self.step < stage.end:
+            while self.step < stage.end and not self._out_of_time():
                 self._timed_step(stage, bar)
+            if self._out_of_time():
+                self.run.log.info("CPU-time budget of %g s used up at step %d", self.config.max_cpu_seconds, self.step)
+                self._checkpoint()
             self.stage_name = None  # the next stage builds its own optimizer
         bar.close()
         return {"steps": self.step, "final_loss": self.last.get("loss"),  # None: no step was taken
                 "train_seconds": self.seconds["wall"], "train_cpu_seconds": self.seconds["cpu"],
                 "world_size": self.session.world, "stages": {s.name: [s.start, s.end] for s in self.stages}}
+
+    def _out_of_time(self) -> bool:
+        """Has training used the config's ``max_cpu_seconds`` (when set)?"""
+        budget = getattr(self.config, "max_cpu_seconds", 0)
+        return bool(budget) and self.seconds["cpu"] >= budget
 
     def _timed_step(self, stage: Stage, bar) -> None:
         before, wall, cpu = self.step, time.perf_counter(), time.process_time()
@@ -277,4 +285,5 @@ class Trainer:
             error = self.problem.metrics(self.model)
             if error:
                 self.run.append_metrics(step=self.step, stage=stage.name, **error)
-                bar.set_postfix(loss=f"{self.last['loss']:.3e}", err=f"{error['rel_l2_mean']:.2e}")
+                headline = error.get("rel_l2_mean", next(iter(error.values())))  # a problem's first metric
+                bar.set_postfix(loss=f"{self.last['loss']:.3e}", err=f"{headline:.2e}")

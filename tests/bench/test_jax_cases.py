@@ -83,5 +83,6 @@ def test_cpu_clock_counts_work_not_sleep():
 
 @pytest.mark.parametrize("options", [BenchOptions(clock="gpu"), BenchOptions(clock="cpu", device="cuda")])
 def test_bad_clock_is_a_clear_error(options):
-    with pytest.raises(ValueError, match="--clock .* needs one of \\['cpu', 'wall'\\], and 'cpu' only with --device cpu"):
+    expected = "--clock .* needs one of \\['cpu', 'wall'\\], and 'cpu' only with --device cpu"
+    with pytest.raises(ValueError, match=expected):
         make_env(options)

@@ -45,7 +45,8 @@ def _fig3_case(quantity: str, d: int, m: int, batch: int) -> Callable[[BenchEnv]
         x = randn(env, batch, model[0].in_features)
         call = getattr(hp, quantity)
         contenders = engine_contenders(lambda method: call(model, x, method=method), model, x, quantity)
-        if quantity == "hessian" and batch > 1:  # torch.func's algorithm (timed in group foundation): 10–25 s a call here
+        # torch.func's algorithm (timed in group foundation) takes 10–25 s a call here
+        if quantity == "hessian" and batch > 1:
             contenders.pop("hp[autograd]", None)
         contenders["JAX"] = getattr(jax_twin, quantity)(model, x)
         layout = f"{model[0].in_features}→{model[2].in_features}×{len(model) // 2}→{model[-1].out_features}"
