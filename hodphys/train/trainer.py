@@ -262,4 +262,5 @@ class Trainer:
             error = self.problem.metrics(self.model)
             if error:
                 self.run.append_metrics(step=self.step, stage=stage.name, **error)
-                bar.set_postfix(loss=f"{self.last['loss']:.3e}", err=f"{error['rel_l2_mean']:.2e}")
+                headline = error.get("rel_l2_mean", next(iter(error.values())))  # a problem's first metric
+                bar.set_postfix(loss=f"{self.last['loss']:.3e}", err=f"{headline:.2e}")

@@ -1,0 +1,126 @@
+"""The CNF's ODE: the augmented state, its right-hand side with counted evaluations, and torchdiffeq.
+
+State (z, Δ, K, J), each row one sample:
+
+    dz/dt = f(z, t),   dΔ/dt = div f,   dK/dt = ‖f‖²,   dJ/dt = ‖εᵀ ∂f/∂z‖²
+
+Δ(T) = ∫ div f dt gives log p(x) = log N(z(T)) + Δ(T); K and J are RNODE's kinetic-energy and
+Jacobian–Frobenius integrals (present only when asked). Every ODE is solved by torchdiffeq
+(``odeint``, or ``odeint_adjoint`` for O(1)-memory gradients).
+
+NFE: the right-hand side counts its evaluations; a gradient hook on each evaluation's f counts
+how many of them the backward pass goes through (all the kept ones for direct backpropagation,
+the adjoint system's own for ``adjoint=True``).
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+import torchdiffeq
+from torch import Tensor, nn
+
+import hodphys as hp
+from hodphys.flows.dynamics import bind
+from hodphys.nn import HollowNet
+from hodphys.flows.trace import evaluate_field
+
+ADAPTIVE = ("dopri5", "dopri8", "bosh3", "fehlberg2", "adaptive_heun")
+FIXED = ("rk4", "midpoint", "euler", "heun3")
+
+
+@dataclass(frozen=True)
+class ODEOptions:
+    """How to integrate: torchdiffeq ``method``; ``atol``/``rtol`` for adaptive methods; ``steps``
+    (fixed step size T/steps) for fixed-grid ones such as "rk4"; ``adjoint`` for the adjoint method."""
+
+    method: str = "dopri5"
+    atol: float = 1e-5
+    rtol: float = 1e-5
+    steps: int = 8
+    adjoint: bool = False
+
+    def check(self, owner: str) -> ODEOptions:
+        if self.method not in ADAPTIVE + FIXED:
+            raise ValueError(f"{owner}: unknown ODE method={self.method!r}; expected an adaptive one "
+                             f"{list(ADAPTIVE)} or a fixed-step one {list(FIXED)}")
+        if not (0 < self.atol < math.inf and 0 < self.rtol < math.inf):
+            raise ValueError(f"{owner}: expected positive finite atol and rtol, got {self.atol}, {self.rtol}")
+        if isinstance(self.steps, bool) or not isinstance(self.steps, int) or self.steps < 1:
+            raise ValueError(f"{owner}: expected steps to be an integer ≥ 1, got {self.steps!r}")
+        return self
+
+    def solver_arguments(self, span: float) -> dict:
+        """Keyword arguments of torchdiffeq.odeint for an integration over a time span."""
+        if self.method in ADAPTIVE:
+            return {"method": self.method, "atol": self.atol, "rtol": self.rtol}
+        return {"method": self.method, "options": {"step_size": abs(span) / self.steps}}
+
+
+class AugmentedDynamics(nn.Module):
+    """The right-hand side of the augmented state, for one solve at a time (see :meth:`prepare`)."""
+
+    def __init__(self, dynamics: nn.Module, trace: str):
+        super().__init__()
+        self.dynamics, self.trace = dynamics, trace
+        self.context: Tensor | None = None
+        self._field: tuple[nn.Module, ...] = ()
+        self.method: str | None = None  # hp.divergence's engine for the exact trace in this solve
+        self.estimator = trace
+        self.noise: Tensor | None = None
+        self.density = self.regularise = False
+        self.calls = 0
+        self.backward_calls = torch.zeros(())
+
+    def prepare(self, context: Tensor | None, noise: Tensor | None, density: bool, regularise: bool) -> None:
+        """Fix what one solve needs: the context, the probe ε, and which parts of the state move."""
+        self.context, self.noise, self.density, self.regularise = context, noise, density, regularise
+        self.backward_calls = torch.zeros(())  # a new counter: earlier results keep their value
+        # one bound field per solve, its t updated at each evaluation: hp.divergence remembers its
+        # engine choice per module object, so a new module per evaluation would choose again each time
+        # (kept in a tuple: not a submodule, so the state dict never changes with the solves)
+        self._field = (bind(self.dynamics, torch.zeros(()), context),)
+        self.method = None
+        # the generic engines evaluate a module one sample at a time, which a per-sample context
+        # bound into it cannot follow: the exact trace of such a field is taken by d passes
+        generic_with_context = context is not None and not isinstance(self.dynamics, HollowNet)
+        self.estimator = "brute" if self.trace == "exact" and generic_with_context else self.trace
+
+    def _count_backward(self, grad: Tensor) -> None:
+        self.backward_calls.add_(1)
+
+    def forward(self, t: Tensor, state: tuple[Tensor, ...]) -> tuple[Tensor, ...]:
+        self.calls += 1
+        (field,) = self._field
+        field.t = t
+        if self.method is None:  # the engine is the same for the whole solve: choose it once
+            self.method = hp.explain(field, state[0], "divergence").chosen if self.estimator == "exact" else "auto"
+        if not self.density:
+            f = field(state[0])
+            if f.requires_grad:
+                f.register_hook(self._count_backward)
+            return (f,)
+        evaluation = evaluate_field(field, state[0], self.estimator, self.noise, self.method)
+        f = evaluation.value
+        if f.requires_grad:
+            f.register_hook(self._count_backward)
+        derivatives = [f, evaluation.divergence.unsqueeze(-1)]
+        if self.regularise:
+            derivatives += [f.square().sum(-1, keepdim=True), evaluation.vjp.square().sum(-1, keepdim=True)]
+        return tuple(derivatives)
+
+
+def integrate(func: AugmentedDynamics, state: tuple[Tensor, ...], t0: float, t1: float,
+              options: ODEOptions) -> tuple[tuple[Tensor, ...], int]:
+    """The state at t1 from the state at t0, and the number of right-hand-side evaluations."""
+    like = state[0]
+    times = torch.tensor([t0, t1], dtype=like.dtype, device=like.device)
+    arguments = options.solver_arguments(t1 - t0)
+    before = func.calls
+    if options.adjoint:
+        params = tuple(p for p in func.parameters() if p.requires_grad)
+        solution = torchdiffeq.odeint_adjoint(func, state, times, adjoint_params=params, **arguments)
+    else:
+        solution = torchdiffeq.odeint(func, state, times, **arguments)
+    return tuple(s[-1] for s in solution), func.calls - before

@@ -1,0 +1,102 @@
+"""Trace estimators for d log p/dt = −div f: exact (one pass for HollowNets), Hutchinson, brute force.
+
+Each estimator evaluates a field f (a module of z alone, see :func:`hodphys.flows.dynamics.bind`)
+at z (B, d) and returns f (B, d), div f (B,) and, when asked, the vector–Jacobian product
+εᵀ ∂f/∂z (B, d) that RNODE's Jacobian–Frobenius regulariser ‖εᵀ∂f/∂z‖² needs:
+
+* ``"exact"``: ``hp.divergence(field, z)`` — the hollow engine's one backward pass for a
+  HollowNet, the cheapest exact engine ("auto") for any other module.
+* ``"hutchinson"``: εᵀ(∂f/∂z)ε with ε Rademacher or Gaussian (E εεᵀ = I), one backward pass,
+  unbiased but noisy (FFJORD).
+* ``"brute"``: Σ_i ∂f_i/∂z_i by d backward passes, one per output (the textbook reference).
+
+Under grad mode every result carries its graph (to z and the parameters, ``create_graph``);
+under ``torch.no_grad`` they are plain tensors.
+"""
+from __future__ import annotations
+
+from typing import NamedTuple
+from collections.abc import Callable
+
+import torch
+from torch import Tensor, nn
+
+import hodphys as hp
+
+NOISES = ("rademacher", "gaussian")
+
+
+class FieldEvaluation(NamedTuple):
+    """f (B, d), div f (B,), εᵀ∂f/∂z (B, d) or None."""
+
+    value: Tensor
+    divergence: Tensor
+    vjp: Tensor | None
+
+
+def probe_noise(kind: str, like: Tensor, generator: torch.Generator | None = None) -> Tensor:
+    """ε of shape like's, E[εεᵀ] = I: Rademacher (±1) or standard Gaussian."""
+    if kind == "rademacher":
+        signs = torch.randint(0, 2, like.shape, generator=generator, device=like.device)
+        return (2 * signs - 1).to(like.dtype)
+    if kind == "gaussian":
+        return torch.randn(like.shape, generator=generator, dtype=like.dtype, device=like.device)
+    raise ValueError(f"probe noise: unknown noise={kind!r}; expected one of {list(NOISES)}")
+
+
+def _vjp(f: Tensor, z: Tensor, v: Tensor, create_graph: bool) -> Tensor:
+    """vᵀ ∂f/∂z, (B, d); zeros where f does not depend on z."""
+    (grad,) = torch.autograd.grad(f, z, v, create_graph=create_graph, retain_graph=True, allow_unused=True)
+    return torch.zeros_like(z) if grad is None else grad
+
+
+def _exact(field: nn.Module, z: Tensor, f: Tensor, noise: Tensor | None, keep: bool,
+           method: str = "auto") -> tuple[Tensor, Tensor | None]:
+    with torch.set_grad_enabled(keep):
+        divergence = hp.divergence(field, z, method=method)
+    vjp = None if noise is None else _vjp(f, z, noise, keep)
+    return divergence, vjp
+
+
+def _hutchinson(field: nn.Module, z: Tensor, f: Tensor, noise: Tensor | None, keep: bool,
+                method: str = "auto") -> tuple[Tensor, Tensor | None]:
+    vjp = _vjp(f, z, noise, keep)
+    return (vjp * noise).sum(-1), vjp
+
+
+def _brute(field: nn.Module, z: Tensor, f: Tensor, noise: Tensor | None, keep: bool,
+           method: str = "auto") -> tuple[Tensor, Tensor | None]:
+    diagonal = [_vjp(f[..., i], z, torch.ones_like(f[..., i]), keep)[..., i] for i in range(z.shape[-1])]
+    vjp = None if noise is None else _vjp(f, z, noise, keep)
+    return torch.stack(diagonal, dim=-1).sum(-1), vjp
+
+
+ESTIMATORS: dict[str, Callable[..., tuple[Tensor, Tensor | None]]] = {
+    "exact": _exact, "hutchinson": _hutchinson, "brute": _brute}
+
+
+def check_estimator(owner: str, trace: str, noise: str) -> None:
+    """ValueError naming the bad option unless trace and noise are known."""
+    if trace not in ESTIMATORS:
+        raise ValueError(f"{owner}: unknown trace={trace!r}; expected one of {list(ESTIMATORS)}")
+    if noise not in NOISES:
+        raise ValueError(f"{owner}: unknown noise={noise!r}; expected one of {list(NOISES)}")
+
+
+def evaluate_field(field: nn.Module, z: Tensor, trace: str, noise: Tensor | None,
+                   method: str = "auto") -> FieldEvaluation:
+    """f(z), div f(z) by the estimator ``trace`` and, when noise is given, εᵀ∂f/∂z.
+
+    noise (B, d): Hutchinson's probe ε (required for "hutchinson"), also the ε of the
+    Jacobian–Frobenius regulariser; None for the exact estimators without regulariser.
+    method: the ``hp.divergence`` engine of the "exact" estimator ("auto" chooses per call).
+    """
+    keep = torch.is_grad_enabled()
+    with torch.enable_grad():
+        z_in = z if (keep and z.requires_grad) else z.detach().requires_grad_(True)
+        with torch.set_grad_enabled(keep or trace != "exact" or noise is not None):
+            f = field(z_in)
+        divergence, vjp = ESTIMATORS[trace](field, z_in, f, noise, keep, method)
+    if keep:
+        return FieldEvaluation(f, divergence, vjp)
+    return FieldEvaluation(f.detach(), divergence.detach(), None if vjp is None else vjp.detach())
