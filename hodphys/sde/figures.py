@@ -14,6 +14,8 @@ import numpy as np
 import torch
 from matplotlib.figure import Figure
 
+from hodphys.sde.density import space_time
+
 if TYPE_CHECKING:
     from hodphys.sde.inverse import InverseFokkerPlanck, SDEModel
 
@@ -39,6 +41,16 @@ def _plane(problem: InverseFokkerPlanck, size: int) -> tuple[np.ndarray, np.ndar
     return gx, gy, points.to(problem.device)
 
 
+def _plane_density(problem: InverseFokkerPlanck, model: SDEModel, xy: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+    """p on the (x₁, x₂) plane: the exact marginal where the model has one (mixture), else the density
+    itself (d = 2) or its slice through x₃ = … = 0 (a CNF in d > 2)."""
+    if hasattr(model.density, "marginal_log_prob"):
+        return model.density.marginal_log_prob(xy, t).exp()
+    points = torch.zeros(len(xy), problem.config.dim, dtype=xy.dtype, device=xy.device)
+    points[:, :2] = xy
+    return model.density(space_time(points, t))[:, 0].exp()
+
+
 @torch.no_grad()
 def plot_snapshots(problem: InverseFokkerPlanck, model: SDEModel, path: Path) -> Path:
     observed = [float(t) for t in problem.data.times]
@@ -54,7 +66,7 @@ def plot_snapshots(problem: InverseFokkerPlanck, model: SDEModel, path: Path) ->
         axes[0, j].scatter(data[:, 0], data[:, 1], s=1, alpha=0.4, color="tab:blue")
         axes[0, j].set_title(f"t = {t:g}" + ("" if t in observed else " (held out)"), fontsize=9)
         tt = torch.full((len(xy),), t, dtype=problem.dtype, device=problem.device)
-        density = model.density.marginal_log_prob(xy, tt).exp().reshape(gx.shape).cpu().numpy()
+        density = _plane_density(problem, model, xy, tt).reshape(gx.shape).cpu().numpy()
         axes[1, j].imshow(density, origin="lower", extent=extent, aspect="auto", cmap="viridis")
         learned = samples[j].cpu().double().numpy()
         axes[2, j].scatter(learned[:, 0], learned[:, 1], s=1, alpha=0.4, color="tab:red")

@@ -8,9 +8,12 @@ residual is a density that stops moving with f ≈ 0, g ≈ 0 — exactly the sh
 Fokker–Planck fit is meant to avoid.
 
 f is a HollowNet, g = softplus(HollowNet) + ε (positive by construction), p a time-conditioned
-Gaussian mixture (exact likelihood, exact sampling; :mod:`hodphys.sde.mixture`). The residual's
-dimension-wise derivatives of f and g cost one and two backward passes whatever d is; ∇s and
-diag ∇²s of the mixture come from ``hp.derivatives`` on z = (x, t). Collocation points are drawn from
+density with exact likelihood and exact sampling: ``density="mixture"`` (default, a Gaussian
+mixture whose parameters are an MLP of t, :mod:`hodphys.sde.mixture`; ∇s and diag ∇²s by
+``hp.derivatives`` on z = (x, t)) or ``density="cnf"`` (the CNF of ``hodphys.flows`` with t as
+its context; derivatives through the rk4 solve, 1 + d backward passes, see
+:mod:`hodphys.sde.flow_density` for the design and its cost). The residual's dimension-wise
+derivatives of f and g cost one and two backward passes whatever d is. Collocation points are drawn from
 the current density (detached), so the residual is enforced where the population lives.
 
 Evaluation: the learned SDE is sampled with torchsde from the first snapshot and compared with
@@ -33,6 +36,7 @@ from hodphys.nn import HollowNet
 from hodphys.sde.coefficients import DiagonalDiffusion
 from hodphys.sde.density import DensityTerms, density_terms, space_time
 from hodphys.sde.fokker_planck import fokker_planck_residual
+from hodphys.sde.flow_density import FlowLogDensity, flow_density_terms, time_conditioned_flow
 from hodphys.sde.metrics import median_bandwidth, mmd, wasserstein2
 from hodphys.sde.mixture import GaussianMixtureDensity
 from hodphys.sde.processes import DoubleWell
@@ -40,6 +44,8 @@ from hodphys.sde.sampling import sample_paths
 from hodphys.sde.snapshots import Snapshots, check_diffusion, check_snapshots, simulate_snapshots
 from hodphys.train import TrainConfig
 from hodphys.train.config import dtype_of, validate
+
+DENSITIES = ("mixture", "cnf")
 
 
 @dataclass
@@ -54,19 +60,21 @@ class InverseConfig(TrainConfig):
     n_per_time: int = 1000  # samples per snapshot (training, held-out and reference sets alike)
     data_seed: int = 2024
     simulation_dt: float = 5e-3  # Euler–Maruyama step of the data and of the learned SDE's samples
+    density: str = "mixture"  # "mixture" or "cnf" (time-conditioned CNF: exact, ≈ 50–100× dearer a step)
     components: int = 8  # Gaussian mixture components of the density
+    flow_steps: int = 4  # rk4 steps of the CNF density
     min_scale: float = 0.1  # σ_min of every component (smooth ∇²s)
     hollow_width: int = 32  # width of the HollowNets' conditioner and transformer MLPs
     hidden_features: int = 8  # c, the size of each h_i
     fp_weight: float = 1.0
     fp_trains_density: bool = False  # let the residual's gradient reach the density too (it can then cheat:
     # a density that stops moving and f = g = 0 make the residual small)
-    n_interior: int = 512  # collocation points per step
-    adam_steps: int = 3000
+    n_interior: int = 256  # collocation points per step
+    adam_steps: int = 2000
     lr: float = 3e-3
     lr_final: float = 3e-4
     optimizer: str = "none"
-    eval_every: int = 1000
+    eval_every: int = 1000  # each evaluation samples the learned SDE (seconds)
     checkpoint_every: int = 500
     grid_size: int = 41
 
@@ -84,6 +92,8 @@ class InverseFokkerPlanck:
 
     def __init__(self, config: InverseConfig, data: Snapshots | None = None):
         validate(config)
+        if config.density not in DENSITIES:
+            raise ValueError(f"config key 'density': expected one of {list(DENSITIES)}, got {config.density!r}")
         if config.dim < 2 or config.n_per_time < 2 or config.components < 1 or not config.fp_weight >= 0:
             raise ValueError(f"InverseConfig: expected dim ≥ 2, n_per_time ≥ 2, components ≥ 1, fp_weight ≥ 0, "
                              f"got {config.dim}, {config.n_per_time}, {config.components}, {config.fp_weight}")
@@ -96,26 +106,36 @@ class InverseFokkerPlanck:
                              f"got {config.held_out_times}")
         self.data = self._simulate(times.tolist(), 0) if data is None else check_snapshots(data.times, data.samples,
                                                                                              config.dim)
-        self.held_out = self._simulate(self.eval_times, 1)
-        self.reference = self._simulate(self.eval_times, 2)
+        # held-out and reference: two independent true sample sets per evaluation time, one simulation
+        both = self._simulate(self.eval_times, 1, copies=2)
+        n = config.n_per_time
+        self.held_out = Snapshots(both.times, [x[:n] for x in both.samples])
+        self.reference = Snapshots(both.times, [x[n:] for x in both.samples])
 
-    def _simulate(self, times: list[float], stream: int) -> Snapshots:
+    def _simulate(self, times: list[float], stream: int, copies: int = 1) -> Snapshots:
         return simulate_snapshots(self.truth.drift, self.truth.diffusion, self.truth.initial, times,
-                                  self.config.n_per_time, self.config.data_seed + stream, self.config.simulation_dt)
+                                  copies * self.config.n_per_time, self.config.data_seed + stream,
+                                  self.config.simulation_dt)
 
     # --- the trainer's protocol ---------------------------------------------------------------
     def build_model(self) -> SDEModel:
         c, d = self.config, self.config.dim
         hollow = dict(hidden_features=c.hidden_features, width=c.hollow_width, transformer_width=c.hollow_width)
-        pooled = torch.cat(self.data.samples)
-        centres = pooled[torch.randperm(len(pooled))[:c.components]]
-        density = GaussianMixtureDensity(d, c.components, centres=centres, scale=0.5 * float(pooled.std()),
-                                         min_scale=c.min_scale)
-        model = SDEModel(HollowNet(d, **hollow), DiagonalDiffusion(HollowNet(d, **hollow)), density)
+        model = SDEModel(HollowNet(d, **hollow), DiagonalDiffusion(HollowNet(d, **hollow)), self._density())
         model = model.to(self.device, self.dtype)
         x, t = self.data.stacked()
         check_diffusion(model.diffusion, x.to(self.device, self.dtype), t.to(self.device, self.dtype))
         return model
+
+    def _density(self) -> nn.Module:
+        c = self.config
+        if c.density == "cnf":
+            flow = time_conditioned_flow(c.dim, c.flow_steps, c.hollow_width, c.hidden_features)
+            return FlowLogDensity(flow)
+        pooled = torch.cat(self.data.samples)
+        centres = pooled[torch.randperm(len(pooled))[:c.components]]
+        return GaussianMixtureDensity(c.dim, c.components, centres=centres, scale=0.5 * float(pooled.std()),
+                                      min_scale=c.min_scale)
 
     def sample(self, generator: torch.Generator, n: int) -> dict[str, Tensor]:
         x, t = self.data.stacked()
@@ -127,7 +147,10 @@ class InverseFokkerPlanck:
         nll = -model.density(space_time(batch["x_data"], batch["t_data"])).mean()
         t = batch["t_col"]
         x = model.density.sample(t)  # where the population is now (torch's RNG: resumed bit-for-bit)
-        terms = density_terms(model.density, x, t, method=self.config.derivative_method)
+        if isinstance(model.density, FlowLogDensity):
+            terms = flow_density_terms(model.density, x, t)
+        else:
+            terms = density_terms(model.density, x, t, method=self.config.derivative_method)
         if not self.config.fp_trains_density:
             terms = DensityTerms(*(term.detach() for term in terms))
         residual = fokker_planck_residual(model.drift, model.diffusion, terms, x, t)
