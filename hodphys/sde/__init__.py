@@ -10,12 +10,12 @@
     sde.mmd(paths[-1], data), sde.wasserstein2(paths[-1], data)
 """
 from hodphys.sde.coefficients import DiagonalDiffusion, DimwiseTerms, dimwise_terms, squared_terms
-from hodphys.sde.density import DensityTerms, density_terms, space_time
+from hodphys.sde.density import DensityTerms, density_terms, plain_terms, space_time
 from hodphys.sde.fokker_planck import fokker_planck_residual
 from hodphys.sde.metrics import median_bandwidth, mmd, wasserstein2
 from hodphys.sde.processes import DoubleWell, OrnsteinUhlenbeck
 from hodphys.sde.sampling import ModuleSDE, sample_paths
 
 __all__ = ["DiagonalDiffusion", "DimwiseTerms", "dimwise_terms", "squared_terms", "DensityTerms",
-           "density_terms", "space_time", "fokker_planck_residual", "median_bandwidth", "mmd",
+           "density_terms", "plain_terms", "space_time", "fokker_planck_residual", "median_bandwidth", "mmd",
            "wasserstein2", "DoubleWell", "OrnsteinUhlenbeck", "ModuleSDE", "sample_paths"]

@@ -42,3 +42,11 @@ def density_terms(model: nn.Module, x: Tensor, t: Tensor, method: str = "auto") 
     jacobian, hessian = out.jacobian[:, 0], out.hessian[:, 0]
     return DensityTerms(out.value[:, 0], jacobian[:, d], jacobian[:, :d],
                         torch.diagonal(hessian, dim1=-2, dim2=-1)[:, :d])
+
+
+def plain_terms(log_terms: DensityTerms) -> DensityTerms:
+    """Terms of p = e^s from those of s: ∂_t p = p ∂_t s, ∇p = p ∇s, ∂_i² p = p (∂_i² s + (∂_i s)²)."""
+    p = log_terms.value.exp()
+    grad = log_terms.gradient
+    return DensityTerms(p, p * log_terms.time, p.unsqueeze(-1) * grad,
+                        p.unsqueeze(-1) * (log_terms.hessian_diagonal + grad**2))

@@ -34,8 +34,8 @@ from torch import Tensor, nn
 
 from hodphys.nn import HollowNet
 from hodphys.sde.coefficients import DiagonalDiffusion
-from hodphys.sde.density import DensityTerms, density_terms, space_time
-from hodphys.sde.fokker_planck import fokker_planck_residual
+from hodphys.sde.density import DensityTerms, density_terms, plain_terms, space_time
+from hodphys.sde.fokker_planck import FORMS, fokker_planck_residual
 from hodphys.sde.flow_density import FlowLogDensity, flow_density_terms, time_conditioned_flow
 from hodphys.sde.metrics import median_bandwidth, mmd, wasserstein2
 from hodphys.sde.mixture import GaussianMixtureDensity
@@ -67,6 +67,7 @@ class InverseConfig(TrainConfig):
     hollow_width: int = 32  # width of the HollowNets' conditioner and transformer MLPs
     hidden_features: int = 8  # c, the size of each h_i
     fp_weight: float = 1.0
+    form: str = "log"  # the residual's form: "log" (r/p) or "plain" (r, i.e. weighted by p)
     fp_trains_density: bool = False  # let the residual's gradient reach the density too (it can then cheat:
     # a density that stops moving and f = g = 0 make the residual small)
     n_interior: int = 256  # collocation points per step
@@ -92,6 +93,8 @@ class InverseFokkerPlanck:
 
     def __init__(self, config: InverseConfig, data: Snapshots | None = None):
         validate(config)
+        if config.form not in FORMS:
+            raise ValueError(f"config key 'form': expected one of {list(FORMS)}, got {config.form!r}")
         if config.density not in DENSITIES:
             raise ValueError(f"config key 'density': expected one of {list(DENSITIES)}, got {config.density!r}")
         if config.dim < 2 or config.n_per_time < 2 or config.components < 1 or not config.fp_weight >= 0:
@@ -153,7 +156,9 @@ class InverseFokkerPlanck:
             terms = density_terms(model.density, x, t, method=self.config.derivative_method)
         if not self.config.fp_trains_density:
             terms = DensityTerms(*(term.detach() for term in terms))
-        residual = fokker_planck_residual(model.drift, model.diffusion, terms, x, t)
+        if self.config.form == "plain":
+            terms = plain_terms(terms)
+        residual = fokker_planck_residual(model.drift, model.diffusion, terms, x, t, form=self.config.form)
         fp = residual.square().mean()
         return nll + self.config.fp_weight * fp, {"nll": nll, "fp": fp}
 
