@@ -58,7 +58,7 @@ def plot_snapshots(problem: InverseFokkerPlanck, model: SDEModel, path: Path) ->
     samples = problem.learned_samples(model)
     gx, gy, _ = _plane(problem, 80)
     xy = torch.from_numpy(np.stack([gx.ravel(), gy.ravel()], -1)).to(problem.device, problem.dtype)
-    fig = Figure(figsize=(2.3 * len(times), 7))
+    fig = Figure(figsize=(2.3 * len(times), 7), layout="constrained")
     axes = fig.subplots(3, len(times), squeeze=False, sharex=True, sharey=True)
     extent = (gx.min(), gx.max(), gy.min(), gy.max())
     for j, t in enumerate(times):
@@ -84,7 +84,7 @@ def plot_drift(problem: InverseFokkerPlanck, model: SDEModel, path: Path) -> Pat
     true = problem.truth.drift(points.double())[:, :2].numpy()
     learned = model.drift(points)[:, :2].double().cpu().numpy()
     pooled = torch.cat(problem.data.samples)[:, :2].numpy()
-    fig = Figure(figsize=(6.5, 5.5))
+    fig = Figure(figsize=(6.5, 5.5), layout="constrained")
     ax = fig.subplots()
     ax.scatter(pooled[:, 0], pooled[:, 1], s=1, alpha=0.15, color="gray", label="data (all times)")
     scale = np.abs(true).max() * 12
@@ -104,7 +104,7 @@ def plot_diffusion(problem: InverseFokkerPlanck, model: SDEModel, path: Path) ->
     gx, gy, points = _plane(problem, 60)
     true = problem.truth.diffusion(points.double())[:, :2].numpy()
     learned = model.diffusion(points)[:, :2].double().cpu().numpy()
-    fig = Figure(figsize=(8, 6.5))
+    fig = Figure(figsize=(9, 7), layout="constrained")
     axes = fig.subplots(2, 2, squeeze=False)
     extent = (gx.min(), gx.max(), gy.min(), gy.max())
     for i in range(2):

@@ -43,11 +43,14 @@ def _residual_spec(env: BenchEnv, d: int, train: bool) -> BenchSpec:
         def residual() -> Tensor:
             return sde.fokker_planck_residual(drift, diffusion, terms, x, t, method=method)
 
+        def evaluation() -> Tensor:  # as in training (graphs built), returned without them
+            return residual().detach()
+
         def gradient() -> Tensor:
             grads = torch.autograd.grad(residual().square().mean(), params)
             return torch.cat([g.reshape(-1) for g in grads])
 
-        return gradient if train else residual
+        return gradient if train else evaluation
 
     what = "∂(mean r²)/∂θ of" if train else ""
     return BenchSpec(f"{what} the Fokker–Planck residual, HollowNet drift and diffusion, d = {d}, batch {batch}".strip(),
