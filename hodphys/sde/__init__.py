@@ -5,7 +5,7 @@
 
     drift, diffusion = HollowNet(8), sde.DiagonalDiffusion(HollowNet(8))     # g > 0 by construction
     terms = sde.density_terms(log_p, x, t)                 # log p model of z = (x, t): ∂_t s, ∇s, diag ∇²s
-    r = sde.fokker_planck_residual(drift, diffusion, terms, x, t)   # (N,); HollowNets: 1 + 2 backward passes
+    r = sde.fokker_planck_residual(drift, diffusion, terms, x, t)   # (N,); HollowNets: 4 backward passes, any d
     paths = sde.sample_paths(drift, diffusion, x0, times, method="srk")   # torchsde, (T, N, d)
     sde.mmd(paths[-1], data), sde.wasserstein2(paths[-1], data)
 """

@@ -7,7 +7,8 @@ the solution), with D_dim f = [∂_i f_i]_i and a′, a″ the dimension-wise de
     log   (u = log p):  r = ∂_t s + Σ_i [f_i′ + f_i ∂_i s − ½ (a_i″ + 2 a_i′ ∂_i s + a_i (∂_i² s + (∂_i s)²))]
 
 (the log form is the plain form divided by p). Only dimension-wise derivatives of f and g enter:
-for HollowNets they cost one (f) and two (g) backward passes whatever d is.
+for HollowNets they cost one backward pass (D_dim f) and three (D_dim g and D²_dim g, two
+hp.dim_derivative calls) whatever d is; a general network pays d passes per order instead.
 
     r = fokker_planck_residual(drift, diffusion, density_terms(log_p_model, x, t), x, t)
 

@@ -13,7 +13,7 @@ mixture whose parameters are an MLP of t, :mod:`hodphys.sde.mixture`; ∇s and d
 ``hp.derivatives`` on z = (x, t)) or ``density="cnf"`` (the CNF of ``hodphys.flows`` with t as
 its context; derivatives through the rk4 solve, 1 + d backward passes, see
 :mod:`hodphys.sde.flow_density` for the design and its cost). The residual's dimension-wise
-derivatives of f and g cost one and two backward passes whatever d is. Collocation points are drawn from
+derivatives of f and g cost four backward passes whatever d is. Collocation points are drawn from
 the current density (detached), so the residual is enforced where the population lives.
 
 Evaluation: the learned SDE is sampled with torchsde from the first snapshot and compared with

@@ -1,5 +1,5 @@
 """SDE cases: the Fokker–Planck residual of dx = f dt + diag(g) dW with HollowNet drift and diffusion,
-by the one-pass dimension-wise path (``hp.dim_derivative``, hollow engine: 1 + 2 backward passes) against
+by the one-pass dimension-wise path (``hp.dim_derivative``, hollow engine: 1 + 3 backward passes) against
 the same residual by brute-force autograd (``method="autograd"``: torch.func, d passes per order).
 
 The density enters through fixed closed-form terms (an OU log-density), so only the derivatives of
