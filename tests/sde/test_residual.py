@@ -10,7 +10,15 @@ from torch import nn
 import hodphys.sde as sde
 from hodphys.nn import HollowNet
 
-torch.set_default_dtype(torch.float64)
+
+
+@pytest.fixture(autouse=True)
+def _float64():
+    """These tests build their modules and points in float64; the default is restored for other tests."""
+    previous = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float64)
+    yield
+    torch.set_default_dtype(previous)
 
 
 def _rel(a, b):
