@@ -1,0 +1,214 @@
+"""The inverse problem: drift f, diffusion g and a time-conditioned density p from population snapshots.
+
+    loss = − mean_k,n log p(x_kn, t_k)  +  fp_weight · mean r_FP(x, t)²,   t ~ U[t_0, t_T], x ~ p(·, t)
+
+The density is fitted by the likelihood; the residual trains f and g with the density's terms
+held fixed (``fp_trains_density=False``, the default): otherwise the cheapest way to a small
+residual is a density that stops moving with f ≈ 0, g ≈ 0 — exactly the shrinking noise the
+Fokker–Planck fit is meant to avoid.
+
+f is a HollowNet, g = softplus(HollowNet) + ε (positive by construction), p a time-conditioned
+density with exact likelihood and exact sampling: ``density="mixture"`` (default, a Gaussian
+mixture whose parameters are an MLP of t, :mod:`hodphys.sde.mixture`; ∇s and diag ∇²s by
+``hp.derivatives`` on z = (x, t)) or ``density="cnf"`` (the CNF of ``hodphys.flows`` with t as
+its context; derivatives through the rk4 solve, 1 + d backward passes, see
+:mod:`hodphys.sde.flow_density` for the design and its cost). The residual's dimension-wise
+derivatives of f and g cost four backward passes whatever d is. Collocation points are drawn from
+the current density (detached), so the residual is enforced where the population lives.
+
+Evaluation: the learned SDE is sampled with torchsde from the first snapshot and compared with
+held-out snapshots (every observed time after the first, and ``held_out_times`` between them) by
+MMD, against the MMD between two independent true sample sets of the same size (same bandwidth);
+drift and diffusion relative L2 errors on the held-out samples (the data's support).
+
+Glossary: N points, d dimensions, T observation times.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from hodphys.nn import HollowNet
+from hodphys.sde.coefficients import DiagonalDiffusion
+from hodphys.sde.density import DensityTerms, density_terms, plain_terms, space_time
+from hodphys.sde.fokker_planck import FORMS, fokker_planck_residual
+from hodphys.sde.flow_density import FlowLogDensity, flow_density_terms, time_conditioned_flow
+from hodphys.sde.metrics import median_bandwidth, mmd, wasserstein2
+from hodphys.sde.mixture import GaussianMixtureDensity
+from hodphys.sde.processes import DoubleWell
+from hodphys.sde.sampling import sample_paths
+from hodphys.sde.snapshots import Snapshots, check_diffusion, check_snapshots, simulate_snapshots
+from hodphys.train import TrainConfig
+from hodphys.train.config import dtype_of, validate
+
+DENSITIES = ("mixture", "cnf")
+
+
+@dataclass
+class InverseConfig(TrainConfig):
+    """The true SDE (double well, :class:`hodphys.sde.DoubleWell`), the data, the models, the loss."""
+
+    dim: int = 2
+    rotation: float = 1.0  # ω of the rotational drift
+    sigma: float = 0.5  # g_i = σ (1 + ½ tanh x_i)
+    times: list[float] = field(default_factory=lambda: [0.0, 0.25, 0.5, 1.0, 1.5])  # observed
+    held_out_times: list[float] = field(default_factory=lambda: [0.75])  # only for evaluation
+    n_per_time: int = 1000  # samples per snapshot (training, held-out and reference sets alike)
+    data_seed: int = 2024
+    simulation_dt: float = 5e-3  # Euler–Maruyama step of the data and of the learned SDE's samples
+    density: str = "mixture"  # "mixture" or "cnf" (time-conditioned CNF: exact, ≈ 50–100× dearer a step)
+    components: int = 8  # Gaussian mixture components of the density
+    flow_steps: int = 4  # rk4 steps of the CNF density
+    min_scale: float = 0.1  # σ_min of every component (smooth ∇²s)
+    hollow_width: int = 32  # width of the HollowNets' conditioner and transformer MLPs
+    hidden_features: int = 8  # c, the size of each h_i
+    fp_weight: float = 1.0
+    form: str = "log"  # the residual's form: "log" (r/p) or "plain" (r, i.e. weighted by p)
+    fp_trains_density: bool = False  # let the residual's gradient reach the density too (it can then cheat:
+    # a density that stops moving and f = g = 0 make the residual small)
+    n_interior: int = 256  # collocation points per step
+    adam_steps: int = 2000
+    lr: float = 3e-3
+    lr_final: float = 3e-4
+    optimizer: str = "none"
+    eval_every: int = 1000  # each evaluation samples the learned SDE (seconds)
+    checkpoint_every: int = 500
+    grid_size: int = 41
+
+
+class SDEModel(nn.Module):
+    """What the inverse problem learns: drift (N, d) → (N, d), diffusion (N, d) → (N, d) > 0, density z → log p."""
+
+    def __init__(self, drift: nn.Module, diffusion: nn.Module, density: nn.Module):
+        super().__init__()
+        self.drift, self.diffusion, self.density = drift, diffusion, density
+
+
+class InverseFokkerPlanck:
+    """The ``hodphys.train`` problem for SDE fitting from snapshots (see the module docstring)."""
+
+    def __init__(self, config: InverseConfig, data: Snapshots | None = None):
+        validate(config)
+        if config.form not in FORMS:
+            raise ValueError(f"config key 'form': expected one of {list(FORMS)}, got {config.form!r}")
+        if config.density not in DENSITIES:
+            raise ValueError(f"config key 'density': expected one of {list(DENSITIES)}, got {config.density!r}")
+        if config.dim < 2 or config.n_per_time < 2 or config.components < 1 or not config.fp_weight >= 0:
+            raise ValueError(f"InverseConfig: expected dim ≥ 2, n_per_time ≥ 2, components ≥ 1, fp_weight ≥ 0, "
+                             f"got {config.dim}, {config.n_per_time}, {config.components}, {config.fp_weight}")
+        self.config, self.dtype, self.device = config, dtype_of(config), torch.device("cpu")
+        self.truth = DoubleWell(config.dim, config.rotation, config.sigma)
+        times = check_snapshots(config.times, [torch.zeros(2, config.dim)] * len(config.times)).times
+        self.eval_times = sorted({*times[1:].tolist(), *config.held_out_times})
+        if min(self.eval_times) <= times[0] or max(self.eval_times) > times[-1]:
+            raise ValueError(f"config key 'held_out_times': expected times in ({times[0]:g}, {times[-1]:g}], "
+                             f"got {config.held_out_times}")
+        self.data = self._simulate(times.tolist(), 0) if data is None else check_snapshots(data.times, data.samples,
+                                                                                             config.dim)
+        # held-out and reference: two independent true sample sets per evaluation time, one simulation
+        both = self._simulate(self.eval_times, 1, copies=2)
+        n = config.n_per_time
+        self.held_out = Snapshots(both.times, [x[:n] for x in both.samples])
+        self.reference = Snapshots(both.times, [x[n:] for x in both.samples])
+
+    def _simulate(self, times: list[float], stream: int, copies: int = 1) -> Snapshots:
+        return simulate_snapshots(self.truth.drift, self.truth.diffusion, self.truth.initial, times,
+                                  copies * self.config.n_per_time, self.config.data_seed + stream,
+                                  self.config.simulation_dt)
+
+    # --- the trainer's protocol ---------------------------------------------------------------
+    def build_model(self) -> SDEModel:
+        c, d = self.config, self.config.dim
+        hollow = dict(hidden_features=c.hidden_features, width=c.hollow_width, transformer_width=c.hollow_width)
+        model = SDEModel(HollowNet(d, **hollow), DiagonalDiffusion(HollowNet(d, **hollow)), self._density())
+        model = model.to(self.device, self.dtype)
+        x, t = self.data.stacked()
+        check_diffusion(model.diffusion, x.to(self.device, self.dtype), t.to(self.device, self.dtype))
+        return model
+
+    def _density(self) -> nn.Module:
+        c = self.config
+        if c.density == "cnf":
+            flow = time_conditioned_flow(c.dim, c.flow_steps, c.hollow_width, c.hidden_features)
+            return FlowLogDensity(flow)
+        pooled = torch.cat(self.data.samples)
+        centres = pooled[torch.randperm(len(pooled))[:c.components]]
+        return GaussianMixtureDensity(c.dim, c.components, centres=centres, scale=0.5 * float(pooled.std()),
+                                      min_scale=c.min_scale)
+
+    def sample(self, generator: torch.Generator, n: int) -> dict[str, Tensor]:
+        x, t = self.data.stacked()
+        times = self.data.times
+        t_col = times[0] + (times[-1] - times[0]) * torch.rand(n, generator=generator, dtype=torch.float64)
+        return {name: v.to(self.device, self.dtype) for name, v in (("x_data", x), ("t_data", t), ("t_col", t_col))}
+
+    def loss(self, model: SDEModel, batch: dict[str, Tensor]) -> tuple[Tensor, dict[str, Tensor]]:
+        nll = -model.density(space_time(batch["x_data"], batch["t_data"])).mean()
+        t = batch["t_col"]
+        x = model.density.sample(t)  # where the population is now (torch's RNG: resumed bit-for-bit)
+        if isinstance(model.density, FlowLogDensity):
+            terms = flow_density_terms(model.density, x, t)
+        else:
+            terms = density_terms(model.density, x, t, method=self.config.derivative_method)
+        if not self.config.fp_trains_density:
+            terms = DensityTerms(*(term.detach() for term in terms))
+        if self.config.form == "plain":
+            terms = plain_terms(terms)
+        residual = fokker_planck_residual(model.drift, model.diffusion, terms, x, t, form=self.config.form)
+        fp = residual.square().mean()
+        return nll + self.config.fp_weight * fp, {"nll": nll, "fp": fp}
+
+    # --- evaluation ---------------------------------------------------------------------------
+    def support(self) -> Tensor:
+        """The held-out samples of every evaluation time, (N, d): where coefficient errors are measured."""
+        return torch.cat(self.held_out.samples).to(self.device, self.dtype)
+
+    @torch.no_grad()
+    def coefficient_errors(self, model: SDEModel) -> dict[str, float]:
+        x = self.support()
+        x64 = x.double()
+        errors = {}
+        for name, learned, true in (("drift", model.drift, self.truth.drift),
+                                    ("diffusion", model.diffusion, self.truth.diffusion)):
+            truth = true(x64)
+            errors[f"{name}_rel_l2"] = float((learned(x).double() - truth).norm() / truth.norm())
+        return errors
+
+    @torch.no_grad()
+    def learned_samples(self, model: SDEModel) -> Tensor:
+        """The learned SDE sampled from the first snapshot, at [t_0, *eval_times]: (1 + E, n, d)."""
+        x0 = self.data.samples[0].to(self.device, self.dtype)
+        times = [float(self.data.times[0]), *self.eval_times]
+        return sample_paths(model.drift, model.diffusion, x0, times, method="euler",
+                            dt=self.config.simulation_dt, seed=self.config.data_seed + 3)
+
+    def metrics(self, model: SDEModel) -> dict[str, Any]:
+        """Coefficient errors; per evaluation time MMD(learned, held-out), MMD(reference, held-out), W2."""
+        out: dict[str, Any] = self.coefficient_errors(model)
+        samples = self.learned_samples(model)
+        ratios = []
+        for k, t in enumerate(self.eval_times):
+            held, ref, learned = (s.double() for s in (self.held_out.samples[k], self.reference.samples[k],
+                                                        samples[k + 1]))
+            if not bool(torch.isfinite(learned).all()):
+                out[f"mmd_t{t:g}"] = float("inf")
+                ratios.append(float("inf"))
+                continue
+            h = median_bandwidth(held, ref)
+            out[f"mmd_t{t:g}"], out[f"mmd_true_t{t:g}"] = mmd(learned, held, h), mmd(ref, held, h)
+            out[f"w2_t{t:g}"], out[f"w2_true_t{t:g}"] = wasserstein2(learned, held), wasserstein2(ref, held)
+            ratios.append(out[f"mmd_t{t:g}"] / out[f"mmd_true_t{t:g}"])
+        out["mmd_ratio_max"] = max(ratios)
+        out["mmd_bandwidth_rule"] = "Gaussian kernel, h = median pairwise distance of held-out ∪ reference"
+        return out
+
+    def write_outputs(self, model: SDEModel, run: Any, stages: dict[str, list[int]] | None = None) -> list[Path]:
+        from hodphys.sde import figures
+
+        if not self.config.plots:
+            return []
+        return figures.write_all(self, model, run)
