@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from hodphys.problems import find_problem, run_problem
+from hodphys.app.problem_loader import find_problem, run_problem
 
 TINY = ["adam_steps=6", "n_interior=64", "width=16", "hidden_features=4", "n_validation=200", "n_test=300",
         "n_samples=500", "grid_size=40", "grid_extent=6.0", "eval_every=3", "checkpoint_every=2",
