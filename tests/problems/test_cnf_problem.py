@@ -42,7 +42,7 @@ def test_resume_continues_bit_for_bit(tmp_path, monkeypatch):
         return original(self, model, batch)
 
     monkeypatch.setattr(module.CNFProblem, "loss", loss_then_die)
-    monkeypatch.setattr("hodphys.problems.find_problem", lambda name: module)
+    monkeypatch.setattr("hodphys.app.problem_loader.find_problem", lambda name: module)
     with pytest.raises(Interrupt):
         run_problem("cnf", overrides=overrides, root=tmp_path / "b")
     (run_dir,) = (tmp_path / "b").iterdir()
