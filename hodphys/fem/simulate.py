@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterable
 
 import numpy as np
 
+from hodphys.checks import check_integers
 from hodphys.errors import InputError, RunFailure
 from hodphys.fem.integrators import Integrator, State
 from hodphys.fem.newton import NewtonFailure
@@ -82,9 +83,12 @@ def simulate(integrator: Integrator, initial: State, dt: float, n_steps: int,
     save_partial: called with the trajectory so far before giving up; returns where it saved it.
     progress: wraps the step range (e.g. a tqdm progress bar).
     """
-    if not 0 < dt < float("inf") or n_steps < 1:
-        raise InputError(f"simulate: expected a finite dt > 0 and n_steps ≥ 1, got dt={dt}, "
-                         f"n_steps={n_steps}")
+    if not 0 < dt < float("inf"):
+        raise InputError(f"simulate: expected a finite dt > 0, got dt={dt}")
+    try:
+        check_integers("simulate", 1, n_steps=n_steps)
+    except ValueError as err:
+        raise InputError(str(err)) from None
     trajectory = Trajectory()
     trajectory.record(initial)
     state = initial

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 
+from hodphys.checks import check_integers
 from hodphys.fem.body import BodyObjective, ElasticBody
 from hodphys.fem.newton import DEFAULT_OPTIONS, NewtonOptions, minimize
 
@@ -58,8 +59,7 @@ def solve_static(body: ElasticBody, force: np.ndarray, load_steps: int = 10,
     if force.shape != (body.n_free,):
         raise ValueError(f"solve_static: expected force of shape ({body.n_free},), got "
                          f"{force.shape}")
-    if load_steps < 1:
-        raise ValueError(f"solve_static: expected load_steps ≥ 1, got {load_steps}")
+    check_integers("solve_static", 1, load_steps=load_steps)
     for label, vector in (("force", force), ("initial", initial)):
         if vector is not None and not np.all(np.isfinite(vector)):
             raise ValueError(f"solve_static: {label} has non-finite entries (NaN or inf)")

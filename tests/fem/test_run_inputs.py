@@ -74,7 +74,7 @@ def test_the_library_refuses_infinite_modulus_and_time_step(small_beam):
         make_material("neo-hookean", math.inf, 0.3)
     from hodphys.fem import ImplicitEuler
     integrator = ImplicitEuler(small_beam.body, lambda t: small_beam.gravity())
-    with pytest.raises(ValueError, match="expected a finite dt > 0 and n_steps ≥ 1, got dt=inf"):
+    with pytest.raises(ValueError, match="expected a finite dt > 0, got dt=inf"):
         simulate(integrator, integrator.initial_state(), math.inf, 3)
 
 

@@ -49,7 +49,7 @@ def test_load_stepping_records_the_load_path():
 def test_static_argument_errors(small_beam):
     with pytest.raises(ValueError, match=r"expected force of shape \(\d+,\), got \(3,\)"):
         solve_static(small_beam.body, np.zeros(3))
-    with pytest.raises(ValueError, match="expected load_steps ≥ 1, got 0"):
+    with pytest.raises(ValueError, match="solve_static: expected load_steps to be an integer ≥ 1, got 0"):
         solve_static(small_beam.body, np.zeros(small_beam.body.n_free), load_steps=0)
 
 
