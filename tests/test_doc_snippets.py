@@ -1,4 +1,4 @@
-"""Every Python snippet in README.md, notes/*.md and docs/**/*.md runs and checks what it shows.
+"""Every Python snippet in README.md and docs/**/*.md runs and checks what it shows.
 
 A snippet that only runs proves little (a wrong value printed or discarded passes), so each
 ```python block must do one of:
@@ -13,7 +13,7 @@ A snippet that only runs proves little (a wrong value printed or discarded passe
 
 A snippet that does none of these fails, saying so. Snippets run from the repository root in a
 fresh namespace with ``import torch, hodphys as hp`` and ``from torch import nn`` done, after
-``torch.manual_seed(0)``; a snippet whose code appears twice (README and notes) runs once.
+``torch.manual_seed(0)``; a snippet whose code appears twice (README and docs) runs once.
 """
 from __future__ import annotations
 
@@ -39,7 +39,7 @@ NUMBER = re.compile(r"[-+]?(?:\d+\.\d*|\.\d+|\d+)(?:[eE][-+]?\d+)?")
 
 @dataclass(frozen=True)
 class Snippet:
-    source: str            # "notes/fem.md:50"
+    source: str            # "docs/fem.md:50"
     code: str
     expected: str | None   # the ```text block after it
     not_run: str | None    # the reason, for <!-- snippet: not run: … -->
@@ -66,12 +66,11 @@ def snippets_of(path: Path) -> list[Snippet]:
 
 
 def documents() -> list[Path]:
-    return [p for p in [ROOT / "README.md", *sorted((ROOT / "notes").glob("*.md")),
-                        *sorted((ROOT / "docs").rglob("*.md"))] if p.exists()]
+    return [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]
 
 
 def unique(snippets: list[Snippet]) -> list[Snippet]:
-    """One of each code text (README repeats snippets of the notes): the first place it appears."""
+    """One of each code text (README repeats snippets of the docs): the first place it appears."""
     first: dict[str, Snippet] = {}
     for snippet in snippets:
         first.setdefault(snippet.code, snippet)
