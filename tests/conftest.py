@@ -12,6 +12,12 @@ def _single_thread_and_seed():
     torch.set_num_threads(threads)
 
 
+@pytest.fixture(params=["cpu", pytest.param("cuda", marks=pytest.mark.cuda)])
+def device(request) -> str:
+    """Each device the suite can run on: the CUDA cases are skipped where there is no GPU."""
+    return request.param
+
+
 def pytest_collection_modifyitems(config, items):
     if torch.cuda.is_available():
         return

@@ -82,9 +82,10 @@ def _per_sample(model):
 
 
 @pytest.mark.parametrize("method", METHODS)
-def test_a_registered_layer_matches_torch_func_in_each_engine(method):
-    model = _model()
-    x, v = torch.randn(4, 3, dtype=torch.float64), torch.randn(4, 3, dtype=torch.float64)
+def test_a_registered_layer_matches_torch_func_in_each_engine(method, device):
+    model = _model().to(device)
+    x = torch.randn(4, 3, dtype=torch.float64, device=device)
+    v = torch.randn(4, 3, dtype=torch.float64, device=device)
     f = _per_sample(model)
     jac, hess = vmap(jacrev(f))(x), vmap(hessian(f))(x)
     assert_close_rel(hp.jacobian(model, x, method=method), jac, 1e-10)

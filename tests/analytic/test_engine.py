@@ -21,17 +21,18 @@ def _vectors(d, batch, n, seed):
     return [torch.randn(*batch, d, generator=g, dtype=torch.float64) for _ in range(n)]
 
 
-def _run(quantity, model, x, args, method, dtype):
-    low = copy.deepcopy(model).to(dtype)
-    cast = [a.to(dtype) if torch.is_tensor(a) else [v.to(dtype) for v in a] for a in args]
-    return getattr(hp, quantity)(low, x.to(dtype), *cast, method=method)
+def _run(quantity, model, x, args, method, dtype, device="cpu"):
+    low = copy.deepcopy(model).to(device, dtype)
+    cast = [a.to(device, dtype) if torch.is_tensor(a) else [v.to(device, dtype) for v in a] for a in args]
+    return getattr(hp, quantity)(low, x.to(device, dtype), *cast, method=method)
 
 
-def _check(quantity, model, x, args, method, dtype):
+def _check(quantity, model, x, args, method, dtype, device="cpu"):
+    """The engine in dtype on device against torch.func (method="autograd") in float64 on the CPU."""
     reference = getattr(hp, quantity)(model, x, *args, method="autograd")
-    ours = _run(quantity, model, x, args, method, dtype)
-    assert ours.dtype == dtype and ours.shape == reference.shape
-    assert_close_rel(ours, reference, TOLERANCE[dtype])
+    ours = _run(quantity, model, x, args, method, dtype, device)
+    assert ours.dtype == dtype and ours.shape == reference.shape and ours.device.type == device
+    assert_close_rel(ours.cpu(), reference, TOLERANCE[dtype])
 
 
 def _args(quantity, d, m, batch, seed):
@@ -46,23 +47,23 @@ def _args(quantity, d, m, batch, seed):
 @pytest.mark.parametrize("method", MODES)
 @pytest.mark.parametrize("quantity", ["jacobian", "hessian", "laplacian", "hvp", "directional_grad"])
 @pytest.mark.parametrize("kind, d, m, batch", CASES)
-def test_every_layer_quantity_and_mode_matches_torch_func(kind, d, m, batch, quantity, method, seed, dtype):
+def test_every_layer_quantity_and_mode_matches_torch_func(kind, d, m, batch, quantity, method, seed, dtype, device):
     model = build(kind, d, m, seed)
     x = _vectors(d, batch, 1, seed + 10)[0]
-    _check(quantity, model, x, _args(quantity, d, m, batch, seed), method, dtype)
+    _check(quantity, model, x, _args(quantity, d, m, batch, seed), method, dtype, device)
 
 
 @pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
 @pytest.mark.parametrize("n", [1, 2, 3])
 @pytest.mark.parametrize("kind, d, m, batch", CASES)
-def test_directional_forward_and_third_order_backward(kind, d, m, batch, n, dtype):
+def test_directional_forward_and_third_order_backward(kind, d, m, batch, n, dtype, device):
     """D^n f[v₁..vₙ] forward for n ≤ 3 (σ‴ at n = 3), and wᵀ∇ⁿ⁺¹f[v₁..vₙ, ·] backward for n ≤ 2."""
     model = build(kind, d, m)
     x, *vs = _vectors(d, batch, 1 + n, 3)
-    _check("directional", model, x, [vs], "analytic-forward", dtype)
+    _check("directional", model, x, [vs], "analytic-forward", dtype, device)
     if n <= 2:
         w = torch.randn(*batch, m, dtype=torch.float64)
-        _check("directional_grad", model, x, [vs, w], "analytic-backward", dtype)
+        _check("directional_grad", model, x, [vs, w], "analytic-backward", dtype, device)
 
 
 @pytest.mark.parametrize("seed", SEEDS)

@@ -23,12 +23,14 @@ def _gaussian_log_prob(x: torch.Tensor, A: torch.Tensor, t1: float) -> torch.Ten
 
 @pytest.mark.parametrize("trace", ["exact", "brute"])
 @pytest.mark.parametrize("d", [1, 3])
-def test_linear_dynamics_match_the_closed_form_gaussian(trace, d):
+def test_linear_dynamics_match_the_closed_form_gaussian(trace, d, device):
     A = torch.randn(d, d, dtype=torch.float64, generator=torch.Generator().manual_seed(d)) * 0.7
-    flow = CNF(LinearDynamics(A), trace=trace, t1=0.8, ode=TIGHT)
+    flow = CNF(LinearDynamics(A), trace=trace, t1=0.8, ode=TIGHT).to(device)
     x = points(32, d)
     expected = _gaussian_log_prob(x, A, 0.8)
-    assert (flow.log_prob(x) - expected).abs().max() <= 1e-6
+    log_p = flow.log_prob(x.to(device))
+    assert log_p.device.type == device
+    assert (log_p.cpu() - expected).abs().max() <= 1e-6
 
 
 def test_linear_flow_transports_by_the_exact_flow_map():
@@ -41,10 +43,10 @@ def test_linear_flow_transports_by_the_exact_flow_map():
 
 
 @pytest.mark.parametrize("context_features", [0, 2])
-def test_exact_hollow_trace_equals_brute_force_and_does_not_vary(context_features):
-    net = small_hollow(3, context_features)
-    x = points(16, 3)
-    context = points(16, 2, seed=5) if context_features else None
+def test_exact_hollow_trace_equals_brute_force_and_does_not_vary(context_features, device):
+    net = small_hollow(3, context_features).to(device)
+    x = points(16, 3).to(device)
+    context = points(16, 2, seed=5).to(device) if context_features else None
     ode = ODEOptions(atol=1e-8, rtol=1e-8)
     brute = CNF(net, context_features=context_features, trace="brute", ode=ode).log_prob(x, context)
     exact_flow = CNF(net, context_features=context_features, ode=ode)

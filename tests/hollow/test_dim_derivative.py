@@ -10,12 +10,15 @@ from tests.helpers import assert_close_rel
 
 @pytest.mark.parametrize("conditioner", ["sum", "masked"])
 @pytest.mark.parametrize("d,shape,seed", [(1, (3,), 0), (5, (4,), 1), (5, (2, 3), 2), (16, (3,), 3)])
-def test_dim_derivative_matches_brute_force(conditioner, d, shape, seed, dtype, tol, net_factory, brute):
+def test_dim_derivative_matches_brute_force(conditioner, d, shape, seed, dtype, tol, net_factory, brute, device):
     net = net_factory(d, dtype, seed, conditioner)
     x = (2 * torch.randn(*shape, d, dtype=torch.float64)).to(dtype).requires_grad_()
     reference = brute(net, x, 3)
+    net.to(device)
     for k in (1, 2, 3):
-        assert_close_rel(hp.dim_derivative(net, x.detach(), k), reference[k - 1].detach(), tol)
+        ours = hp.dim_derivative(net, x.detach().to(device), k)
+        assert ours.device.type == device
+        assert_close_rel(ours.cpu(), reference[k - 1].detach(), tol)
 
 
 @pytest.mark.parametrize("activation", [nn.Softplus(), nn.SiLU(), hp.nn.Sin()])

@@ -27,43 +27,43 @@ def inputs(d: int, batch: tuple, seed: int, n_vectors: int = 0):
     return x, vs
 
 
-def check(quantity, model, x, args, dtype, **options):
-    """Run quantity with multicomplex in dtype and compare to torch.func in float64."""
+def check(quantity, model, x, args, dtype, device="cpu", **options):
+    """Run quantity with multicomplex in dtype on device; compare to torch.func in float64 on the CPU."""
     reference = getattr(hp, quantity)(model, x, *args, method="autograd")
-    low = copy.deepcopy(model).to(dtype)
-    low_args = [a.to(dtype) if torch.is_tensor(a) else [v.to(dtype) for v in a] if isinstance(a, list)
-                else a for a in args]
-    ours = getattr(hp, quantity)(low, x.to(dtype), *low_args, method="multicomplex", **options)
-    assert ours.dtype == dtype
-    assert_close_rel(ours, reference, TOLERANCE[dtype])
+    low = copy.deepcopy(model).to(device, dtype)
+    low_args = [a.to(device, dtype) if torch.is_tensor(a) else [v.to(device, dtype) for v in a]
+                if isinstance(a, list) else a for a in args]
+    ours = getattr(hp, quantity)(low, x.to(device, dtype), *low_args, method="multicomplex", **options)
+    assert ours.dtype == dtype and ours.device.type == device
+    assert_close_rel(ours.cpu(), reference, TOLERANCE[dtype])
 
 
 @pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
 @pytest.mark.parametrize("seed", SEEDS)
 @pytest.mark.parametrize("d,m,batch", SHAPES)
 @pytest.mark.parametrize("quantity", ["jacobian", "hessian", "laplacian"])
-def test_dense_quantities(quantity, d, m, batch, seed, dtype):
+def test_dense_quantities(quantity, d, m, batch, seed, dtype, device):
     model = make_model("mixed" if seed else "mlp", d, m, seed)
     x, _ = inputs(d, batch, seed)
-    check(quantity, model, x, (), dtype)
+    check(quantity, model, x, (), dtype, device)
 
 
 @pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
 @pytest.mark.parametrize("d,m,batch", SHAPES)
-def test_hvp(d, m, batch, dtype):
+def test_hvp(d, m, batch, dtype, device):
     model = make_model("mixed", d, m, 0)
     x, (v,) = inputs(d, batch, 0, 1)
-    check("hvp", model, x, (v,), dtype)
-    check("hvp", model, x, (v[(0,) * len(batch)] if batch else v,), dtype)  # one v for the batch
+    check("hvp", model, x, (v,), dtype, device)
+    check("hvp", model, x, (v[(0,) * len(batch)] if batch else v,), dtype, device)  # one v for the batch
 
 
 @pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
 @pytest.mark.parametrize("order", [1, 2, 3, 4])
 @pytest.mark.parametrize("d,m,batch", SHAPES[:4])
-def test_directional_any_order(order, d, m, batch, dtype):
+def test_directional_any_order(order, d, m, batch, dtype, device):
     model = make_model("mixed", d, m, order)
     x, vs = inputs(d, batch, order, order)
-    check("directional", model, x, (vs,), dtype)
+    check("directional", model, x, (vs,), dtype, device)
 
 
 @pytest.mark.parametrize("order", [1, 2, 3])
@@ -77,11 +77,11 @@ def test_directional_grad_is_a_left_and_right_contraction(order, d, m, batch):
 
 @pytest.mark.parametrize("k", [1, 2, 3])
 @pytest.mark.parametrize("d,batch", [(1, (4,)), (5, (3, 2)), (16, ())])
-def test_dim_derivative_and_divergence(k, d, batch):
+def test_dim_derivative_and_divergence(k, d, batch, device):
     model = make_model("mixed", d, d, k)
     x, _ = inputs(d, batch, k)
-    check("dim_derivative", model, x, (k,), torch.float64)
-    check("divergence", model, x, (), torch.float64)
+    check("dim_derivative", model, x, (k,), torch.float64, device)
+    check("divergence", model, x, (), torch.float64, device)
 
 
 @pytest.mark.parametrize("want", [dict(jacobian=True, laplacian=True, hessian=False),

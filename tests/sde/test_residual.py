@@ -88,22 +88,26 @@ MODELS = {
 @pytest.mark.parametrize("form", ["log", "plain"])
 @pytest.mark.parametrize("kind", sorted(MODELS))
 @pytest.mark.parametrize("d", [1, 3])
-def test_residual_equals_brute_force(kind, d, form):
+def test_residual_equals_brute_force(kind, d, form, device):
+    """hodphys's residual on device against the brute-force one on the CPU: values and gradients."""
     torch.manual_seed(d + len(kind))
     drift, diffusion = MODELS[kind](d)
     log_p = _density_net(d)
     x, t = torch.randn(7, d), torch.rand(7)
+    params = [*drift.parameters(), *diffusion.parameters(), *log_p.parameters()]
+    reference = brute_force_residual(drift, diffusion, log_p, x, t, form)
+    expected = torch.autograd.grad(reference.square().mean(), params, allow_unused=True, materialize_grads=True)
+    for module in (drift, diffusion, log_p):
+        module.to(device)  # moves the parameters in place: `params` stays valid
+    x, t = x.to(device), t.to(device)
     model = log_p if form == "log" else Exp(log_p)
     r = sde.fokker_planck_residual(drift, diffusion, sde.density_terms(model, x, t), x, t, form=form)
-    reference = brute_force_residual(drift, diffusion, log_p, x, t, form)
-    assert r.shape == (7,)
-    assert _rel(r, reference) <= 1e-10
+    assert r.shape == (7,) and r.device.type == device
+    assert _rel(r.cpu(), reference) <= 1e-10
 
-    params = [*drift.parameters(), *diffusion.parameters(), *log_p.parameters()]
     grads = torch.autograd.grad(r.square().mean(), params, allow_unused=True, materialize_grads=True)
-    expected = torch.autograd.grad(reference.square().mean(), params, allow_unused=True, materialize_grads=True)
     for g, e in zip(grads, expected):
-        assert float((g - e).norm()) <= 1e-10 * float(e.norm()) + 1e-14
+        assert float((g.cpu() - e).norm()) <= 1e-10 * float(e.norm()) + 1e-14
     if kind.startswith("hollow") and d > 1:  # a loss on D_dim f trains the conditioner too
         conditioner = {id(p) for p in drift.conditioner.parameters()}
         assert all(float(g.abs().max()) > 0 for g, p in zip(grads, params) if id(p) in conditioner)
