@@ -46,6 +46,8 @@ from hodphys.io.resources import MESH_DIR
 
 NAME = "beam-fom"
 RESUMABLE = False  # a run restarts from t = 0 (see hodphys.app.problem_loader.run_problem)
+DEVICES = ("cpu",)
+DEVICES_WHY = "its FEM solver factorises SciPy sparse matrices"
 DESCRIPTION = "Full-order FEM cantilever (linear tets, hyperelastic, implicit) released under gravity"
 
 

@@ -23,6 +23,8 @@ from hodphys.io.resources import MESH_DIR
 
 NAME = "beam-fom-dataset"
 RESUMABLE = False  # a run restarts (see hodphys.app.problem_loader.run_problem)
+DEVICES = ("cpu",)
+DEVICES_WHY = "its FEM solver factorises SciPy sparse matrices"
 DESCRIPTION = "ROM training set: full-order cantilever under a family of tip taps, one HDF5 file"
 
 

@@ -56,6 +56,8 @@ from hodphys.rom.training import ClosureConfig, fit_neural_decoder
 
 NAME = "beam-rom"
 RESUMABLE = True   # a resumed run reuses the finished stages' files and continues the training
+DEVICES = ("cpu",)
+DEVICES_WHY = "it compares with the SciPy full-order solver, and its batch-1 reduced steps gain nothing on a GPU"
 DESCRIPTION = "Reduced-order cantilever: PCA and neural decoders, cubature, vs full order"
 
 

@@ -122,6 +122,16 @@ def check_resume_changes(config_type: type, saved_file: Path, config: Any, resum
                          f"start a new run for other settings")
 
 
+def check_problem_device(module: ModuleType, device: str) -> None:
+    """InputError if the problem declares the devices it runs on (``DEVICES``) and ``device`` is not one."""
+    devices = getattr(module, "DEVICES", None)
+    kind = device.split(":")[0]
+    if devices is not None and kind not in devices:
+        reason = getattr(module, "DEVICES_WHY", "")
+        raise InputError(f"--device {device}: problem {module.NAME!r} runs on {' or '.join(devices)} only"
+                         + (f" ({reason})" if reason else "") + f"; drop --device or use --device {devices[0]}")
+
+
 def prepare_run(module: ModuleType, name_or_path: str, config_file: str | Path | None, overrides: list[str],
                 device: str, resume: str | Path | None, root: str | Path) -> RunPlan:
     """Every check of a run, in order; raises before anything is written, returns the plan."""
@@ -136,6 +146,7 @@ def prepare_run(module: ModuleType, name_or_path: str, config_file: str | Path |
         config_file = run_dir / "config.toml" if config_file is None else config_file
     else:
         check_runs_root(root)
+    check_problem_device(module, device)
     check_device(device)
     config = resolve_config(module.Config, config_file, list(overrides))
     if resume is not None:

@@ -8,6 +8,8 @@ A problem is a Python file defining
     class Config: ...                # every knob with a default
     def main(config, run) -> dict    # returns the final metrics
     RESUMABLE = False                # optional: main cannot continue a run (--resume is refused)
+    DEVICES = ("cpu",)               # optional: the devices it runs on (--device is checked first)
+    DEVICES_WHY = "one line"         # optional: why, for the refusal's message
 
 found by name in the repository's ``problems/`` folder, or given as a path (``hodphys run my.py``),
 so a user's own script is first-class.

@@ -74,3 +74,16 @@ def test_a_resumed_run_without_run_json_is_still_checked_by_its_keys(tmp_path, t
     with pytest.raises(ValueError, match=r"unknown config key\(s\) \['fail', 'scale', 'steps'\]"):
         run_problem("poisson", resume=run.dir)
     assert json.loads((run.dir / "status.json").read_text())["status"] == "finished"
+
+
+@pytest.mark.parametrize("name", ["beam-fom", "beam-fom-dataset", "beam-rom"])
+def test_a_cpu_only_problem_refuses_cuda_before_writing(name, tmp_path, capsys):
+    """The refusal comes before CUDA is even looked for, as a one-line usage error (exit 2)."""
+    from hodphys.app.cli import main
+    root = tmp_path / "runs"
+    assert main(["run", name, "--device", "cuda", "--runs", str(root)]) == 2
+    error = capsys.readouterr().err.strip()
+    assert "\n" not in error and f"--device cuda: problem '{name}' runs on cpu only (" in error
+    with pytest.raises(ValueError, match=rf"problem '{name}' runs on cpu only \(.+\); drop --device"):
+        run_problem(name, device="cuda:1", root=root)
+    assert not root.exists()
