@@ -72,7 +72,7 @@ def _plane(problem, model: nn.Module, run: Run) -> list[Path]:
     table = _table_grid(problem)
     grid_x, grid_y, points = table[:3] if table is not None else evaluation.plane(problem)
     shape = (problem.outputs, *grid_x.shape)
-    inside = problem.geometry.contains(points.double()).reshape(grid_x.shape).numpy()
+    inside = problem.geometry.contains(points.double()).reshape(grid_x.shape).cpu().numpy()
     prediction = _numpy(problem.predict(model, points)).T.reshape(shape)
     reference = table[3] if table is not None else None
     truth = _truth(problem, points[problem.geometry.contains(points.double())])
@@ -162,8 +162,8 @@ def _table_or_exact(problem, points: torch.Tensor) -> np.ndarray | None:
     if problem.reference is None:
         return _numpy(evaluation.truth_at(problem, points))
     table, values = (torch.as_tensor(t).double() for t in problem.reference)
-    nearest = torch.cdist(points.double(), table).argmin(1)
-    return _numpy(values[nearest])
+    nearest = torch.cdist(points.double(), table.to(points.device)).argmin(1)
+    return _numpy(values[nearest.cpu()])
 
 
 def _cloud_vtu(problem, model: nn.Module, run: Run) -> Path:

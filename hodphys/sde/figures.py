@@ -81,7 +81,7 @@ def plot_snapshots(problem: InverseFokkerPlanck, model: SDEModel, path: Path) ->
 @torch.no_grad()
 def plot_drift(problem: InverseFokkerPlanck, model: SDEModel, path: Path) -> Path:
     gx, gy, points = _plane(problem, 17)
-    true = problem.truth.drift(points.double())[:, :2].numpy()
+    true = problem.truth.drift(points.double().cpu())[:, :2].numpy()
     learned = model.drift(points)[:, :2].double().cpu().numpy()
     pooled = torch.cat(problem.data.samples)[:, :2].numpy()
     fig = Figure(figsize=(6.5, 5.5), layout="constrained")
@@ -102,7 +102,7 @@ def plot_drift(problem: InverseFokkerPlanck, model: SDEModel, path: Path) -> Pat
 @torch.no_grad()
 def plot_diffusion(problem: InverseFokkerPlanck, model: SDEModel, path: Path) -> Path:
     gx, gy, points = _plane(problem, 60)
-    true = problem.truth.diffusion(points.double())[:, :2].numpy()
+    true = problem.truth.diffusion(points.double().cpu())[:, :2].numpy()
     learned = model.diffusion(points)[:, :2].double().cpu().numpy()
     fig = Figure(figsize=(9, 7), layout="constrained")
     axes = fig.subplots(2, 2, squeeze=False)

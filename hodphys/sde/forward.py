@@ -142,7 +142,7 @@ class ForwardFokkerPlanck:
         times = [0.0, 0.5 * self.config.t_final, self.config.t_final]
         pairs = [self.densities(model, points, t) for t in times]
         shape = (len(times), *grid_x.shape)
-        learned = torch.stack([p for p, _ in pairs]).reshape(shape).double().numpy()
-        exact = torch.stack([q for _, q in pairs]).reshape(shape).double().numpy()
+        learned = torch.stack([p for p, _ in pairs]).reshape(shape).double().cpu().numpy()
+        exact = torch.stack([q for _, q in pairs]).reshape(shape).double().cpu().numpy()
         return [plot_fields(run.path("plots", "density.png"), grid_x.numpy(), grid_y.numpy(), learned, exact,
                             [f"p(x, t={t:g})" for t in times])]

@@ -24,7 +24,7 @@ def _check(call: str, x: Tensor, y: Tensor) -> None:
 def median_bandwidth(x: Tensor, y: Tensor) -> float:
     """h = median of the pairwise distances ‖z_i − z_j‖, i < j, of the pooled sample z = (x, y)."""
     _check("median_bandwidth", x, y)
-    z = torch.cat([x, y]).double()
+    z = torch.cat([x.double(), y.to(x.device, torch.float64)])
     distances = torch.pdist(z)
     return float(torch.quantile(distances, 0.5))
 
@@ -35,7 +35,7 @@ def mmd(x: Tensor, y: Tensor, bandwidth: float | None = None) -> float:
     h = median_bandwidth(x, y) if bandwidth is None else float(bandwidth)
     if not h > 0:
         raise ValueError(f"mmd: expected a positive bandwidth, got {h}")
-    x, y = x.double(), y.double()
+    x, y = x.double(), y.to(x.device, torch.float64)  # on x's device, wherever y was
 
     def mean_kernel(a: Tensor, b: Tensor) -> Tensor:
         return torch.exp(-torch.cdist(a, b).square() / (2 * h * h)).mean()

@@ -151,3 +151,20 @@ def test_bad_geometries_are_clear_errors(tmp_path):
         MeshDomain(_square_mesh(tmp_path / "square.vtu"), dim=3)
     with pytest.raises(ValueError, match="expected dim 2"):
         MeshDomain(tmp_path / "square.vtu", dim=1)
+
+
+def test_signed_distance_and_membership_answer_on_the_points_device(tmp_path):
+    """A geometry keeps its data on the CPU; points on another device (here "meta", which refuses any
+    mixing with CPU tensors as CUDA does) are answered there — the evaluation grid and hard
+    constraints of a run on a GPU."""
+    x = torch.empty(6, 2, dtype=torch.float64, device="meta")
+    square = Box([0, 0], [1, 1])
+    domains = [square, Disk([0, 0], 1.0), Polygon([[0, 0], [2, 0], [2, 1], [1, 1], [1, 2], [0, 2]]),
+               square - Disk([1, 1], 0.5), square | Disk([1, 1], 0.5), square & Disk([0, 0], 1.0),
+               MeshDomain(_square_mesh(tmp_path / "square.vtu"))]
+    for domain in domains:
+        assert domain.contains(x).device.type == "meta", type(domain).__name__
+        distance = domain.sdf(x)
+        assert distance is None or distance.device.type == "meta", type(domain).__name__
+    in_time = SpaceTime(Interval(0, 1), 0.0, 2.0)
+    assert in_time.contains(x).device.type == "meta" and in_time.sdf(x).device.type == "meta"

@@ -69,7 +69,10 @@ class Geometry:
 
     # --- what a subclass defines -----------------------------------------------------------------
     def sdf(self, x: Tensor) -> Tensor | None:
-        """Signed distance (n,), negative inside; None where a geometry has none."""
+        """Signed distance (n,), negative inside, on x's device; None where a geometry has none.
+
+        A geometry keeps its data in float64 on the CPU (sampling uses CPU generators); ``sdf`` and
+        :meth:`contains` take points on any device and answer there (a hard constraint on a GPU)."""
         return None
 
     def pieces(self) -> list[Piece]:

@@ -77,10 +77,11 @@ class MeshDomain(Geometry):
 
     def contains(self, x: Tensor, tolerance: float = 1e-9) -> Tensor:
         x = x.double()
-        origin = self.corners[:, 0]  # (c, d)
-        frame = (self.corners[:, 1:] - origin[:, None]).transpose(1, 2)  # (c, d, d)
+        corners = self.corners.to(x.device)
+        origin = corners[:, 0]  # (c, d)
+        frame = (corners[:, 1:] - origin[:, None]).transpose(1, 2)  # (c, d, d)
         inverse = torch.linalg.inv(frame)
-        inside = torch.zeros(x.shape[0], dtype=torch.bool)
+        inside = torch.zeros(x.shape[0], dtype=torch.bool, device=x.device)
         for part in range(0, x.shape[0], 2048):
             chunk = x[part:part + 2048]
             lam = torch.einsum("cij,ncj->nci", inverse, chunk[:, None] - origin)  # (n, c, d)

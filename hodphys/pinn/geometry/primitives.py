@@ -36,7 +36,8 @@ class Box(Geometry):
         self.dim = self.low.shape[0]
 
     def sdf(self, x: Tensor) -> Tensor:
-        centre, half = (self.low + self.high) / 2, (self.high - self.low) / 2
+        low, high = self.low.to(x.device), self.high.to(x.device)
+        centre, half = (low + high) / 2, (high - low) / 2
         q = (x.double() - centre).abs() - half
         return q.clamp(min=0).norm(dim=-1) + q.max(-1).values.clamp(max=0)
 
@@ -77,7 +78,7 @@ class Ball(Geometry):
         self.low, self.high = self.centre - self.radius, self.centre + self.radius
 
     def sdf(self, x: Tensor) -> Tensor:
-        return (x.double() - self.centre).norm(dim=-1) - self.radius
+        return (x.double() - self.centre.to(x.device)).norm(dim=-1) - self.radius
 
     def volume(self) -> float:
         return math.pi * self.radius**2 if self.dim == 2 else 4 / 3 * math.pi * self.radius**3
@@ -129,7 +130,7 @@ class Polygon(Geometry):
 
     def sdf(self, x: Tensor) -> Tensor:
         x = x.double()
-        a, b = self._edges()
+        a, b = (end.to(x.device) for end in self._edges())
         ab = b - a  # (E, 2)
         ap = x[:, None, :] - a  # (n, E, 2)
         s = ((ap * ab).sum(-1) / (ab * ab).sum(-1)).clamp(0, 1)
