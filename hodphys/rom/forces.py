@@ -39,6 +39,11 @@ class ProjectedForces:
     def force(self, z: np.ndarray) -> np.ndarray:
         return self.basis.basis.T @ self.body.internal_force(self.basis.displacement(z))
 
+    def stiffness_product(self, z: np.ndarray, directions: np.ndarray) -> np.ndarray:
+        """K(z) D = Uᵀ K(u) (U D) (p, r) for directions D (p, r): no p × p product with the mesh."""
+        U = self.basis.basis
+        return U.T @ (self.body.stiffness(self.basis.displacement(z)) @ (U @ directions))
+
     def energy(self, z: np.ndarray) -> float:
         return self.body.strain_energy(self.basis.displacement(z))
 
@@ -81,14 +86,21 @@ class ElementForces:
         self.element_basis, self.element_offset = element_rows(body, basis, elements)
         # w_e U_e stacked over elements, (c·12, p): fixed, so built once
         self.weighted_basis = (self.element_basis * weights[:, None, None]).reshape(-1, basis.size)
+        self._last: tuple[np.ndarray, np.ndarray] | None = None   # (z, F) of the last deformation
 
     @property
     def size(self) -> int:
         return self.elements.size
 
     def _deformation(self, z: np.ndarray) -> np.ndarray:
+        """F per chosen element (3, 3, c) at z (p,); the last one is kept, since a Newton step
+        asks for the force and then the stiffness at the same z."""
+        if self._last is not None and np.array_equal(z, self._last[0]):
+            return self._last[1]
         element_u = self.element_offset + self.element_basis @ z                 # (c, 12)
-        return self.geometry.deformation_gradient(element_u.reshape(-1, 3))     # (3, 3, c)
+        deformation = self.geometry.deformation_gradient(element_u.reshape(-1, 3))
+        self._last = (z.copy(), deformation)
+        return deformation
 
     def contributions(self, z: np.ndarray) -> np.ndarray:
         """Unweighted per-element reduced forces U_eᵀ f_e (c, p) at z (p,)."""
@@ -101,16 +113,23 @@ class ElementForces:
         stress = self.body.material.stress(self._deformation(z))
         return self.geometry.nodal_forces(stress).reshape(12, -1).T.reshape(-1) @ self.weighted_basis
 
+    def _element_stiffness(self, z: np.ndarray) -> np.ndarray:
+        """K_e (c, 12, 12) at z."""
+        elasticity = self.body.material.elasticity(self._deformation(z))
+        return self.geometry.element_stiffness(elasticity).transpose(2, 0, 1)
+
     def evaluate(self, z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(F (p,), K (p, p)) at z (p,)."""
-        deformation = self._deformation(z)
-        material = self.body.material
-        forces = self.geometry.nodal_forces(material.stress(deformation)).reshape(12, -1)
-        stiffness = self.geometry.element_stiffness(material.elasticity(deformation))  # (12, 12, c)
-        force = forces.T.reshape(-1) @ self.weighted_basis
-        stiff_basis = stiffness.transpose(2, 0, 1) @ self.element_basis          # (c, 12, p)
+        stiff_basis = self._element_stiffness(z) @ self.element_basis           # (c, 12, p)
         reduced = self.weighted_basis.T @ stiff_basis.reshape(-1, self.basis.size)
-        return force, 0.5 * (reduced + reduced.T)
+        return self.force(z), 0.5 * (reduced + reduced.T)
+
+    def stiffness_product(self, z: np.ndarray, directions: np.ndarray) -> np.ndarray:
+        """K(z) D = Σ_e w_e U_eᵀ K_e (U_e D) (p, r) for directions D (p, r): c·12·12·r
+        multiply-adds per element instead of the p × p reduced matrix's c·12·p·(12 + p)."""
+        element_directions = self.element_basis.reshape(-1, self.basis.size) @ directions   # (c·12, r)
+        product = self._element_stiffness(z) @ element_directions.reshape(self.size, 12, -1)  # (c, 12, r)
+        return self.weighted_basis.T @ product.reshape(-1, directions.shape[1])
 
     def energy(self, z: np.ndarray) -> float:
         densities = self.body.material.energy(self._deformation(z))
