@@ -58,7 +58,8 @@ def test_derivatives_and_third_order_rows_match_torch_func():
 def test_float32_and_batch_shapes_follow_the_public_call():
     model32 = mlp(D, [8], M, dtype=torch.float32)
     x = randn(2, 3, D, dtype=torch.float32)
-    step = hp.plan(model32, x, "directional_grad", vs=[randn(D, dtype=torch.float32)], w=randn(2, 3, M, dtype=torch.float32))
+    step = hp.plan(model32, x, "directional_grad", vs=[randn(D, dtype=torch.float32)],
+                   w=randn(2, 3, M, dtype=torch.float32))
     v, w = randn(D, seed=8, dtype=torch.float32), randn(2, 3, M, seed=9, dtype=torch.float32)
     got = step(x * 0.5, vs=[v], w=w)
     assert got.shape == (2, 3, D)
