@@ -11,7 +11,8 @@
   training set and 20-tet cubature are crude), the point is the time.
 * ``rom-decoder-jet``: the value, Jacobian and Hessian of a closure h: 6 → 64 → 64 → 24 (what
   each reduced Newton iteration needs); ``rom-decoder-third-order``: wᵀ∇³h[v, v, ·] for the six
-  rows w = columns of G (the Euler–Lagrange Jacobian's third-order term).
+  rows w = columns of G (the Euler–Lagrange Jacobian's third-order term). Both also as the reduced
+  Newton makes them: ``hp.plan`` calls (checked and engine-chosen once).
 """
 from __future__ import annotations
 
@@ -134,22 +135,30 @@ def _closure(env: BenchEnv):
 
 @bench_case("rom-decoder-jet", group="rom")
 def decoder_jet(env: BenchEnv) -> BenchSpec:
-    """Hessian of the closure h at one latent point (value and Jacobian come in the same pass)."""
+    """Hessian of the closure h at one latent point (value and Jacobian come in the same pass);
+    ``hp.plan[auto]`` is the planned call the reduced Newton makes (checks and choice done once)."""
     model, x = _closure(env)
     contenders = engine_contenders(lambda method: hp.hessian(model, x, method=method), model, x, "hessian")
+    planned = hp.plan(model, x, "hessian")
+    contenders[f"hp.plan[auto→{planned.engine_name}]"] = lambda: planned(x)
     contenders["torch.func"] = base.func_hessian(model, x)
     return BenchSpec(f"Hessian of the closure {LATENT}→64→64→{PREFIX - LATENT} at one q", contenders)
 
 
 @bench_case("rom-decoder-third-order", group="rom")
 def decoder_third_order(env: BenchEnv) -> BenchSpec:
-    """wᵀ∇³h[v, v, ·] for r rows w (the Euler–Lagrange Newton's third-order term), one call."""
+    """wᵀ∇³h[v, v, ·] for r rows w (the Euler–Lagrange Newton's third-order term), one call; also as
+    the reduced Newton computes it: one planned forward jet T = ∇³h[v, v, e_i] (r rows), then W Tᵀ."""
     model, x = _closure(env)
     rows = x.expand(LATENT, LATENT)
     v = randn(env, 1, LATENT, seed=2).expand(LATENT, LATENT)
     w = randn(env, LATENT, PREFIX - LATENT, seed=3)
     contenders = engine_contenders(lambda method: hp.directional_grad(model, rows, [v, v], w, method=method),
                                    model, rows, "directional_grad", vs=[v, v], w=w)
+    unit = torch.eye(LATENT, dtype=x.dtype)
+    planned = hp.plan(model, rows, "directional", vs=[v, v, unit])
+    contenders[f"hp.plan[auto→{planned.engine_name}] rows W·∇³h[v, v, e_i]"] = \
+        lambda: w @ planned(rows, vs=[v, v, unit]).T
     contenders["torch.func"] = base.func_directional_grad(model, rows, v, w)
     return BenchSpec(f"wᵀ∇³h[v, v, ·] of the closure {LATENT}→64→64→{PREFIX - LATENT}, {LATENT} rows",
                      contenders)
