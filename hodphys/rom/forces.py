@@ -87,6 +87,8 @@ class ElementForces:
         # w_e U_e stacked over elements, (c·12, p): fixed, so built once
         self.weighted_basis = (self.element_basis * weights[:, None, None]).reshape(-1, basis.size)
         self._last: tuple[np.ndarray, np.ndarray] | None = None   # (z, F) of the last deformation
+        self._gradients = np.ascontiguousarray(self.geometry.shape_gradients.transpose(2, 0, 1))    # (c, a, L)
+        self._weighted_gradients = np.ascontiguousarray(self.geometry.weighted_gradients.transpose(2, 0, 1))
 
     @property
     def size(self) -> int:
@@ -113,23 +115,25 @@ class ElementForces:
         stress = self.body.material.stress(self._deformation(z))
         return self.geometry.nodal_forces(stress).reshape(12, -1).T.reshape(-1) @ self.weighted_basis
 
-    def _element_stiffness(self, z: np.ndarray) -> np.ndarray:
-        """K_e (c, 12, 12) at z."""
-        elasticity = self.body.material.elasticity(self._deformation(z))
-        return self.geometry.element_stiffness(elasticity).transpose(2, 0, 1)
-
     def evaluate(self, z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(F (p,), K (p, p)) at z (p,)."""
-        stiff_basis = self._element_stiffness(z) @ self.element_basis           # (c, 12, p)
-        reduced = self.weighted_basis.T @ stiff_basis.reshape(-1, self.basis.size)
+        elasticity = self.body.material.elasticity(self._deformation(z))
+        stiffness = self.geometry.element_stiffness(elasticity).transpose(2, 0, 1)  # (c, 12, 12)
+        reduced = self.weighted_basis.T @ (stiffness @ self.element_basis).reshape(-1, self.basis.size)
         return self.force(z), 0.5 * (reduced + reduced.T)
 
     def stiffness_product(self, z: np.ndarray, directions: np.ndarray) -> np.ndarray:
-        """K(z) D = Σ_e w_e U_eᵀ K_e (U_e D) (p, r) for directions D (p, r): c·12·12·r
-        multiply-adds per element instead of the p × p reduced matrix's c·12·p·(12 + p)."""
-        element_directions = self.element_basis.reshape(-1, self.basis.size) @ directions   # (c·12, r)
-        product = self._element_stiffness(z) @ element_directions.reshape(self.size, 12, -1)  # (c, 12, r)
-        return self.weighted_basis.T @ product.reshape(-1, directions.shape[1])
+        """K(z) D (p, r) for directions D (p, r), element by element without assembling K_e:
+        δF_e = Σ_b (U_e D)_b ⊗ ∂N_b/∂X, δP_e = A_e : δF_e, then K D = Σ_e w_e U_eᵀ V_e δP_e ∂N/∂X
+        (the linearised nodal forces along each column of D)."""
+        c, r = self.size, directions.shape[1]
+        nodal = (self.element_basis.reshape(-1, self.basis.size) @ directions).reshape(c, 4, 3 * r)
+        variation = (np.swapaxes(nodal, 1, 2) @ self._gradients).reshape(c, 3, r, 3)        # δF (c, k, r, L)
+        variation = variation.transpose(0, 1, 3, 2).reshape(c, 9, r)
+        elasticity = self.body.material.elasticity(self._deformation(z)).reshape(9, 9, c).transpose(2, 0, 1)
+        stress = (elasticity @ variation).reshape(c, 3, 3, r)                                   # δP (c, i, J, r)
+        forces = self._weighted_gradients @ stress.transpose(0, 2, 1, 3).reshape(c, 3, 3 * r)   # (c, a, i·r)
+        return self.weighted_basis.T @ forces.reshape(-1, r)
 
     def energy(self, z: np.ndarray) -> float:
         densities = self.body.material.energy(self._deformation(z))
