@@ -107,7 +107,7 @@ class DecoderJet:
         r = self.jacobian.shape[1]
         if self.closure_hessian is None:
             return np.zeros((r, r))
-        return np.tensordot(weight[r:], self.closure_hessian, 1)
+        return (weight[r:] @ self.closure_hessian.reshape(len(weight) - r, -1)).reshape(r, r)
 
 
 class Decoder:
@@ -202,8 +202,7 @@ class Decoder:
         r = self.latent_dim
         if self.closure is None:
             return DecoderJet(q.copy(), np.eye(r), None)
-        with torch.no_grad():
-            out = self._plans()[0](torch.from_numpy(q))
+        out = self._plans()[0](torch.from_numpy(q))       # no graph: the closure's parameters are frozen
         value = np.concatenate([q, out.value.numpy()])
         jacobian = np.concatenate([self._identity, out.jacobian.numpy()])
         return DecoderJet(value, jacobian, out.hessian.numpy())
@@ -222,8 +221,7 @@ class Decoder:
             return np.zeros((weights.shape[0], r))
         rows = torch.from_numpy(q).expand(r, r)
         direction = torch.from_numpy(v).expand(r, r)
-        with torch.no_grad():
-            third = self._plans()[1](rows, vs=[direction, direction, self._unit_vectors]).numpy()   # (r, k)
+        third = self._plans()[1](rows, vs=[direction, direction, self._unit_vectors]).numpy()   # (r, k)
         return weights[:, r:] @ third.T
 
     # --- files --------------------------------------------------------------------------------
