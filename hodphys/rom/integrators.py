@@ -11,7 +11,7 @@ q̇, q̈ (r,).
       R(q) = Gᵀ b = 0,   b = G a + ∇²g[v, v] + F(z) − F_ext(t_{n+1})     (UᵀMU = I),
   with Newton's Jacobian
       ∂R/∂q = Σ_j b_j ∇²g_j + Gᵀ (G/h² + ∇²g[a, ·] + 2∇²g[v, ·]/h + K(z) G) + Gᵀ ∇³g[v, v, ·].
-  The last (third-order) term comes from one batched ``hp.directional_grad`` call;
+  The last (third-order) term comes from one planned ``hp.directional`` call (Decoder.third_order);
   ``third_order=False`` drops it (Newton then loses its quadratic convergence).
 * ``VariationalEuler`` (Fulton et al. 2019): minimise
       Φ(q) = ‖g(q) − z̃‖²/(2h²) + Π(z) − F_extᵀ z,   z̃ = z_n + h ż_n,  ż_n = (z_n − g(q_n − h v_n))/h,
