@@ -25,7 +25,7 @@ from torch import Tensor, nn
 
 from hodphys import api, engines
 from hodphys.nn.compose import leaf_structure
-from hodphys.request import Request, first_parameter
+from hodphys.request import Request, _first_parameter as first_parameter  # the cheap walk make_request uses
 
 TENSOR_ARGUMENTS = ("v", "vs", "w")
 

@@ -154,14 +154,14 @@ def _check_tensor(call: str, name: str, t: Any) -> Tensor:
     return t
 
 
-def first_parameter(module: nn.Module) -> Tensor | None:
+def _first_parameter(module: nn.Module) -> Tensor | None:
     """The first parameter ``module.named_parameters()`` yields (own ones first, then the
     children's in order), found without that generator's recursion machinery (≈5 µs a call)."""
     for p in module._parameters.values():
         if p is not None:
             return p
     for child in module._modules.values():
-        p = None if child is None else first_parameter(child)
+        p = None if child is None else _first_parameter(child)
         if p is not None:
             return p
     return None
@@ -171,7 +171,7 @@ def _check_model(call: str, model: Any, x: Tensor) -> None:
     """The model is a module whose (first) parameter has x's dtype and device."""
     if not isinstance(model, nn.Module):
         raise TypeError(f"{call}: expected model to be a torch.nn.Module, got {type(model).__name__}")
-    first = first_parameter(model)
+    first = _first_parameter(model)
     if first is None or ((not first.is_floating_point() or first.dtype == x.dtype) and first.device == x.device):
         return
     for name, p in model.named_parameters():  # the mismatch, with the parameter's name
