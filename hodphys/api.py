@@ -126,7 +126,7 @@ def derivatives(model: nn.Module, x: Tensor, jacobian: bool = True, laplacian: b
     return Derivatives(*(request.unflatten(out.get(name)) for name in Derivatives._fields))
 
 
-_EXPLAIN_ARGUMENTS = {"hvp": {"v"}, "directional": {"vs"}, "directional_grad": {"vs", "w"},
+ARGUMENTS = {"hvp": {"v"}, "directional": {"vs"}, "directional_grad": {"vs", "w"},
                       "dim_derivative": {"k"}, "derivatives": {"jacobian", "laplacian", "hessian"}}
 _REQUIRED = {"hvp": {"v"}, "directional": {"vs"}, "directional_grad": {"vs"}}
 
@@ -138,10 +138,16 @@ def explain(model: nn.Module, x: Tensor, quantity: str = "laplacian", **kwargs: 
     (``v`` for hvp, ``vs`` for directional, ``vs`` and ``w`` for directional_grad, ``k`` for
     dim_derivative, the flags of derivatives). ``print(hp.explain(model, x, "hessian"))`` shows the ranking.
     """
-    call = f"hp.explain(model, x, {quantity!r})"
+    return engines.choose(request_for(f"hp.explain(model, x, {quantity!r})", quantity, model, x, kwargs))
+
+
+def request_for(call: str, quantity: str, model: nn.Module, x: Tensor, kwargs: dict[str, Any],
+                options: dict[str, Any] | None = None) -> Request:
+    """The checked request of ``hp.<quantity>(model, x, **kwargs)`` (kwargs: the quantity's own
+    arguments by name, as :func:`explain` takes them; options: engine options)."""
     if quantity not in QUANTITIES:
         raise ValueError(f"{call}: unknown quantity; expected one of {QUANTITIES}")
-    allowed = _EXPLAIN_ARGUMENTS.get(quantity, set())
+    allowed = ARGUMENTS.get(quantity, set())
     unknown, missing = set(kwargs) - allowed, _REQUIRED.get(quantity, set()) - set(kwargs)
     if unknown or missing:
         raise TypeError(f"{call}: {quantity} takes {sorted(allowed) or 'no arguments'}; "
@@ -156,5 +162,6 @@ def explain(model: nn.Module, x: Tensor, quantity: str = "laplacian", **kwargs: 
     want = frozenset(k for k in ("jacobian", "laplacian", "hessian") if flags[k]) if quantity == "derivatives" \
         else frozenset()
     weight = kwargs.get("w")
-    request = make_request(call, quantity, model, x, vectors=vectors, weight=weight, order=order, want=want)
-    return engines.choose(_with_weight(request) if quantity == "directional_grad" else request)
+    request = make_request(call, quantity, model, x, vectors=vectors, weight=weight, order=order, want=want,
+                           options=options)
+    return _with_weight(request) if quantity == "directional_grad" else request

@@ -92,7 +92,7 @@ class DecoderJet:
         """∇²g[a, b] (p,)."""
         out = np.zeros(self.value.shape)
         if self.closure_hessian is not None:
-            out[self.jacobian.shape[1]:] = np.einsum("kij,i,j->k", self.closure_hessian, a, b)
+            out[self.jacobian.shape[1]:] = (self.closure_hessian @ b) @ a
         return out
 
     def hvp(self, a: np.ndarray) -> np.ndarray:
@@ -107,7 +107,7 @@ class DecoderJet:
         r = self.jacobian.shape[1]
         if self.closure_hessian is None:
             return np.zeros((r, r))
-        return np.einsum("k,kij->ij", weight[r:], self.closure_hessian)
+        return (weight[r:] @ self.closure_hessian.reshape(len(weight) - r, -1)).reshape(r, r)
 
 
 class Decoder:
@@ -125,6 +125,9 @@ class Decoder:
         self.basis, self.latent_dim, self.method = basis, latent_dim, method
         self.normalisation = normalisation
         self.network = closure
+        self._planned: tuple | None = None
+        self._identity = np.eye(latent_dim)
+        self._unit_vectors = torch.eye(latent_dim, dtype=torch.float64)
         self.closure = None if closure is None else (
             fold_normalisation(closure, normalisation) if normalisation is not None
             else closure.requires_grad_(False))
@@ -179,36 +182,47 @@ class Decoder:
                              f"(the free dofs of the basis), got shape {u.shape}")
         return self.basis.coordinates(u)[..., :self.latent_dim]
 
+    def _plans(self) -> tuple[hp.Plan, hp.Plan]:
+        """hp.plan calls for the jet (value, ∂h, ∇²h at one q) and the third-order rows
+        ∇³h[v, v, e_i] (r rows), checked and engine-chosen once per ``method``."""
+        if self._planned is None or self._planned[0] != self.method:
+            r = self.latent_dim
+            q = torch.zeros(r, dtype=torch.float64)
+            rows = q.expand(r, r)
+            jet = hp.plan(self.closure, q, "derivatives", jacobian=True, laplacian=False, hessian=True,
+                          method=self.method)
+            third = hp.plan(self.closure, rows, "directional", vs=[rows, rows, torch.eye(r, dtype=torch.float64)],
+                            method=self.method)
+            self._planned = (self.method, jet, third)
+        return self._planned[1:]
+
     def jet(self, q: np.ndarray) -> DecoderJet:
-        """g(q), ∂g/∂q and ∇²h at q (r,), from one hp.derivatives call on h."""
+        """g(q), ∂g/∂q and ∇²h at q (r,), from one planned hp.derivatives call on h."""
         q = self.check_latent(q)
         r = self.latent_dim
         if self.closure is None:
             return DecoderJet(q.copy(), np.eye(r), None)
-        with torch.no_grad():
-            out = hp.derivatives(self.closure, torch.from_numpy(q), jacobian=True, laplacian=False,
-                                 hessian=True, method=self.method)
+        out = self._plans()[0](torch.from_numpy(q))       # no graph: the closure's parameters are frozen
         value = np.concatenate([q, out.value.numpy()])
-        jacobian = np.concatenate([np.eye(r), out.jacobian.numpy()])
+        jacobian = np.concatenate([self._identity, out.jacobian.numpy()])
         return DecoderJet(value, jacobian, out.hessian.numpy())
 
     def third_order(self, q: np.ndarray, v: np.ndarray, weights: np.ndarray) -> np.ndarray:
         """Rows Σ_j W_ij ∇³g_j[v, v, ·] for weights W (m, p); shape (m, r).
 
-        One batched hp.directional_grad call on h (wᵀ∇³h[v, v, ·], the engines' CSFD-BP/adjoint
-        contraction), never a nested autograd.
+        One planned hp.directional call on h gives T = ∇³h[v, v, e_i] for the r unit vectors e_i
+        (r, k) in one forward third-order jet (CSFD/analytic engines, never a nested autograd);
+        the rows are W_k Tᵀ. For the r rows the Euler–Lagrange Jacobian needs this is cheaper
+        than r weighted reverse sweeps (hp.directional_grad) because r is small and all rows
+        share v.
         """
         r = self.latent_dim
         if self.closure is None:
             return np.zeros((weights.shape[0], r))
-        m = weights.shape[0]
-        x = torch.from_numpy(q).expand(m, r)
-        direction = torch.from_numpy(v).expand(m, r)
-        with torch.no_grad():
-            rows = hp.directional_grad(self.closure, x, [direction, direction],
-                                       torch.from_numpy(np.ascontiguousarray(weights[:, r:])),
-                                       method=self.method)
-        return rows.numpy()
+        rows = torch.from_numpy(q).expand(r, r)
+        direction = torch.from_numpy(v).expand(r, r)
+        third = self._plans()[1](rows, vs=[direction, direction, self._unit_vectors]).numpy()   # (r, k)
+        return weights[:, r:] @ third.T
 
     # --- files --------------------------------------------------------------------------------
     def save(self, path: str | Path) -> Path:

@@ -39,6 +39,11 @@ class ProjectedForces:
     def force(self, z: np.ndarray) -> np.ndarray:
         return self.basis.basis.T @ self.body.internal_force(self.basis.displacement(z))
 
+    def stiffness_product(self, z: np.ndarray, directions: np.ndarray) -> np.ndarray:
+        """K(z) D = Uᵀ K(u) (U D) (p, r) for directions D (p, r): no p × p product with the mesh."""
+        U = self.basis.basis
+        return U.T @ (self.body.stiffness(self.basis.displacement(z)) @ (U @ directions))
+
     def energy(self, z: np.ndarray) -> float:
         return self.body.strain_energy(self.basis.displacement(z))
 
@@ -81,14 +86,23 @@ class ElementForces:
         self.element_basis, self.element_offset = element_rows(body, basis, elements)
         # w_e U_e stacked over elements, (c·12, p): fixed, so built once
         self.weighted_basis = (self.element_basis * weights[:, None, None]).reshape(-1, basis.size)
+        self._last: tuple[np.ndarray, np.ndarray] | None = None   # (z, F) of the last deformation
+        self._gradients = np.ascontiguousarray(self.geometry.shape_gradients.transpose(2, 0, 1))    # (c, a, L)
+        self._weighted_gradients = np.ascontiguousarray(self.geometry.weighted_gradients.transpose(2, 0, 1))
 
     @property
     def size(self) -> int:
         return self.elements.size
 
     def _deformation(self, z: np.ndarray) -> np.ndarray:
+        """F per chosen element (3, 3, c) at z (p,); the last one is kept, since a Newton step
+        asks for the force and then the stiffness at the same z."""
+        if self._last is not None and np.array_equal(z, self._last[0]):
+            return self._last[1]
         element_u = self.element_offset + self.element_basis @ z                 # (c, 12)
-        return self.geometry.deformation_gradient(element_u.reshape(-1, 3))     # (3, 3, c)
+        deformation = self.geometry.deformation_gradient(element_u.reshape(-1, 3))
+        self._last = (z.copy(), deformation)
+        return deformation
 
     def contributions(self, z: np.ndarray) -> np.ndarray:
         """Unweighted per-element reduced forces U_eᵀ f_e (c, p) at z (p,)."""
@@ -103,14 +117,23 @@ class ElementForces:
 
     def evaluate(self, z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(F (p,), K (p, p)) at z (p,)."""
-        deformation = self._deformation(z)
-        material = self.body.material
-        forces = self.geometry.nodal_forces(material.stress(deformation)).reshape(12, -1)
-        stiffness = self.geometry.element_stiffness(material.elasticity(deformation))  # (12, 12, c)
-        force = forces.T.reshape(-1) @ self.weighted_basis
-        stiff_basis = stiffness.transpose(2, 0, 1) @ self.element_basis          # (c, 12, p)
-        reduced = self.weighted_basis.T @ stiff_basis.reshape(-1, self.basis.size)
-        return force, 0.5 * (reduced + reduced.T)
+        elasticity = self.body.material.elasticity(self._deformation(z))
+        stiffness = self.geometry.element_stiffness(elasticity).transpose(2, 0, 1)  # (c, 12, 12)
+        reduced = self.weighted_basis.T @ (stiffness @ self.element_basis).reshape(-1, self.basis.size)
+        return self.force(z), 0.5 * (reduced + reduced.T)
+
+    def stiffness_product(self, z: np.ndarray, directions: np.ndarray) -> np.ndarray:
+        """K(z) D (p, r) for directions D (p, r), element by element without assembling K_e:
+        δF_e = Σ_b (U_e D)_b ⊗ ∂N_b/∂X, δP_e = A_e : δF_e, then K D = Σ_e w_e U_eᵀ V_e δP_e ∂N/∂X
+        (the linearised nodal forces along each column of D)."""
+        c, r = self.size, directions.shape[1]
+        nodal = (self.element_basis.reshape(-1, self.basis.size) @ directions).reshape(c, 4, 3 * r)
+        variation = (np.swapaxes(nodal, 1, 2) @ self._gradients).reshape(c, 3, r, 3)        # δF (c, k, r, L)
+        variation = variation.transpose(0, 1, 3, 2).reshape(c, 9, r)
+        elasticity = self.body.material.elasticity(self._deformation(z)).reshape(9, 9, c).transpose(2, 0, 1)
+        stress = (elasticity @ variation).reshape(c, 3, 3, r)                                   # δP (c, i, J, r)
+        forces = self._weighted_gradients @ stress.transpose(0, 2, 1, 3).reshape(c, 3, 3 * r)   # (c, a, i·r)
+        return self.weighted_basis.T @ forces.reshape(-1, r)
 
     def energy(self, z: np.ndarray) -> float:
         densities = self.body.material.energy(self._deformation(z))

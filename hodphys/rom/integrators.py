@@ -11,7 +11,7 @@ q̇, q̈ (r,).
       R(q) = Gᵀ b = 0,   b = G a + ∇²g[v, v] + F(z) − F_ext(t_{n+1})     (UᵀMU = I),
   with Newton's Jacobian
       ∂R/∂q = Σ_j b_j ∇²g_j + Gᵀ (G/h² + ∇²g[a, ·] + 2∇²g[v, ·]/h + K(z) G) + Gᵀ ∇³g[v, v, ·].
-  The last (third-order) term comes from one batched ``hp.directional_grad`` call;
+  The last (third-order) term comes from one planned ``hp.directional`` call (Decoder.third_order);
   ``third_order=False`` drops it (Newton then loses its quadratic convergence).
 * ``VariationalEuler`` (Fulton et al. 2019): minimise
       Φ(q) = ‖g(q) − z̃‖²/(2h²) + Π(z) − F_extᵀ z,   z̃ = z_n + h ż_n,  ż_n = (z_n − g(q_n − h v_n))/h,
@@ -118,9 +118,9 @@ class EulerLagrangeSystem(StepSystem):
         jet = self.model.decoder.jet(q)
         G = jet.jacobian
         inertia = G @ a + jet.second(v, v)
-        force, stiffness = self.model.forces.evaluate(jet.value)   # K too: the Jacobian follows
+        force = self.model.forces.force(jet.value)      # K only when the Jacobian is asked
         b = inertia + force - self.external
-        return {"v": v, "a": a, "jet": jet, "b": b, "stiffness": stiffness, "residual": G.T @ b,
+        return {"v": v, "a": a, "jet": jet, "b": b, "residual": G.T @ b,
                 "floor": self.floor(G, inertia, force, self.external)}
 
     def jacobian(self, q: np.ndarray) -> np.ndarray:
@@ -128,7 +128,8 @@ class EulerLagrangeSystem(StepSystem):
         at = self._at[1]
         jet, v, a, b = at["jet"], at["v"], at["a"], at["b"]
         G, h = jet.jacobian, self.dt
-        inner = G / h**2 + jet.hvp(a) + 2 * jet.hvp(v) / h + at["stiffness"] @ G
+        stiffness = self.model.forces.stiffness_product(jet.value, G)               # K G (p, r)
+        inner = G / h**2 + jet.hvp(a + 2 * v / h) + stiffness                     # ∇²g[·] linear
         jacobian = jet.contract(b) + G.T @ inner
         if self.third_order:
             jacobian += self.model.decoder.third_order(q, v, G.T)
@@ -169,16 +170,18 @@ class VariationalSystem(StepSystem):
         jet = self.model.decoder.jet(q)
         G = jet.jacobian
         inertia = (jet.value - self.predictor) / self.dt**2
-        force, stiffness = self.model.forces.evaluate(jet.value)
+        force = self.model.forces.force(jet.value)
         b = inertia + force - self.external
-        return {"jet": jet, "b": b, "stiffness": stiffness, "residual": G.T @ b,
+        return {"jet": jet, "b": b, "residual": G.T @ b,
                 "floor": self.floor(G, inertia, force, self.external)}
 
     def jacobian(self, q: np.ndarray) -> np.ndarray:
         self.residual(q)
         at = self._at[1]
-        G = at["jet"].jacobian
-        hessian = G.T @ (G / self.dt**2 + at["stiffness"] @ G) + at["jet"].contract(at["b"])
+        jet = at["jet"]
+        G = jet.jacobian
+        stiffness = self.model.forces.stiffness_product(jet.value, G)
+        hessian = G.T @ (G / self.dt**2 + stiffness) + jet.contract(at["b"])
         return 0.5 * (hessian + hessian.T)
 
     def merit(self, q: np.ndarray, residual: np.ndarray | None) -> float:

@@ -23,14 +23,16 @@ from hodphys.rom.forces import ProjectedForces
 
 
 class ReducedForces(Protocol):
-    """F(z) (p,), K(z) (p, p) and Π(z) in prefix coordinates z (p,); force_floor: the round-off
-    level of ‖F‖."""
+    """F(z) (p,), K(z) (p, p), K(z) D (p, r) and Π(z) in prefix coordinates z (p,); force_floor:
+    the round-off level of ‖F‖."""
 
     force_floor: float
 
     def evaluate(self, z: np.ndarray) -> tuple[np.ndarray, np.ndarray]: ...
 
     def force(self, z: np.ndarray) -> np.ndarray: ...
+
+    def stiffness_product(self, z: np.ndarray, directions: np.ndarray) -> np.ndarray: ...
 
     def energy(self, z: np.ndarray) -> float: ...
 

@@ -29,6 +29,18 @@ def test_stiffness_is_the_derivative_of_the_force(beam, basis, snapshots):
     assert np.abs(stiffness - finite).max() <= 1e-6 * np.abs(stiffness).max()
 
 
+@pytest.mark.parametrize("exact", [True, False], ids=["projected", "cubature"])
+def test_stiffness_product_is_the_stiffness_times_the_directions(beam, basis, snapshots, exact):
+    forces = ProjectedForces(beam.body, basis) if exact else \
+        ElementForces(beam.body, basis, np.array([3, 40, 77, 90]), np.array([2.0, 0.5, 1.5, 1.0]))
+    z = basis.coordinates(snapshots[12])
+    directions = np.random.default_rng(0).standard_normal((basis.size, 3))
+    product = forces.stiffness_product(z, directions)
+    reference = forces.evaluate(z)[1] @ directions
+    assert product.shape == (basis.size, 3)
+    assert np.abs(product - reference).max() <= 1e-12 * np.abs(reference).max()
+
+
 def test_fitted_cubature_is_sparse_and_generalises(beam, basis, snapshots):
     training, held_out = snapshots[::2], snapshots[1::2]
     cubature = fit_cubature(beam.body, basis, basis.coordinates(training), tolerance=0.05, seed=1)

@@ -1,0 +1,127 @@
+"""hp.plan: a checked, engine-resolved call repeated on new tensors gives exactly the public call."""
+import pytest
+import torch
+from torch import nn
+from torch.func import hessian as func_hessian, jacfwd, jacrev, vmap
+
+import hodphys as hp
+from tests.helpers import TOLERANCE, assert_close_rel, mlp
+
+D, M = 3, 4
+MODEL = mlp(D, [8, 8], M)
+SQUARE = mlp(D, [8], D, seed=1)
+
+
+def randn(*shape, seed=0, dtype=torch.float64):
+    return torch.randn(*shape, generator=torch.Generator().manual_seed(seed), dtype=dtype)
+
+
+X, X2 = randn(5, D), randn(5, D, seed=1)
+V, V2, W, W2 = randn(D, seed=2), randn(5, D, seed=3), randn(5, M, seed=4), randn(M, seed=5)
+
+CASES = [  # (model, quantity, planned arguments, the next call's tensors)
+    (MODEL, "jacobian", {}, {}),
+    (MODEL, "hessian", {}, {}),
+    (MODEL, "laplacian", {}, {}),
+    (MODEL, "hvp", {"v": V}, {"v": V * 2}),
+    (MODEL, "directional", {"vs": [V, V2]}, {"vs": [3 * V, V2 + 1]}),
+    (MODEL, "directional", {"vs": [V, V2, V]}, {"vs": [V + 1, V2, -V]}),
+    (MODEL, "directional_grad", {"vs": [V, V2], "w": W}, {"vs": [V + 1, 2 * V2], "w": -W}),
+    (SQUARE, "dim_derivative", {"k": 2}, {}),
+    (SQUARE, "divergence", {}, {}),
+    (MODEL, "derivatives", {"hessian": True}, {}),
+]
+
+
+@pytest.mark.parametrize("model,quantity,planned,given", CASES, ids=[c[1] for c in CASES])
+def test_a_plan_returns_what_the_public_call_returns(model, quantity, planned, given):
+    step = hp.plan(model, X, quantity, **planned)
+    assert step.engine_name == hp.explain(model, X, quantity, **planned).chosen
+    result = step(X2, **given)
+    expected = getattr(hp, quantity)(model, X2, **(planned | given))
+    for got, want in zip(*((r,) if isinstance(r, torch.Tensor) else r for r in (result, expected))):
+        assert (got is None and want is None) or torch.equal(got, want)
+
+
+def test_derivatives_and_third_order_rows_match_torch_func():
+    x = randn(D, seed=6)
+    out = hp.plan(MODEL, X, "derivatives", hessian=True)(X2)
+    assert_close_rel(out.hessian, vmap(func_hessian(MODEL))(X2), TOLERANCE[torch.float64])
+    assert_close_rel(out.jacobian, vmap(jacrev(MODEL))(X2), TOLERANCE[torch.float64])
+    rows, v = x.expand(D, D), randn(D, seed=7)
+    third = hp.plan(MODEL, rows, "directional", vs=[rows, rows, torch.eye(D, dtype=torch.float64)])
+    got = third(rows, vs=[v.expand(D, D), v.expand(D, D), torch.eye(D, dtype=torch.float64)])  # (D, M)
+    reference = jacfwd(jacfwd(jacrev(MODEL)))(x)                                            # (M, D, D, D)
+    assert_close_rel(got, torch.einsum("mijk,i,j->km", reference, v, v), TOLERANCE[torch.float64])
+
+
+def test_float32_and_batch_shapes_follow_the_public_call():
+    model32 = mlp(D, [8], M, dtype=torch.float32)
+    x = randn(2, 3, D, dtype=torch.float32)
+    step = hp.plan(model32, x, "directional_grad", vs=[randn(D, dtype=torch.float32)],
+                   w=randn(2, 3, M, dtype=torch.float32))
+    v, w = randn(D, seed=8, dtype=torch.float32), randn(2, 3, M, seed=9, dtype=torch.float32)
+    got = step(x * 0.5, vs=[v], w=w)
+    assert got.shape == (2, 3, D)
+    reference = vmap(lambda xi, wi: jacrev(lambda y: wi @ jacfwd(model32)(y) @ v)(xi))(
+        (x * 0.5).reshape(-1, D), w.reshape(-1, M)).reshape(2, 3, D)
+    assert_close_rel(got, reference, TOLERANCE[torch.float32])
+
+
+def test_tensors_not_passed_are_the_planned_ones():
+    step = hp.plan(MODEL, X, "directional_grad", vs=[V, V], w=W2)
+    assert torch.equal(step(X2, w=3 * W2), hp.directional_grad(MODEL, X2, [V, V], 3 * W2))
+    assert torch.equal(step(X2), hp.directional_grad(MODEL, X2, [V, V], W2))
+
+
+def test_gradients_reach_the_parameters_as_through_the_public_call():
+    model = mlp(D, [8], M, seed=3).requires_grad_(True)
+    step = hp.plan(model, X, "laplacian")
+    grads = [torch.autograd.grad(f().square().sum(), list(model.parameters()), allow_unused=True)
+             for f in (lambda: step(X2), lambda: hp.laplacian(model, X2))]
+    assert any(g is not None for g in grads[0])
+    for mine, theirs in zip(*grads):
+        assert (mine is None and theirs is None) or torch.equal(mine, theirs)
+
+
+def test_a_changed_model_is_planned_again():
+    model = mlp(D, [8], M, seed=4)
+    step = hp.plan(model, X, "hessian")
+    model[2] = nn.Linear(8, M).double()  # a new output layer: other rules, other parameters
+    assert torch.equal(step(X2), hp.hessian(model, X2))
+    model.float()
+    with pytest.raises(TypeError, match="x is torch.float64 but the model's parameter '0.weight' is torch.float32"):
+        step(X2)
+
+
+def test_an_explicit_method_and_options_are_kept():
+    step = hp.plan(MODEL, X, "hessian", method="multicomplex", h=2**-30)
+    assert step.engine_name == "multicomplex" and "multicomplex" in repr(step)
+    assert torch.equal(step(X2), hp.hessian(MODEL, X2, method="multicomplex", h=2**-30))
+
+
+def test_other_shapes_dtypes_and_arguments_are_refused():
+    step = hp.plan(MODEL, X, "directional", vs=[V, V])
+    with pytest.raises(ValueError, match=r"planned for x of shape \(5, 3\), torch.float64 on cpu, got shape \(4, 3\)"):
+        step(X[:4])
+    with pytest.raises(ValueError, match=r"planned for x of .*got shape \(5, 3\), torch.float32"):
+        step(X.float())
+    with pytest.raises(ValueError, match=r"planned for vs\[1\] of shape \(3,\).*got shape \(5, 3\)"):
+        step(X2, vs=[V, V2])
+    with pytest.raises(ValueError, match="planned for x of .*got list"):
+        step([1.0, 2.0, 3.0])
+    with pytest.raises(ValueError, match="planned for 2 directions vs, got 3"):
+        step(X2, vs=[V, V, V])
+    with pytest.raises(TypeError, match=r"a call takes x and \['vs'\]; got unknown \['w'\]"):
+        step(X2, w=W)
+
+
+def test_bad_plans_fail_as_the_public_call_does():
+    with pytest.raises(ValueError, match="unknown quantity"):
+        hp.plan(MODEL, X, "curl")
+    with pytest.raises(TypeError, match=r"missing \['vs'\]"):
+        hp.plan(MODEL, X, "directional")
+    with pytest.raises(ValueError, match="needs as many outputs as inputs"):
+        hp.plan(MODEL, X, "divergence")
+    with pytest.raises(TypeError, match="need an explicit method"):
+        hp.plan(MODEL, X, "hessian", h=1e-3)
