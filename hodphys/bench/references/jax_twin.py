@@ -76,64 +76,61 @@ _ACTIVATIONS = {nn.ELU: lambda jax, m: (lambda z: jax.nn.elu(z, float(m.alpha)))
                 nn.Tanh: lambda jax, m: jax.numpy.tanh}
 
 
-def twin(model: nn.Sequential, dtype: torch.dtype) -> tuple[Callable, list]:
-    """The network as a JAX function f(params, z) of one sample, (d,) → (m,), and its params: the
-    model's current weights and biases (NumPy arrays; None for a missing bias)."""
+def twin(model: nn.Sequential, dtype: torch.dtype, device=None) -> Callable:
+    """The network as a JAX function of one sample, (d,) → (m,), with the model's current weights
+    placed on ``device`` (a JAX device; default: JAX's) and closed over: ``jit`` bakes them in as
+    constants, which XLA lays out at compile time (measured faster on CPU than weights passed as
+    arguments: 365 against 647 µs for the 40 → 400 Jacobian at batch 1)."""
     jax = import_jax(dtype)
-    layers, params = [], []
-
-    def affine(p, z):
-        out = jax.numpy.matmul(z, p[0].T, precision="highest")
-        return out if p[1] is None else out + p[1]
-
+    layers = []
     for module in model:
         if isinstance(module, nn.Linear):
-            params.append(tuple(None if t is None else t.detach().cpu().numpy() for t in (module.weight, module.bias)))
-            layers.append((len(params) - 1, affine))
+            weight, bias = (None if t is None else jax.device_put(t.detach().cpu().numpy(), device)
+                            for t in (module.weight, module.bias))
+            layers.append(lambda z, w=weight, b=bias: _affine(jax, z, w, b))
         elif type(module) in _ACTIVATIONS:
-            activation = _ACTIVATIONS[type(module)](jax, module)
-            layers.append((None, lambda p, z, act=activation: act(z)))
+            layers.append(_ACTIVATIONS[type(module)](jax, module))
         else:
             raise ValueError(f"jax twin: expected nn.Linear, nn.ELU or nn.Tanh layers, got {module!r}")
 
-    def f(params, z):
-        for index, layer in layers:
-            z = layer(None if index is None else params[index], z)
+    def f(z):
+        for layer in layers:
+            z = layer(z)
         return z
 
-    return f, params
+    return f
 
 
-def _compiled(batched: Callable, params: list, x: Tensor) -> Thunk:
-    """A thunk running ``jit(vmap(batched))`` on params and x (placed on x's device once) and
-    waiting for it; the result as a torch tensor on that device."""
+def _affine(jax, z, weight, bias):
+    """z Wᵀ + b in full float32 (no TF32 on GPUs)."""
+    out = jax.numpy.matmul(z, weight.T, precision="highest")
+    return out if bias is None else out + bias
+
+
+def _compiled(batched: Callable, x: Tensor) -> Thunk:
+    """A thunk running ``jit(vmap(batched))`` on x (placed on its JAX device once) and waiting for
+    the result; returned as a torch tensor on that device."""
     jax = import_jax(x.dtype)
-    device = device_of(x)
-    fn = jax.jit(jax.vmap(batched, in_axes=(None, 0)))
-    params, xj = jax.device_put((params, x.detach().cpu().numpy()), device)
-    return lambda: torch.from_dlpack(fn(params, xj).block_until_ready())
+    fn, xj = jax.jit(jax.vmap(batched)), jax.device_put(x.detach().cpu().numpy(), device_of(x))
+    return lambda: torch.from_dlpack(fn(xj).block_until_ready())
 
 
 def jacobian(model: nn.Sequential, x: Tensor) -> Thunk:
     """``jit(vmap(jacfwd(f)))`` when d ≤ m, else ``jacrev``: (N, m, d)."""
     jax = import_jax(x.dtype)
     d, m = x.shape[-1], model(x[:1]).shape[-1]
-    f, params = twin(model, x.dtype)
-    return _compiled((jax.jacfwd if d <= m else jax.jacrev)(f, argnums=1), params, x)
+    return _compiled((jax.jacfwd if d <= m else jax.jacrev)(twin(model, x.dtype, device_of(x))), x)
 
 
 def hessian(model: nn.Sequential, x: Tensor) -> Thunk:
     """``jit(vmap(hessian(f)))`` (jacfwd of jacrev): (N, m, d, d)."""
     jax = import_jax(x.dtype)
-    f, params = twin(model, x.dtype)
-    return _compiled(jax.hessian(f, argnums=1), params, x)
+    return _compiled(jax.hessian(twin(model, x.dtype, device_of(x))), x)
 
 
 def folx_laplacian(model: nn.Sequential, x: Tensor) -> Thunk:
     """folx's forward Laplacian, ``jit(vmap(forward_laplacian(f)))``: (N, m)."""
-    jax = import_jax(x.dtype)
+    import_jax(x.dtype)
     folx = importlib.import_module("folx")
-    f, params = twin(model, x.dtype)
-    params = jax.device_put(params, device_of(x))  # closed over: folx differentiates every argument
-    laplacian = folx.forward_laplacian(lambda z: f(params, z))
-    return _compiled(lambda _, z: laplacian(z).laplacian, [], x)
+    laplacian = folx.forward_laplacian(twin(model, x.dtype, device_of(x)))
+    return _compiled(lambda z: laplacian(z).laplacian, x)
