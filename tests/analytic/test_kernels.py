@@ -97,3 +97,14 @@ def test_forward_laplacian_sum_of_squares_matches_torch_func_and_trains(monkeypa
     ours = torch.autograd.grad(lap.square().sum(), model[0].weight)[0]
     theirs = torch.autograd.grad(ref.square().sum(), model[0].weight)[0]
     assert (ours - theirs).norm() / theirs.norm() <= 1e-10
+
+
+@pytest.mark.parametrize("device,expected", [("cpu", True), ("meta", False)])  # meta stands in for a GPU
+def test_per_tangent_ops_only_on_the_cpu(device, expected):
+    from hodphys.engines.analytic import jet
+    p, w = 200, 200  # the 200 → 200 Hessian at batch 1: p · w ≥ 2 · BLOCK_WORK
+    value, rows = torch.zeros(1, w, device=device), torch.zeros(p, 1, w, device=device)
+    state = jet.Jet(value, rows, p, jet.Upper(p, torch.device(device)), scratch=True)
+    assert state._blockwise() is expected
+    squares = torch.zeros(2, 1, jet.BLOCK_WORK, device=device)
+    assert jet._per_tangent_ops(squares) is expected and jet._sum_of_squares(squares).shape == (1, 1, jet.BLOCK_WORK)
