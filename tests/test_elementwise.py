@@ -104,9 +104,10 @@ def test_register_elementwise_teaches_every_engine():
 
 @pytest.mark.parametrize("fn,torch_fn,x", CASES, ids=IDS)
 @pytest.mark.parametrize("dtype,tol", [(torch.float64, 1e-14), (torch.float32, 1e-6)])
-def test_chain_is_value_and_first_derivative_times_rows(fn, torch_fn, x, dtype, tol):
+@pytest.mark.parametrize("n_rows", [(), (3,)], ids=["one-copy", "broadcast-rows"])  # fused kernel / σ′ once
+def test_chain_is_value_and_first_derivative_times_rows(fn, torch_fn, x, dtype, tol, n_rows):
     x = x.to(dtype)
-    rows = torch.randn(3, *x.shape, dtype=dtype, generator=torch.Generator().manual_seed(0))
+    rows = torch.randn(*n_rows, *x.shape, dtype=dtype, generator=torch.Generator().manual_seed(0))
     f = fn.derivatives(x, 1)
     value, product = fn.chain(x, rows)
     torch.testing.assert_close(value, f[0], rtol=tol, atol=tol)

@@ -79,3 +79,32 @@ def test_backward_hessian_accumulating_sites_in_place_matches_torch_func(monkeyp
         h = hp.hessian(model, x, method="analytic-backward")
         assert (h - ref.detach()).norm() / ref.norm() <= 1e-12
         assert h.requires_grad == trainable
+
+
+@pytest.mark.parametrize("block_work", [1, 1 << 40])  # Σ_p t_p² accumulated in place, or as one product and sum
+def test_forward_laplacian_sum_of_squares_matches_torch_func_and_trains(monkeypatch, block_work):
+    from hodphys.engines.analytic import jet
+    monkeypatch.setattr(jet, "BLOCK_WORK", block_work)
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Linear(3, 8), torch.nn.Tanh(), torch.nn.Linear(8, 8), torch.nn.ELU(),
+                                torch.nn.Linear(8, 2)).double()
+    x = torch.randn(5, 3, dtype=torch.float64)
+    hessian = torch.func.vmap(torch.func.hessian(lambda v: model(v[None])[0]))(x)
+    ref = hessian.diagonal(dim1=-2, dim2=-1).sum(-1)
+    for _ in range(3):  # the third call replays the recording
+        lap = hp.laplacian(model, x, method="analytic-forward")
+        assert (lap - ref).norm() / ref.norm() <= 1e-12
+    ours = torch.autograd.grad(lap.square().sum(), model[0].weight)[0]
+    theirs = torch.autograd.grad(ref.square().sum(), model[0].weight)[0]
+    assert (ours - theirs).norm() / theirs.norm() <= 1e-10
+
+
+@pytest.mark.parametrize("device,expected", [("cpu", True), ("meta", False)])  # meta stands in for a GPU
+def test_per_tangent_ops_only_on_the_cpu(device, expected):
+    from hodphys.engines.analytic import jet
+    p, w = 200, 200  # the 200 → 200 Hessian at batch 1: p · w ≥ 2 · BLOCK_WORK
+    value, rows = torch.zeros(1, w, device=device), torch.zeros(p, 1, w, device=device)
+    state = jet.Jet(value, rows, p, jet.Upper(p, torch.device(device)), scratch=True)
+    assert state._blockwise() is expected
+    squares = torch.zeros(2, 1, jet.BLOCK_WORK, device=device)
+    assert jet._per_tangent_ops(squares) is expected and jet._sum_of_squares(squares).shape == (1, 1, jet.BLOCK_WORK)

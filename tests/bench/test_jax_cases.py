@@ -6,6 +6,7 @@ a missing extra and for ``--clock cpu`` for what they report.
 from __future__ import annotations
 
 import time
+from types import SimpleNamespace
 
 import pytest
 import torch
@@ -18,7 +19,7 @@ from hodphys.bench.references import jax_twin
 from hodphys.bench.registry import BenchEnv, CaseSkipped, select_cases
 from hodphys.bench.runner import BenchOptions, all_correct, make_env, run_bench
 
-needs_jax = pytest.mark.skipif(not jax_twin.available(), reason="needs the jax extra (jax, jaxlib, folx)")
+needs_jax = pytest.mark.skipif(not jax_twin.folx_available(), reason="needs the jax extra (jax, jaxlib, folx)")
 QUICK = BenchOptions(group="jax", quick=True, repeat=1, warmup=0, memory=False)
 
 
@@ -86,3 +87,23 @@ def test_bad_clock_is_a_clear_error(options):
     expected = "--clock .* needs one of \\['cpu', 'wall'\\], and 'cpu' only with --device cpu"
     with pytest.raises(ValueError, match=expected):
         make_env(options)
+
+
+@needs_jax
+def test_without_folx_only_the_folx_cases_are_skipped(monkeypatch):
+    monkeypatch.setattr(jax_twin, "folx_available", lambda: False)
+    with pytest.raises(CaseSkipped, match=r"the folx contender needs folx \(not installed here\): pip install folx"):
+        select_cases(None, ["B-laplacian-folx"])[0].build(BenchEnv(quick=True))
+    spec = select_cases(None, ["F3-jaco-40-400-b1"])[0].build(BenchEnv(quick=True))
+    assert spec.reference == "JAX" and "JAX" in spec.contenders
+
+
+@needs_jax
+def test_jax_follows_the_input_device():
+    import jax
+    x = torch.randn(2, 3)
+    assert jax_twin.device_of(x) == jax.devices("cpu")[0]
+    if not any(d.platform == "gpu" for d in jax.devices()):
+        on_gpu = SimpleNamespace(device=torch.device("cuda", 0), dtype=torch.float32)
+        with pytest.raises(RuntimeError, match=r"x is on cuda:0 but JAX has no GPU backend"):
+            jax_twin.device_of(on_gpu)

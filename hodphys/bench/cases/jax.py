@@ -9,13 +9,15 @@
 The JAX contender is the reference (speed-up = t_JAX / t, so > 1 means hodphys is faster) and
 runs with the same weights, on one thread (:mod:`hodphys.bench.references.jax_twin`); every
 engine that serves the quantity and ``auto`` are timed beside it. Needs the ``jax`` extra
-(``pip install -e '.[jax]'``); without it the cases are reported as skipped.
+(``pip install -e '.[jax]'``); without it the cases are reported as skipped, and without folx
+(e.g. a CUDA image with jax only) the two Laplacian cases are. With ``--device cuda`` JAX runs on
+the same GPU (:mod:`~hodphys.bench.references.jax_twin`); both sides are synchronised per sample.
 """
 from __future__ import annotations
 
 from collections.abc import Callable
 
-from torch import nn
+from torch import Tensor, nn
 
 import hodphys as hp
 from hodphys.bench.nets import engine_contenders, mlp, randn
@@ -26,9 +28,16 @@ FIG3_SHAPES = ((40, 400), (200, 200), (400, 40))
 FIG3_WIDTH, FIG3_HIDDEN = 200, 7
 
 
-def _require_jax() -> None:
+def _require_jax(x: Tensor, folx: bool = False) -> None:
+    """Skip (with what to install) unless JAX — and folx if asked — can run on x's device."""
     if not jax_twin.available():
         raise CaseSkipped(jax_twin.MISSING)
+    if folx and not jax_twin.folx_available():
+        raise CaseSkipped(jax_twin.MISSING_FOLX)
+    try:
+        jax_twin.device_of(x)
+    except RuntimeError as err:
+        raise CaseSkipped(str(err)) from err
 
 
 def fig3_network(d: int, m: int, env: BenchEnv) -> nn.Sequential:
@@ -40,9 +49,9 @@ def fig3_network(d: int, m: int, env: BenchEnv) -> nn.Sequential:
 
 def _fig3_case(quantity: str, d: int, m: int, batch: int) -> Callable[[BenchEnv], BenchSpec]:
     def build(env: BenchEnv) -> BenchSpec:
-        _require_jax()
         model = fig3_network(d, m, env)
         x = randn(env, batch, model[0].in_features)
+        _require_jax(x)
         call = getattr(hp, quantity)
         contenders = engine_contenders(lambda method: call(model, x, method=method), model, x, quantity)
         # torch.func's algorithm (timed in group foundation) takes 10–25 s a call here
@@ -65,9 +74,9 @@ for _quantity in ("jacobian", "hessian"):
 
 
 def _folx_case(widths: list[int], batch: int, env: BenchEnv) -> BenchSpec:
-    _require_jax()
     model = mlp(widths, env, nn.Tanh)
     x = randn(env, batch, widths[0])
+    _require_jax(x, folx=True)
     contenders = engine_contenders(lambda method: hp.laplacian(model, x, method=method), model, x, "laplacian")
     contenders["folx"] = jax_twin.folx_laplacian(model, x)
     return BenchSpec(f"Laplacian of every output of a tanh MLP {'→'.join(map(str, widths))}, batch {batch} "
