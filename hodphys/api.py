@@ -107,13 +107,31 @@ def dim_derivative(model: nn.Module, x: Tensor, k: int = 1, method: str = "auto"
     return _compute(request, method)
 
 
-def divergence(model: nn.Module, x: Tensor, method: str = "auto", **options: Any) -> Tensor:
-    """div f = Σ_i ∂f_i/∂x_i, shape (*B,); needs m = d."""
+class ValueAndDivergence(NamedTuple):
+    """The result of ``divergence(..., return_value=True)``: f(x) (*B, d) and div f(x) (*B,)."""
+
+    value: Tensor
+    divergence: Tensor
+
+
+def divergence(model: nn.Module, x: Tensor, method: str = "auto", return_value: bool = False,
+               **options: Any) -> Tensor | ValueAndDivergence:
+    """div f = Σ_i ∂f_i/∂x_i, shape (*B,); needs m = d.
+
+    ``return_value=True`` returns ``(value, divergence)``, f(x) from the same pass where the engine
+    has it (the hollow engine: one forward, one backward), else from one more call of the model.
+    """
     call = _call("divergence")
-    request = make_request(call, "divergence", model, x, options=options)
+    want = frozenset({"value"}) if return_value else frozenset()
+    request = make_request(call, "divergence", model, x, want=want, options=options)
     if request.m != request.d:
         raise ValueError(f"{call}: needs as many outputs as inputs, the model maps d={request.d} to m={request.m}")
-    return _compute(request, method)
+    out = engines.run(request, method)
+    if not return_value:
+        return request.unflatten(out)
+    if isinstance(out, tuple):  # (value, divergence) from one pass
+        return ValueAndDivergence(*(request.unflatten(part) for part in out))
+    return ValueAndDivergence(model(x), request.unflatten(out))
 
 
 def derivatives(model: nn.Module, x: Tensor, jacobian: bool = True, laplacian: bool = True,
