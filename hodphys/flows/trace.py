@@ -4,9 +4,9 @@ Each estimator evaluates a field f (a module of z alone, see :func:`hodphys.flow
 at z (B, d) and returns f (B, d), div f (B,) and, when asked, the vector–Jacobian product
 εᵀ ∂f/∂z (B, d) that RNODE's Jacobian–Frobenius regulariser ‖εᵀ∂f/∂z‖² needs:
 
-* ``"exact"``: ``hp.divergence(field, z, return_value=True)`` — f and div f from one forward
-  and one backward pass (through the transformer alone) for a HollowNet; the cheapest exact
-  engine ("auto") for any other module.
+* ``"exact"``: ``hp.divergence(field, z, return_value=True, vjp=ε)`` — f, div f and εᵀ∂f/∂z
+  from one forward and one backward pass for a HollowNet; the cheapest exact engine ("auto")
+  for any other module.
 * ``"hutchinson"``: εᵀ(∂f/∂z)ε with ε Rademacher or Gaussian (E εεᵀ = I), one backward pass,
   unbiased but noisy (FFJORD).
 * ``"brute"``: Σ_i ∂f_i/∂z_i by d backward passes, one per output (the textbook reference).
@@ -52,11 +52,11 @@ def _vjp(f: Tensor, z: Tensor, v: Tensor, create_graph: bool) -> Tensor:
 
 
 def _exact(field: nn.Module, z: Tensor, noise: Tensor | None, keep: bool) -> FieldEvaluation:
-    """f and div f from one ``hp.divergence`` pass (for a HollowNet: one forward, one backward
-    through the transformer), and the regulariser's εᵀ∂f/∂z by one more vector–Jacobian product."""
-    with torch.set_grad_enabled(keep or noise is not None):
-        f, divergence = hp.divergence(field, z, return_value=True)
-    return FieldEvaluation(f, divergence, None if noise is None else _vjp(f, z, noise, keep))
+    """f, div f and the regulariser's εᵀ∂f/∂z from one ``hp.divergence`` call: for a HollowNet one
+    forward and one backward pass (through the transformer alone without ε; through the whole net
+    with ε, the same pass as Hutchinson's)."""
+    with torch.set_grad_enabled(keep):
+        return FieldEvaluation(*hp.divergence(field, z, return_value=True, vjp=noise))
 
 
 def _hutchinson(field: nn.Module, z: Tensor, noise: Tensor | None, keep: bool) -> FieldEvaluation:

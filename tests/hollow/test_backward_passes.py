@@ -47,6 +47,8 @@ def test_value_and_divergence_share_one_forward_and_one_backward_pass(net_factor
     net.conditioner.register_forward_hook(lambda *_: forwards.append(1))
     hp.divergence(net, torch.randn(4, 16, dtype=torch.float64), return_value=True)
     assert count_backward_passes == ["grad"] and len(forwards) == 2
+    hp.divergence(net, torch.randn(4, 16, dtype=torch.float64), vjp=torch.ones(16, dtype=torch.float64))
+    assert count_backward_passes == ["grad"] * 2 and len(forwards) == 4
 
 
 def test_all_orders_share_the_k_passes(net_factory, count_backward_passes):
