@@ -11,6 +11,7 @@ import dataclasses
 from typing import Any, NamedTuple
 from collections.abc import Sequence
 
+import torch
 from torch import Tensor, nn
 
 from hodphys import engines
@@ -107,13 +108,51 @@ def dim_derivative(model: nn.Module, x: Tensor, k: int = 1, method: str = "auto"
     return _compute(request, method)
 
 
-def divergence(model: nn.Module, x: Tensor, method: str = "auto", **options: Any) -> Tensor:
-    """div f = Σ_i ∂f_i/∂x_i, shape (*B,); needs m = d."""
+class ValueAndDivergence(NamedTuple):
+    """The result of ``divergence(..., return_value=True)`` or ``divergence(..., vjp=v)``."""
+
+    value: Tensor  # f(x), (*B, d)
+    divergence: Tensor  # div f(x), (*B,)
+    vjp: Tensor | None  # vᵀ ∂f/∂x, (*B, d), when v was given
+
+
+def _value_and_vjp(model: nn.Module, x: Tensor, v: Tensor) -> tuple[Tensor, Tensor]:
+    """f(x) and vᵀ∂f/∂x by one more forward and backward pass (engines without a fused one)."""
+    keep = torch.is_grad_enabled()
+    with torch.enable_grad():
+        x_in = x if x.requires_grad else x.detach().requires_grad_(True)
+        value = model(x_in)
+        (grad,) = torch.autograd.grad(value, x_in, v.expand_as(value), create_graph=keep, allow_unused=True)
+    grad = torch.zeros_like(x) if grad is None else grad
+    return (value, grad) if keep else (value.detach(), grad.detach())
+
+
+def divergence(model: nn.Module, x: Tensor, method: str = "auto", return_value: bool = False,
+               vjp: Tensor | None = None, **options: Any) -> Tensor | ValueAndDivergence:
+    """div f = Σ_i ∂f_i/∂x_i, shape (*B,); needs m = d.
+
+    ``return_value=True`` returns ``(value, divergence, None)``: f(x) from the same pass where the
+    engine has it (the hollow engine: one forward, one backward), else from one more model call.
+    ``vjp=v`` ((d,) or (*B, d)) returns ``(value, divergence, vᵀ∂f/∂x)``: the hollow engine takes all
+    three from one forward and one backward pass (v without zero entries, e.g. Rademacher's ±1 —
+    what a CNF's Jacobian regulariser needs); other engines add one forward and backward pass.
+    """
     call = _call("divergence")
-    request = make_request(call, "divergence", model, x, options=options)
+    want = frozenset({"value"}) if return_value or vjp is not None else frozenset()
+    vectors = () if vjp is None else (vjp,)
+    request = make_request(call, "divergence", model, x, vectors=vectors, want=want, options=options)
     if request.m != request.d:
         raise ValueError(f"{call}: needs as many outputs as inputs, the model maps d={request.d} to m={request.m}")
-    return _compute(request, method)
+    out = engines.run(request, method)
+    if not want:
+        return request.unflatten(out)
+    if isinstance(out, tuple) and len(out) == 3:  # f, div f, vᵀ∂f/∂x from one pass
+        return ValueAndDivergence(*(request.unflatten(part) for part in out))
+    value, div = out if isinstance(out, tuple) else (None, out)
+    if vjp is not None:
+        value, product = _value_and_vjp(model, x, vjp)
+        return ValueAndDivergence(value, request.unflatten(div), product)
+    return ValueAndDivergence(model(x) if value is None else request.unflatten(value), request.unflatten(div), None)
 
 
 def derivatives(model: nn.Module, x: Tensor, jacobian: bool = True, laplacian: bool = True,

@@ -5,7 +5,9 @@ An engine is an object with
 * ``name`` and ``options`` (the keyword options it accepts, e.g. ``{"h"}``),
 * ``unsupported(request) -> str | None``: why it cannot serve a request (None if it can),
 * ``cost(request) -> float``: an estimate of the work (multiply-adds) — only ratios matter,
-* one method per quantity it serves, named after the quantity, returning flattened (N, …) results,
+* one method per quantity it serves, named after the quantity, returning flattened (N, …) results
+  (``divergence`` may return ``(value, divergence)`` when ``"value" in request.want``; the front
+  door evaluates the model itself when it returns the divergence alone),
 * optionally ``compute(request)``, which then serves every quantity (an engine that wraps its
   quantity methods, e.g. to replay a recording), and ``cost_settings() -> tuple``, the global
   settings its cost depends on (a change of them invalidates the remembered choices).
@@ -82,13 +84,14 @@ def _choice_key(request: Request) -> tuple:
 def choose(request: Request) -> Choice:
     """Rank every registered engine that can serve the request by its estimated cost.
 
-    The ranking is remembered per model (while its layers are the same objects) and request
-    sizes: at batch 10 asking four engines costs as much as computing a Hessian.
+    The ranking is remembered per model (while its layers — or, for a model that is not a plain
+    nn.Sequential, all its submodules — are the same objects) and request sizes: at batch 10
+    asking four engines costs as much as computing a Hessian.
     """
     return _choose(request.model, _choice_key(request), request, layers=request.layers)
 
 
-@cached_by_structure(key_args=1)
+@cached_by_structure(key_args=1, any_model=True)
 def _choose(model: Any, key: tuple, request: Request) -> Choice:
     costs: dict[str, float] = {}
     ruled_out: dict[str, str] = {}

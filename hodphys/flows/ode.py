@@ -21,7 +21,6 @@ import torch
 import torchdiffeq
 from torch import Tensor, nn
 
-import hodphys as hp
 from hodphys.flows.dynamics import bind
 from hodphys.nn import HollowNet
 from hodphys.flows.trace import evaluate_field
@@ -64,9 +63,11 @@ class AugmentedDynamics(nn.Module):
     def __init__(self, dynamics: nn.Module, trace: str):
         super().__init__()
         self.dynamics, self.trace = dynamics, trace
-        self.context: Tensor | None = None
-        self._field: tuple[nn.Module, ...] = ()
-        self.method: str | None = None  # hp.divergence's engine for the exact trace in this solve
+        # one bound field f(·, t, context) for the flow's life, its t and context set per evaluation
+        # and solve: hp.divergence remembers its engine choice per module object, so a new module per
+        # evaluation would choose again each time (kept in a tuple: not a submodule, so the state
+        # dict never changes with the solves)
+        self._field: tuple[nn.Module, ...] = (bind(dynamics, torch.zeros(()), None),)
         self.estimator = trace
         self.noise: Tensor | None = None
         self.density = self.regularise = False
@@ -75,13 +76,9 @@ class AugmentedDynamics(nn.Module):
 
     def prepare(self, context: Tensor | None, noise: Tensor | None, density: bool, regularise: bool) -> None:
         """Fix what one solve needs: the context, the probe ε, and which parts of the state move."""
-        self.context, self.noise, self.density, self.regularise = context, noise, density, regularise
+        self.noise, self.density, self.regularise = noise, density, regularise
         self.backward_calls = torch.zeros(())  # a new counter: earlier results keep their value
-        # one bound field per solve, its t updated at each evaluation: hp.divergence remembers its
-        # engine choice per module object, so a new module per evaluation would choose again each time
-        # (kept in a tuple: not a submodule, so the state dict never changes with the solves)
-        self._field = (bind(self.dynamics, torch.zeros(()), context),)
-        self.method = None
+        self._field[0].context = context
         # the generic engines evaluate a module one sample at a time, which a per-sample context
         # bound into it cannot follow: the exact trace of such a field is taken by d passes
         generic_with_context = context is not None and not isinstance(self.dynamics, HollowNet)
@@ -96,19 +93,13 @@ class AugmentedDynamics(nn.Module):
             f.register_hook(self._count_backward)
         return f
 
-    def _engine(self, field: nn.Module, z: Tensor) -> str:
-        """hp.divergence's engine for the exact trace: the same for the whole solve, chosen once."""
-        if self.method is None:
-            self.method = hp.explain(field, z, "divergence").chosen if self.estimator == "exact" else "auto"
-        return self.method
-
     def forward(self, t: Tensor, state: tuple[Tensor, ...]) -> tuple[Tensor, ...]:
         self.calls += 1
         (field,) = self._field
         field.t = t
         if not self.density:
             return (self._counted(field(state[0])),)
-        evaluation = evaluate_field(field, state[0], self.estimator, self.noise, self._engine(field, state[0]))
+        evaluation = evaluate_field(field, state[0], self.estimator, self.noise)
         f = self._counted(evaluation.value)
         derivatives = [f, evaluation.divergence.unsqueeze(-1)]
         if self.regularise:

@@ -4,8 +4,9 @@ Each estimator evaluates a field f (a module of z alone, see :func:`hodphys.flow
 at z (B, d) and returns f (B, d), div f (B,) and, when asked, the vector–Jacobian product
 εᵀ ∂f/∂z (B, d) that RNODE's Jacobian–Frobenius regulariser ‖εᵀ∂f/∂z‖² needs:
 
-* ``"exact"``: ``hp.divergence(field, z)`` — the hollow engine's one backward pass for a
-  HollowNet, the cheapest exact engine ("auto") for any other module.
+* ``"exact"``: ``hp.divergence(field, z, return_value=True, vjp=ε)`` — f, div f and εᵀ∂f/∂z
+  from one forward and one backward pass for a HollowNet; the cheapest exact engine ("auto")
+  for any other module.
 * ``"hutchinson"``: εᵀ(∂f/∂z)ε with ε Rademacher or Gaussian (E εεᵀ = I), one backward pass,
   unbiased but noisy (FFJORD).
 * ``"brute"``: Σ_i ∂f_i/∂z_i by d backward passes, one per output (the textbook reference).
@@ -50,28 +51,28 @@ def _vjp(f: Tensor, z: Tensor, v: Tensor, create_graph: bool) -> Tensor:
     return torch.zeros_like(z) if grad is None else grad
 
 
-def _exact(field: nn.Module, z: Tensor, f: Tensor, noise: Tensor | None, keep: bool,
-           method: str = "auto") -> tuple[Tensor, Tensor | None]:
+def _exact(field: nn.Module, z: Tensor, noise: Tensor | None, keep: bool) -> FieldEvaluation:
+    """f, div f and the regulariser's εᵀ∂f/∂z from one ``hp.divergence`` call: for a HollowNet one
+    forward and one backward pass (through the transformer alone without ε; through the whole net
+    with ε, the same pass as Hutchinson's)."""
     with torch.set_grad_enabled(keep):
-        divergence = hp.divergence(field, z, method=method)
-    vjp = None if noise is None else _vjp(f, z, noise, keep)
-    return divergence, vjp
+        return FieldEvaluation(*hp.divergence(field, z, return_value=True, vjp=noise))
 
 
-def _hutchinson(field: nn.Module, z: Tensor, f: Tensor, noise: Tensor | None, keep: bool,
-                method: str = "auto") -> tuple[Tensor, Tensor | None]:
+def _hutchinson(field: nn.Module, z: Tensor, noise: Tensor | None, keep: bool) -> FieldEvaluation:
+    f = field(z)
     vjp = _vjp(f, z, noise, keep)
-    return (vjp * noise).sum(-1), vjp
+    return FieldEvaluation(f, (vjp * noise).sum(-1), vjp)
 
 
-def _brute(field: nn.Module, z: Tensor, f: Tensor, noise: Tensor | None, keep: bool,
-           method: str = "auto") -> tuple[Tensor, Tensor | None]:
+def _brute(field: nn.Module, z: Tensor, noise: Tensor | None, keep: bool) -> FieldEvaluation:
+    f = field(z)
     diagonal = [_vjp(f[..., i], z, torch.ones_like(f[..., i]), keep)[..., i] for i in range(z.shape[-1])]
     vjp = None if noise is None else _vjp(f, z, noise, keep)
-    return torch.stack(diagonal, dim=-1).sum(-1), vjp
+    return FieldEvaluation(f, torch.stack(diagonal, dim=-1).sum(-1), vjp)
 
 
-ESTIMATORS: dict[str, Callable[..., tuple[Tensor, Tensor | None]]] = {
+ESTIMATORS: dict[str, Callable[..., FieldEvaluation]] = {
     "exact": _exact, "hutchinson": _hutchinson, "brute": _brute}
 
 
@@ -83,20 +84,16 @@ def check_estimator(owner: str, trace: str, noise: str) -> None:
         raise ValueError(f"{owner}: unknown noise={noise!r}; expected one of {list(NOISES)}")
 
 
-def evaluate_field(field: nn.Module, z: Tensor, trace: str, noise: Tensor | None,
-                   method: str = "auto") -> FieldEvaluation:
+def evaluate_field(field: nn.Module, z: Tensor, trace: str, noise: Tensor | None) -> FieldEvaluation:
     """f(z), div f(z) by the estimator ``trace`` and, when noise is given, εᵀ∂f/∂z.
 
     noise (B, d): Hutchinson's probe ε (required for "hutchinson"), also the ε of the
     Jacobian–Frobenius regulariser; None for the exact estimators without regulariser.
-    method: the ``hp.divergence`` engine of the "exact" estimator ("auto" chooses per call).
     """
     keep = torch.is_grad_enabled()
     with torch.enable_grad():
         z_in = z if (keep and z.requires_grad) else z.detach().requires_grad_(True)
-        with torch.set_grad_enabled(keep or trace != "exact" or noise is not None):
-            f = field(z_in)
-        divergence, vjp = ESTIMATORS[trace](field, z_in, f, noise, keep, method)
+        evaluation = ESTIMATORS[trace](field, z_in, noise, keep)
     if keep:
-        return FieldEvaluation(f, divergence, vjp)
-    return FieldEvaluation(f.detach(), divergence.detach(), None if vjp is None else vjp.detach())
+        return evaluation
+    return FieldEvaluation(*(None if part is None else part.detach() for part in evaluation))

@@ -80,7 +80,13 @@ def check_composition(layers: list[tuple[str, nn.Module]]) -> None:
             width, source = out, f"{path} ({type(layer).__name__})"
 
 
-def cached_by_structure(fn: Callable[..., T] | None = None, *, key_args: int | None = None):
+def submodules(model: nn.Module) -> tuple[nn.Module, ...]:
+    """Every module below model (not model itself), by identity: the structure of any model."""
+    return tuple(module for module in model.modules() if module is not model)
+
+
+def cached_by_structure(fn: Callable[..., T] | None = None, *, key_args: int | None = None,
+                        any_model: bool = False):
     """Cache ``fn(model, *args)`` per model while its layers are the same objects.
 
     Engines compile a model into rules several times per call (``auto`` asks every engine
@@ -95,6 +101,10 @@ def cached_by_structure(fn: Callable[..., T] | None = None, *, key_args: int | N
 
     ``layers=`` passes the model's current leaves (:func:`leaf_structure`) when the caller has
     them already: a derivative call walks its model once (:class:`hodphys.request.Request`).
+
+    Other models are called through, unless ``any_model``: then they are keyed by all their
+    :func:`submodules` — only for an fn whose result holds no reference to the model (the entry
+    would keep it alive).
     """
     def decorate(fn: Callable[..., T]) -> Callable[..., T]:
         cache: weakref.WeakKeyDictionary[nn.Module, tuple] = weakref.WeakKeyDictionary()
@@ -102,8 +112,10 @@ def cached_by_structure(fn: Callable[..., T] | None = None, *, key_args: int | N
         @functools.wraps(fn)
         def wrapper(model: nn.Module, *args: Any, layers: tuple[nn.Module, ...] | None = None) -> T:
             if not is_plain_sequential(model):  # a single layer: cheap, and rules would keep it alive
-                return fn(model, *args)
-            if layers is None:
+                if not any_model:
+                    return fn(model, *args)
+                layers = submodules(model)
+            elif layers is None:
                 layers = tuple(_leaves(model, []))
             key = args if key_args is None else args[:key_args]
             known, values = cache.get(model, (None, {}))

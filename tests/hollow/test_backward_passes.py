@@ -40,6 +40,17 @@ def test_k_backward_passes_whatever_d(conditioner, d, net_factory, count_backwar
     assert count_backward_passes == ["grad"]
 
 
+def test_value_and_divergence_share_one_forward_and_one_backward_pass(net_factory, count_backward_passes):
+    net = net_factory(16, torch.float64, 3)
+    forwards = []
+    net.transformer.register_forward_hook(lambda *_: forwards.append(1))
+    net.conditioner.register_forward_hook(lambda *_: forwards.append(1))
+    hp.divergence(net, torch.randn(4, 16, dtype=torch.float64), return_value=True)
+    assert count_backward_passes == ["grad"] and len(forwards) == 2
+    hp.divergence(net, torch.randn(4, 16, dtype=torch.float64), vjp=torch.ones(16, dtype=torch.float64))
+    assert count_backward_passes == ["grad"] * 2 and len(forwards) == 4
+
+
 def test_all_orders_share_the_k_passes(net_factory, count_backward_passes):
     net = net_factory(32, torch.float64, 1)
     _, orders = value_and_dim_derivatives(net, torch.randn(4, 32, dtype=torch.float64), k=3)

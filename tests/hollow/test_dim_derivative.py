@@ -117,3 +117,98 @@ def test_bad_inputs_are_named(net_factory):
         value_and_dim_derivatives(nn.Linear(4, 4).double(), x)
     with pytest.raises(ValueError, match="bound HollowNet"):
         value_and_dim_derivatives(net.bind(), x, t=0.5)
+
+
+def test_divergence_with_value_from_one_pass(dtype, tol, net_factory):
+    """return_value=True: f and div f of one forward and one backward pass, both against torch.func,
+    and a loss on both backpropagates like the two separate computations."""
+    net = net_factory(6, dtype, 12, "masked", time=True, context_features=2)
+    bound = net.bind(t=torch.rand(4, 1, dtype=dtype), context=torch.randn(4, 2, dtype=dtype))
+    x = torch.randn(4, 6, dtype=dtype, requires_grad=True)
+    value, divergence, none = hp.divergence(bound, x, return_value=True)
+    assert none is None
+    trace = torch.func.vmap(torch.func.jacrev(lambda y, t, c: net(y[None], t[None], c[None])[0]))(
+        x, bound.t, bound.context).diagonal(dim1=-2, dim2=-1).sum(-1)
+    assert_close_rel(value, bound(x), tol)
+    assert_close_rel(divergence, trace, tol)
+    params = [x, *net.parameters()]
+    ours = torch.autograd.grad((value.square().sum() + divergence.sum()), params)
+    reference = torch.autograd.grad((bound(x).square().sum() + hp.divergence(bound, x).sum()), params)
+    for a, b in zip(ours, reference):
+        assert_close_rel(a, b, tol)
+
+
+def test_divergence_with_value_for_any_model():
+    """Engines without a one-pass value: the front door evaluates the model beside them."""
+    torch.manual_seed(13)
+    mlp = nn.Sequential(nn.Linear(3, 8), nn.Tanh(), nn.Linear(8, 3)).double()
+    x = torch.randn(2, 5, 3, dtype=torch.float64)
+    value, divergence, _ = hp.divergence(mlp, x, return_value=True)
+    assert value.shape == (2, 5, 3) and divergence.shape == (2, 5)
+    assert_close_rel(value, mlp(x), 1e-12)
+    assert_close_rel(divergence, hp.divergence(mlp, x, method="autograd"), 1e-10)
+
+
+def _func_reference(net, x, t, context, v):
+    """f, div f and vᵀ∂f/∂x per sample by torch.func (the full Jacobian)."""
+    def one(y, s, c, w):
+        jac = torch.func.jacrev(lambda z: net(z[None], s[None], c[None])[0])(y)
+        return jac.diagonal().sum(), w @ jac
+    divergence, vjp = torch.func.vmap(one)(x, t, context, v)
+    return net(x, t, context), divergence, vjp
+
+
+@pytest.mark.parametrize("noise", ["rademacher", "gaussian", "with zeros"])
+def test_divergence_and_vjp_from_one_pass(noise, dtype, tol, net_factory):
+    """vjp=v: f, div f and vᵀ∂f/∂x against torch.func, and the parameter gradients of a loss on
+    all three against the same loss built from separate computations."""
+    net = net_factory(5, dtype, 16, "sum", time=True, context_features=2)
+    t, context = torch.rand(6, 1, dtype=dtype), torch.randn(6, 2, dtype=dtype)
+    x = torch.randn(6, 5, dtype=dtype, requires_grad=True)
+    v = torch.randn(6, 5, dtype=dtype)
+    if noise == "rademacher":
+        v = v.sign()
+    elif noise == "with zeros":  # the fused pass divides by v: zero entries take two passes instead
+        v[2, 3] = 0
+    value, divergence, vjp = hp.divergence(net.bind(t=t, context=context), x, vjp=v)
+    references = _func_reference(net, x, t, context, v)
+    for ours, reference in zip((value, divergence, vjp), references):
+        assert_close_rel(ours, reference, tol)
+    params = [x, *net.parameters()]
+    loss = lambda f, div, product: f.square().sum() + div.sum() + product.square().sum()  # noqa: E731
+    ours = torch.autograd.grad(loss(value, divergence, vjp), params)
+    reference = torch.autograd.grad(loss(*references), params)
+    for a, b in zip(ours, reference):
+        assert_close_rel(a, b, tol)
+
+
+def test_divergence_and_vjp_for_any_model_and_without_grad():
+    torch.manual_seed(17)
+    mlp = nn.Sequential(nn.Linear(3, 8), nn.Tanh(), nn.Linear(8, 3)).double()
+    x, v = torch.randn(4, 3, dtype=torch.float64), torch.randn(3, dtype=torch.float64)
+    with torch.no_grad():
+        value, divergence, vjp = hp.divergence(mlp, x, vjp=v)
+    assert not (value.requires_grad or divergence.requires_grad or vjp.requires_grad)
+    jac = hp.jacobian(mlp, x, method="autograd")
+    assert_close_rel(vjp, torch.einsum("m,bmd->bd", v, jac), 1e-12)
+    assert_close_rel(divergence, jac.diagonal(dim1=-2, dim2=-1).sum(-1), 1e-10)
+    with pytest.raises(ValueError, match="v"):
+        hp.divergence(mlp, x, vjp=torch.randn(4, dtype=torch.float64))
+
+
+def test_auto_choice_is_remembered_for_hollownets(net_factory, monkeypatch):
+    """The ranking of engines is made once per model and request sizes (not per call), and made
+    again when a submodule is replaced."""
+    from hodphys.engines import registry
+
+    net = net_factory(5, torch.float64, 14)
+    x = torch.randn(3, 5, dtype=torch.float64)
+    asked = []
+    cost = registry.ENGINES["hollow"].cost
+    monkeypatch.setattr(registry.ENGINES["hollow"], "cost", lambda request: asked.append(1) or cost(request))
+    for _ in range(3):
+        hp.divergence(net, x)
+    assert len(asked) == 1
+    net.transformer = net_factory(5, torch.float64, 15).transformer
+    hp.divergence(net, x)
+    assert len(asked) == 2

@@ -88,3 +88,23 @@ def value_and_dim_derivatives(model: nn.Module, x: Tensor, k: int = 1, t: Any = 
     extra = flat_extras(net, request.batch_shape, request.x, t, context)
     value, orders = dim_derivatives_flat(net, request.x, k, extra)
     return DimDerivatives(request.unflatten(value), [request.unflatten(o) for o in orders])
+
+
+def value_divergence_vjp_flat(net: HollowNet, x: Tensor, extra: Tensor | None,
+                              v: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+    """f, div f and vᵀ∂f/∂x from one forward and ONE backward pass; v (N, d) without zeros.
+
+    The backward pass with cotangent v reaches both the handle u and x: τ_i reads u only through
+    u_i, so vᵀ∂τ/∂u = v ⊙ D_dim f, and D_dim f = (vᵀ∂τ/∂u) / v; through u and h it gives the whole
+    vᵀ∂f/∂x. (For ±1 entries, Rademacher's, the division is exact.) Not under inference mode.
+    """
+    keep_graph = torch.is_grad_enabled()
+    with torch.enable_grad():
+        x = x if x.requires_grad and not x.is_inference() else x.detach().clone().requires_grad_(True)
+        u = x.clone()
+        value = net.transform(u, net.conditioner(x, extra), extra)
+        scaled, vjp = torch.autograd.grad(value, (u, x), v, create_graph=keep_graph)
+    divergence = (scaled / v).sum(-1)
+    if not keep_graph:
+        return value.detach(), divergence.detach(), vjp.detach()
+    return value, divergence, vjp

@@ -10,7 +10,9 @@ from __future__ import annotations
 from torch import Tensor
 
 from hodphys.engines.registry import register_engine
-from hodphys.engines.hollow.dim_derivatives import dim_derivatives_flat
+import torch
+
+from hodphys.engines.hollow.dim_derivatives import DimDerivatives, dim_derivatives_flat, value_divergence_vjp_flat
 from hodphys.nn.hollow.net import flat_extras, unpack
 from hodphys.nn.hollow import BoundHollowNet, HollowNet
 from hodphys.request import Request
@@ -38,16 +40,25 @@ class HollowEngine:
         params = sum(p.numel() for p in request.model.parameters())
         return (1 + 2 * k) * request.n_batch * max(params, request.d)
 
-    def _orders(self, request: Request, k: int) -> list[Tensor]:
+    def _derivatives(self, request: Request, k: int) -> DimDerivatives:
         net, t, context = unpack(request.call, request.model)
         extra = flat_extras(net, request.batch_shape, request.x, t, context)
-        return dim_derivatives_flat(net, request.x, k, extra).orders
+        return dim_derivatives_flat(net, request.x, k, extra)
 
     def dim_derivative(self, request: Request) -> Tensor:
-        return self._orders(request, request.order)[-1]
+        return self._derivatives(request, request.order).orders[-1]
 
-    def divergence(self, request: Request) -> Tensor:
-        return self._orders(request, 1)[0].sum(-1)
+    def divergence(self, request: Request) -> Tensor | tuple[Tensor, ...]:
+        """div f (N,); with "value" in ``request.want`` (f (N, d), div f) from the same pass; with a
+        vector v in ``request.vectors`` (f, div f, vᵀ∂f/∂x (N, d)) from one backward pass when v has
+        no zero entry (else (f, div f), and the front door adds the product)."""
+        vectors = request.vectors
+        if vectors and not torch.is_inference_mode_enabled() and bool((vectors[0] != 0).all()):
+            net, t, context = unpack(request.call, request.model)
+            extra = flat_extras(net, request.batch_shape, request.x, t, context)
+            return value_divergence_vjp_flat(net, request.x, extra, vectors[0].expand_as(request.x))
+        value, (diagonal,) = self._derivatives(request, 1)
+        return (value, diagonal.sum(-1)) if "value" in request.want else diagonal.sum(-1)
 
 
 register_engine(HollowEngine())
