@@ -39,20 +39,22 @@ from hodphys.sde.fokker_planck import FORMS, fokker_planck_residual
 from hodphys.sde.flow_density import FlowLogDensity, flow_density_terms, time_conditioned_flow
 from hodphys.sde.metrics import median_bandwidth, mmd, wasserstein2
 from hodphys.sde.mixture import GaussianMixtureDensity
-from hodphys.sde.processes import DoubleWell
+from hodphys.sde.processes import DoubleWell, OrnsteinUhlenbeck
 from hodphys.sde.sampling import sample_paths
 from hodphys.sde.snapshots import Snapshots, check_diffusion, check_snapshots, simulate_snapshots
 from hodphys.train import TrainConfig
 from hodphys.train.config import dtype_of, validate
 
 DENSITIES = ("mixture", "cnf")
+PROCESSES = ("double-well", "ornstein-uhlenbeck")
 
 
 @dataclass
 class InverseConfig(TrainConfig):
-    """The true SDE (double well, :class:`hodphys.sde.DoubleWell`), the data, the models, the loss."""
+    """The true SDE (``process``: the double well or an OU process), the data, the models, the loss."""
 
     dim: int = 2
+    process: str = "double-well"  # the ground truth: "double-well" or "ornstein-uhlenbeck" (see ground_truth)
     rotation: float = 1.0  # ω of the rotational drift
     sigma: float = 0.5  # g_i = σ (1 + ½ tanh x_i)
     times: list[float] = field(default_factory=lambda: [0.0, 0.25, 0.5, 1.0, 1.5])  # observed
@@ -80,6 +82,16 @@ class InverseConfig(TrainConfig):
     grid_size: int = 41
 
 
+def ground_truth(config: InverseConfig) -> DoubleWell | OrnsteinUhlenbeck:
+    """The SDE whose snapshots are fitted: :class:`DoubleWell` (default) or an OU process whose odd / even
+    coordinates have θ = 1 / 0.5, σ = 0.8 / 0.6, x(0) ~ N(1.5, 0.2) / N(−1, 0.3) (Gaussian at every time)."""
+    if config.process == "double-well":
+        return DoubleWell(config.dim, config.rotation, config.sigma)
+    pattern = [(1.0, 0.8, 1.5, 0.2), (0.5, 0.6, -1.0, 0.3)]  # θ, σ, mean₀, var₀ of odd and even coordinates
+    theta, sigma, mean0, var0 = zip(*(pattern[i % 2] for i in range(config.dim)))
+    return OrnsteinUhlenbeck(theta, sigma, mean0, var0, d=config.dim)
+
+
 class SDEModel(nn.Module):
     """What the inverse problem learns: drift (N, d) → (N, d), diffusion (N, d) → (N, d) > 0, density z → log p."""
 
@@ -95,13 +107,15 @@ class InverseFokkerPlanck:
         validate(config)
         if config.form not in FORMS:
             raise ValueError(f"config key 'form': expected one of {list(FORMS)}, got {config.form!r}")
+        if config.process not in PROCESSES:
+            raise ValueError(f"config key 'process': expected one of {list(PROCESSES)}, got {config.process!r}")
         if config.density not in DENSITIES:
             raise ValueError(f"config key 'density': expected one of {list(DENSITIES)}, got {config.density!r}")
         if config.dim < 2 or config.n_per_time < 2 or config.components < 1 or not config.fp_weight >= 0:
             raise ValueError(f"InverseConfig: expected dim ≥ 2, n_per_time ≥ 2, components ≥ 1, fp_weight ≥ 0, "
                              f"got {config.dim}, {config.n_per_time}, {config.components}, {config.fp_weight}")
         self.config, self.dtype, self.device = config, dtype_of(config), torch.device("cpu")
-        self.truth = DoubleWell(config.dim, config.rotation, config.sigma)
+        self.truth = ground_truth(config)
         times = check_snapshots(config.times, [torch.zeros(2, config.dim)] * len(config.times)).times
         self.eval_times = sorted({*times[1:].tolist(), *config.held_out_times})
         if min(self.eval_times) <= times[0] or max(self.eval_times) > times[-1]:
