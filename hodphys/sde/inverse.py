@@ -41,6 +41,7 @@ from hodphys.sde.metrics import median_bandwidth, mmd, wasserstein2
 from hodphys.sde.mixture import GaussianMixtureDensity
 from hodphys.sde.processes import DoubleWell, OrnsteinUhlenbeck
 from hodphys.sde.sampling import sample_paths
+from hodphys.sde.selection import select_components
 from hodphys.sde.snapshots import Snapshots, check_diffusion, check_snapshots, simulate_snapshots
 from hodphys.train import TrainConfig
 from hodphys.train.config import dtype_of, validate
@@ -63,7 +64,9 @@ class InverseConfig(TrainConfig):
     data_seed: int = 2024
     simulation_dt: float = 5e-3  # Euler–Maruyama step of the data and of the learned SDE's samples
     density: str = "mixture"  # "mixture" or "cnf" (time-conditioned CNF: exact, ≈ 50–100× dearer a step)
-    components: int = 8  # Gaussian mixture components of the density
+    components: int = 0  # Gaussian mixture components of the density; 0: chosen by held-out likelihood
+    component_candidates: list[int] = field(default_factory=lambda: [1, 2, 4, 8])  # for components = 0
+    selection_steps: int = 300  # Adam steps of each candidate mixture
     flow_steps: int = 4  # rk4 steps of the CNF density
     min_scale: float = 0.1  # σ_min of every component (smooth ∇²s)
     hollow_width: int = 32  # width of the HollowNets' conditioner and transformer MLPs
@@ -111,8 +114,8 @@ class InverseFokkerPlanck:
             raise ValueError(f"config key 'process': expected one of {list(PROCESSES)}, got {config.process!r}")
         if config.density not in DENSITIES:
             raise ValueError(f"config key 'density': expected one of {list(DENSITIES)}, got {config.density!r}")
-        if config.dim < 2 or config.n_per_time < 2 or config.components < 1 or not config.fp_weight >= 0:
-            raise ValueError(f"InverseConfig: expected dim ≥ 2, n_per_time ≥ 2, components ≥ 1, fp_weight ≥ 0, "
+        if config.dim < 2 or config.n_per_time < 2 or config.components < 0 or not config.fp_weight >= 0:
+            raise ValueError(f"InverseConfig: expected dim ≥ 2, n_per_time ≥ 2, components ≥ 0, fp_weight ≥ 0, "
                              f"got {config.dim}, {config.n_per_time}, {config.components}, {config.fp_weight}")
         self.config, self.dtype, self.device = config, dtype_of(config), torch.device("cpu")
         self.truth = ground_truth(config)
@@ -128,6 +131,11 @@ class InverseFokkerPlanck:
         n = config.n_per_time
         self.held_out = Snapshots(both.times, [x[:n] for x in both.samples])
         self.reference = Snapshots(both.times, [x[n:] for x in both.samples])
+        self.components, self.component_scores = config.components, {}
+        if config.density == "mixture" and config.components == 0:
+            x, t = (v.to(self.dtype) for v in self.data.stacked())
+            self.components, self.component_scores = select_components(
+                x, t, config.component_candidates, config.selection_steps, config.seed, min_scale=config.min_scale)
 
     def _simulate(self, times: list[float], stream: int, copies: int = 1) -> Snapshots:
         return simulate_snapshots(self.truth.drift, self.truth.diffusion, self.truth.initial, times,
@@ -150,8 +158,8 @@ class InverseFokkerPlanck:
             flow = time_conditioned_flow(c.dim, c.flow_steps, c.hollow_width, c.hidden_features)
             return FlowLogDensity(flow)
         pooled = torch.cat(self.data.samples)
-        centres = pooled[torch.randperm(len(pooled))[:c.components]]
-        return GaussianMixtureDensity(c.dim, c.components, centres=centres, scale=0.5 * float(pooled.std()),
+        centres = pooled[torch.randperm(len(pooled))[:self.components]]
+        return GaussianMixtureDensity(c.dim, self.components, centres=centres, scale=0.5 * float(pooled.std()),
                                       min_scale=c.min_scale)
 
     def sample(self, generator: torch.Generator, n: int) -> dict[str, Tensor]:
@@ -203,6 +211,8 @@ class InverseFokkerPlanck:
     def metrics(self, model: SDEModel) -> dict[str, Any]:
         """Coefficient errors; per evaluation time MMD(learned, held-out), MMD(reference, held-out), W2."""
         out: dict[str, Any] = self.coefficient_errors(model)
+        out["density_components"] = self.components
+        out |= {f"heldout_loglik_K{k}": score for k, score in self.component_scores.items()}
         samples = self.learned_samples(model)
         ratios = []
         for k, t in enumerate(self.eval_times):
