@@ -9,7 +9,8 @@ Fokker–Planck fit is meant to avoid.
 
 f is a HollowNet, g = softplus(HollowNet) + ε (positive by construction), p a time-conditioned
 density with exact likelihood and exact sampling: ``density="mixture"`` (default, a Gaussian
-mixture whose parameters are an MLP of t, :mod:`hodphys.sde.mixture`; ∇s and diag ∇²s by
+mixture whose parameters are an MLP of t, :mod:`hodphys.sde.mixture`, its number of components
+chosen by held-out likelihood when ``components=0``, :mod:`hodphys.sde.selection`; ∇s and diag ∇²s by
 ``hp.derivatives`` on z = (x, t)) or ``density="cnf"`` (the CNF of ``hodphys.flows`` with t as
 its context; derivatives through the rk4 solve, 1 + d backward passes, see
 :mod:`hodphys.sde.flow_density` for the design and its cost). The residual's dimension-wise
