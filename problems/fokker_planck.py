@@ -6,6 +6,7 @@ Snapshots of a 2-D double well with rotational drift and state-dependent diagona
 
     hodphys run fokker-planck                    # d = 2
     hodphys run fokker-planck --set dim=8
+    hodphys run fokker-planck --set process=ornstein-uhlenbeck    # the second ground truth (Gaussian densities)
     hodphys run fokker-planck --resume runs/fokker-planck-…
 
 Writes metrics.json (drift/diffusion relative L2 on the data's support; per time MMD of learned-SDE
@@ -16,6 +17,8 @@ plots/diffusion.png, checkpoints. See hodphys.sde.inverse and docs/sde.md.
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+import torch
 
 from hodphys.sde.inverse import InverseConfig, InverseFokkerPlanck
 from hodphys.train import solve
@@ -30,4 +33,6 @@ class Config(InverseConfig):
 
 
 def main(config: Config, run) -> dict:
+    if config.threads:  # the data's simulation and the density's selection run before solve() sets it
+        torch.set_num_threads(config.threads)
     return solve(InverseFokkerPlanck(config), run)

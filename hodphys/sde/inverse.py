@@ -9,7 +9,8 @@ Fokker–Planck fit is meant to avoid.
 
 f is a HollowNet, g = softplus(HollowNet) + ε (positive by construction), p a time-conditioned
 density with exact likelihood and exact sampling: ``density="mixture"`` (default, a Gaussian
-mixture whose parameters are an MLP of t, :mod:`hodphys.sde.mixture`; ∇s and diag ∇²s by
+mixture whose parameters are an MLP of t, :mod:`hodphys.sde.mixture`, its number of components
+chosen by held-out likelihood when ``components=0``, :mod:`hodphys.sde.selection`; ∇s and diag ∇²s by
 ``hp.derivatives`` on z = (x, t)) or ``density="cnf"`` (the CNF of ``hodphys.flows`` with t as
 its context; derivatives through the rk4 solve, 1 + d backward passes, see
 :mod:`hodphys.sde.flow_density` for the design and its cost). The residual's dimension-wise
@@ -39,20 +40,23 @@ from hodphys.sde.fokker_planck import FORMS, fokker_planck_residual
 from hodphys.sde.flow_density import FlowLogDensity, flow_density_terms, time_conditioned_flow
 from hodphys.sde.metrics import median_bandwidth, mmd, wasserstein2
 from hodphys.sde.mixture import GaussianMixtureDensity
-from hodphys.sde.processes import DoubleWell
+from hodphys.sde.processes import DoubleWell, OrnsteinUhlenbeck
 from hodphys.sde.sampling import sample_paths
+from hodphys.sde.selection import select_components
 from hodphys.sde.snapshots import Snapshots, check_diffusion, check_snapshots, simulate_snapshots
 from hodphys.train import TrainConfig
 from hodphys.train.config import dtype_of, validate
 
 DENSITIES = ("mixture", "cnf")
+PROCESSES = ("double-well", "ornstein-uhlenbeck")
 
 
 @dataclass
 class InverseConfig(TrainConfig):
-    """The true SDE (double well, :class:`hodphys.sde.DoubleWell`), the data, the models, the loss."""
+    """The true SDE (``process``: the double well or an OU process), the data, the models, the loss."""
 
     dim: int = 2
+    process: str = "double-well"  # the ground truth: "double-well" or "ornstein-uhlenbeck" (see ground_truth)
     rotation: float = 1.0  # ω of the rotational drift
     sigma: float = 0.5  # g_i = σ (1 + ½ tanh x_i)
     times: list[float] = field(default_factory=lambda: [0.0, 0.25, 0.5, 1.0, 1.5])  # observed
@@ -61,7 +65,9 @@ class InverseConfig(TrainConfig):
     data_seed: int = 2024
     simulation_dt: float = 5e-3  # Euler–Maruyama step of the data and of the learned SDE's samples
     density: str = "mixture"  # "mixture" or "cnf" (time-conditioned CNF: exact, ≈ 50–100× dearer a step)
-    components: int = 8  # Gaussian mixture components of the density
+    components: int = 0  # Gaussian mixture components of the density; 0: chosen by held-out likelihood
+    component_candidates: list[int] = field(default_factory=lambda: [1, 2, 4, 8])  # for components = 0
+    selection_steps: int = 300  # Adam steps of each candidate mixture
     flow_steps: int = 4  # rk4 steps of the CNF density
     min_scale: float = 0.1  # σ_min of every component (smooth ∇²s)
     hollow_width: int = 32  # width of the HollowNets' conditioner and transformer MLPs
@@ -80,6 +86,16 @@ class InverseConfig(TrainConfig):
     grid_size: int = 41
 
 
+def ground_truth(config: InverseConfig) -> DoubleWell | OrnsteinUhlenbeck:
+    """The SDE whose snapshots are fitted: :class:`DoubleWell` (default) or an OU process whose odd / even
+    coordinates have θ = 1 / 0.5, σ = 0.8 / 0.6, x(0) ~ N(1.5, 0.2) / N(−1, 0.3) (Gaussian at every time)."""
+    if config.process == "double-well":
+        return DoubleWell(config.dim, config.rotation, config.sigma)
+    pattern = [(1.0, 0.8, 1.5, 0.2), (0.5, 0.6, -1.0, 0.3)]  # θ, σ, mean₀, var₀ of odd and even coordinates
+    theta, sigma, mean0, var0 = zip(*(pattern[i % 2] for i in range(config.dim)))
+    return OrnsteinUhlenbeck(theta, sigma, mean0, var0, d=config.dim)
+
+
 class SDEModel(nn.Module):
     """What the inverse problem learns: drift (N, d) → (N, d), diffusion (N, d) → (N, d) > 0, density z → log p."""
 
@@ -95,13 +111,15 @@ class InverseFokkerPlanck:
         validate(config)
         if config.form not in FORMS:
             raise ValueError(f"config key 'form': expected one of {list(FORMS)}, got {config.form!r}")
+        if config.process not in PROCESSES:
+            raise ValueError(f"config key 'process': expected one of {list(PROCESSES)}, got {config.process!r}")
         if config.density not in DENSITIES:
             raise ValueError(f"config key 'density': expected one of {list(DENSITIES)}, got {config.density!r}")
-        if config.dim < 2 or config.n_per_time < 2 or config.components < 1 or not config.fp_weight >= 0:
-            raise ValueError(f"InverseConfig: expected dim ≥ 2, n_per_time ≥ 2, components ≥ 1, fp_weight ≥ 0, "
+        if config.dim < 2 or config.n_per_time < 2 or config.components < 0 or not config.fp_weight >= 0:
+            raise ValueError(f"InverseConfig: expected dim ≥ 2, n_per_time ≥ 2, components ≥ 0, fp_weight ≥ 0, "
                              f"got {config.dim}, {config.n_per_time}, {config.components}, {config.fp_weight}")
         self.config, self.dtype, self.device = config, dtype_of(config), torch.device("cpu")
-        self.truth = DoubleWell(config.dim, config.rotation, config.sigma)
+        self.truth = ground_truth(config)
         times = check_snapshots(config.times, [torch.zeros(2, config.dim)] * len(config.times)).times
         self.eval_times = sorted({*times[1:].tolist(), *config.held_out_times})
         if min(self.eval_times) <= times[0] or max(self.eval_times) > times[-1]:
@@ -114,6 +132,11 @@ class InverseFokkerPlanck:
         n = config.n_per_time
         self.held_out = Snapshots(both.times, [x[:n] for x in both.samples])
         self.reference = Snapshots(both.times, [x[n:] for x in both.samples])
+        self.components, self.component_scores = config.components, {}
+        if config.density == "mixture" and config.components == 0:
+            x, t = (v.to(self.dtype) for v in self.data.stacked())
+            self.components, self.component_scores = select_components(
+                x, t, config.component_candidates, config.selection_steps, config.seed, min_scale=config.min_scale)
 
     def _simulate(self, times: list[float], stream: int, copies: int = 1) -> Snapshots:
         return simulate_snapshots(self.truth.drift, self.truth.diffusion, self.truth.initial, times,
@@ -136,8 +159,8 @@ class InverseFokkerPlanck:
             flow = time_conditioned_flow(c.dim, c.flow_steps, c.hollow_width, c.hidden_features)
             return FlowLogDensity(flow)
         pooled = torch.cat(self.data.samples)
-        centres = pooled[torch.randperm(len(pooled))[:c.components]]
-        return GaussianMixtureDensity(c.dim, c.components, centres=centres, scale=0.5 * float(pooled.std()),
+        centres = pooled[torch.randperm(len(pooled))[:self.components]]
+        return GaussianMixtureDensity(c.dim, self.components, centres=centres, scale=0.5 * float(pooled.std()),
                                       min_scale=c.min_scale)
 
     def sample(self, generator: torch.Generator, n: int) -> dict[str, Tensor]:
@@ -189,6 +212,8 @@ class InverseFokkerPlanck:
     def metrics(self, model: SDEModel) -> dict[str, Any]:
         """Coefficient errors; per evaluation time MMD(learned, held-out), MMD(reference, held-out), W2."""
         out: dict[str, Any] = self.coefficient_errors(model)
+        out["density_components"] = self.components
+        out |= {f"heldout_loglik_K{k}": score for k, score in self.component_scores.items()}
         samples = self.learned_samples(model)
         ratios = []
         for k, t in enumerate(self.eval_times):

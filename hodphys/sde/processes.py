@@ -80,6 +80,10 @@ class OrnsteinUhlenbeck:
         time = (r * dm / v + 0.5 * r**2 * dv / v**2 - 0.5 * dv / v).sum(-1)
         return DensityTerms(self.log_density(x, t), time, -r / v, -1 / v.expand_as(x))
 
+    def initial(self, n: int, generator: torch.Generator | None = None) -> Tensor:
+        """n exact samples of x(0), (n, d) in float64."""
+        return self.sample(0.0, n, generator)
+
     def sample(self, t: float, n: int, generator: torch.Generator | None = None) -> Tensor:
         """n exact samples of x(t), (n, d) in float64."""
         tt = torch.full((1,), float(t), dtype=torch.float64)

@@ -216,3 +216,41 @@ def test_exact_density_recovers_ou_drift_and_diffusion():
     with torch.no_grad():
         assert float((drift(x) - ou.drift(x)).norm() / ou.drift(x).norm()) <= 0.1
         assert float((diffusion(x) - ou.diffusion(x)).norm() / ou.diffusion(x).norm()) <= 0.1
+
+
+def test_inverse_fit_recovers_an_ornstein_uhlenbeck_process_from_snapshots():
+    """The whole pipeline (mixture density by likelihood, its K chosen by held-out likelihood, FP residual
+    for f and g, HollowNets) on OU snapshots, whose density is Gaussian at every time: f and g to ≤ 0.2."""
+    problem = InverseFokkerPlanck(InverseConfig(process="ornstein-uhlenbeck", n_per_time=500, hollow_width=16,
+                                                n_interior=128, adam_steps=500, selection_steps=150, seed=0))
+    assert problem.components == 1, problem.component_scores
+    torch.manual_seed(0)
+    model = problem.build_model()
+    optimizer = torch.optim.Adam(model.parameters(), 3e-3)
+    generator = torch.Generator().manual_seed(0)
+    for _ in range(problem.config.adam_steps):
+        loss, _ = problem.loss(model, problem.sample(generator, problem.config.n_interior))
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    errors = problem.coefficient_errors(model)
+    assert errors["drift_rel_l2"] <= 0.2 and errors["diffusion_rel_l2"] <= 0.2, errors
+
+
+def test_unknown_process_fails_before_training():
+    with pytest.raises(ValueError, match="config key 'process'"):
+        InverseFokkerPlanck(_tiny(process="lorenz"))
+
+
+def test_component_selection_prefers_the_smallest_sufficient_mixture():
+    from hodphys.sde.selection import select_components
+
+    generator = torch.Generator().manual_seed(0)
+    t = torch.rand(600, generator=generator)
+    gaussian = torch.randn(600, 2, generator=generator) + t[:, None]
+    signs = torch.randint(0, 2, (600, 1), generator=generator) * 2.0 - 1
+    bimodal = 0.3 * torch.randn(600, 2, generator=generator) + 2.5 * signs
+    assert select_components(gaussian, t, [1, 2, 4], steps=150)[0] == 1
+    assert select_components(bimodal, t, [1, 2, 4], steps=150)[0] >= 2
+    with pytest.raises(ValueError, match="expected candidates ≥ 1 and 0 < held_out < 1"):
+        select_components(gaussian, t, [0, 2], steps=1)
