@@ -10,6 +10,7 @@ from hodphys.engines import analytic, hollow, multicomplex  # the engine package
 from hodphys import nn
 from hodphys.api import (
     Derivatives,
+    ValueAndDivergence,
     derivatives,
     dim_derivative,
     directional,
@@ -30,6 +31,6 @@ __version__ = "0.1.0"
 
 __all__ = [
     "jacobian", "hessian", "laplacian", "hvp", "directional", "directional_grad",
-    "dim_derivative", "divergence", "derivatives", "partials", "Derivatives", "explain", "plan", "Plan",
+    "dim_derivative", "divergence", "derivatives", "partials", "Derivatives", "ValueAndDivergence", "explain", "plan", "Plan",
     "ENGINES", "register_engine", "register_rule", "multicomplex", "analytic", "hollow", "nn",
 ]
