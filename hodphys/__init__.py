@@ -31,6 +31,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "jacobian", "hessian", "laplacian", "hvp", "directional", "directional_grad",
-    "dim_derivative", "divergence", "derivatives", "partials", "Derivatives", "ValueAndDivergence", "explain", "plan", "Plan",
+    "dim_derivative", "divergence", "derivatives", "partials", "Derivatives", "ValueAndDivergence", "explain",
+    "plan", "Plan",
     "ENGINES", "register_engine", "register_rule", "multicomplex", "analytic", "hollow", "nn",
 ]
