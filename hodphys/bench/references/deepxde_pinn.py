@@ -6,8 +6,9 @@ weights, network layout d → widths → m, point counts and optimizer budget �
 DeepXDE's own ``dde.Model``: Glorot-normal initialisation, Adam with the problem's exponential
 learning-rate decay (lr → lr_final), interior points redrawn every ``resample_every`` steps
 (``PDEPointResampler``; its boundary points stay fixed: DeepXDE refuses to redraw them when the
-count per condition changes, as it does on a face of a random boundary sample), then L-BFGS (history ``lbfgs_history``) on ``finetune_points``
-fixed interior points. Used by :mod:`hodphys.bench.studies.pinn_accuracy`.
+count per condition changes, as it does on a face of a random boundary sample), then L-BFGS
+(history ``lbfgs_history``) on ``finetune_points`` fixed interior points.
+Used by :mod:`hodphys.bench.studies.pinn_accuracy`.
 
 Translated: geometries Interval, Box (2-D, 3-D), Polygon and SpaceTime of those; conditions
 Dirichlet, Neumann, Initial (value and rate), Observations, on "boundary", a box face or
@@ -73,7 +74,9 @@ def _values(condition: Condition, j: int):
 
 
 def conditions(problem, geom) -> tuple[list, list[float]]:
-    """DeepXDE's BCs/ICs for the problem's conditions (one per component) and their loss weights."""
+    """DeepXDE's BCs/ICs for the problem's conditions (one per component) and their loss weights: a
+    condition's weight split over its k components (DeepXDE sums k per-component means where
+    hodphys takes one mean over the (N, k) residual)."""
     dde = _dde()
     out, weights = [], []
     for c in problem.conditions:
@@ -92,7 +95,7 @@ def conditions(problem, geom) -> tuple[list, list[float]]:
                 out.append(dde.icbc.PointSetBC(c.x.numpy(), c.y[:, j:j + 1].numpy(), component=k))
             else:
                 raise ValueError(f"deepxde_pinn: no DeepXDE translation of the condition {type(c).__name__}")
-            weights.append(c.weight)
+            weights.append(c.weight / len(c.components))  # hodphys averages a term over its k components
     return out, weights
 
 
