@@ -101,3 +101,14 @@ def test_untranslatable_problems_are_named(geometry, conditions, match):
                       needs=["lap(u)"], conditions=conditions)
     with pytest.raises(ValueError, match=match):
         deepxde_pinn.train(problem)
+
+
+@needs_deepxde
+def test_conditions_translate_one_per_component_with_the_weight_split():
+    from hodphys.bench.references import deepxde_pinn
+
+    problem, _, _ = pinn_suite.suite_problem("kovasznay", QUICK)
+    bcs, weights = deepxde_pinn.conditions(problem, deepxde_pinn.geometry(problem.geometry))
+    assert [bc.component for bc in bcs] == [0, 1, 2] and weights == [0.5, 0.5, 1.0]
+    outflow = deepxde_pinn._on_part(problem, "right")
+    assert outflow(torch.tensor([1.0, 0.3]).numpy(), True) and not outflow(torch.tensor([-0.5, 0.3]).numpy(), True)
