@@ -112,3 +112,19 @@ def test_conditions_translate_one_per_component_with_the_weight_split():
     assert [bc.component for bc in bcs] == [0, 1, 2] and weights == [0.5, 0.5, 1.0]
     outflow = deepxde_pinn._on_part(problem, "right")
     assert outflow(torch.tensor([1.0, 0.3]).numpy(), True) and not outflow(torch.tensor([-0.5, 0.3]).numpy(), True)
+
+
+@needs_deepxde
+def test_polygon_boundary_points_come_in_deepxdes_dtype():
+    from hodphys.bench.references import deepxde_pinn
+    from hodphys.pinn.geometry import Polygon
+
+    dde = deepxde_pinn._dde()
+    default = torch.get_default_dtype()
+    try:
+        dde.config.set_default_float("float32")
+        geom = deepxde_pinn.geometry(Polygon([(-1, -1), (1, -1), (1, 0), (0, 0), (0, 1), (-1, 1)]))
+        assert geom.random_boundary_points(7).dtype.name == "float32"
+        assert geom.uniform_boundary_points(7).dtype.name == "float32"
+    finally:
+        torch.set_default_dtype(default)

@@ -51,8 +51,17 @@ def geometry(geom) -> Any:
         if geom.dim in kinds:
             return kinds[geom.dim]()
     if isinstance(geom, Polygon):
-        return dde.geometry.Polygon(geom.vertices.tolist())
+        return _real_boundary(dde.geometry.Polygon(geom.vertices.tolist()))
     raise ValueError(f"deepxde_pinn: no DeepXDE translation of the geometry {type(geom).__name__}")
+
+
+def _real_boundary(geom):
+    """DeepXDE 1.15's Polygon returns float64 boundary points under float32: cast them to its dtype."""
+    real = _dde().config.real(np)
+    for name in ("random_boundary_points", "uniform_boundary_points"):
+        sample = getattr(geom, name)
+        setattr(geom, name, lambda n, *args, sample=sample, **kwargs: sample(n, *args, **kwargs).astype(real))
+    return geom
 
 
 def _on_part(problem, part: str):
