@@ -223,7 +223,8 @@ class Problem:
         """L = pde + Σ_c w_c · term_c; the logged values are the terms and the coefficients."""
         terms = self.loss_terms(model, batch)
         weights = {c.name: c.weight for c in self.conditions}
-        total = sum(weights.get(name, 1.0) * value for name, value in terms.items())
+        total = sum(value if weights.get(name, 1.0) == 1.0 else weights[name] * value  # no op for weight 1
+                    for name, value in terms.items())
         if isinstance(model, PinnModel):
             terms.update({f"coefficient_{k}": v.detach() for k, v in model.coefficients.items()})
         return total, terms

@@ -96,7 +96,9 @@ def _step(problem, model: torch.nn.Module, batch: dict[str, Tensor], partials: P
     return step
 
 
-def suite_spec(name: str, env: BenchEnv) -> BenchSpec:
+def suite_problem(name: str, env: BenchEnv) -> tuple:
+    """(problem, model, batch): the built-in problem at its default sizes (tiny with ``quick``),
+    its seeded model and one seeded sample of its points."""
     module = load_python_file(PROBLEMS_DIR / SUITE[name], f"hodphys_bench_problem_{name}")
     config = module.Config(dtype="float64" if env.dtype == torch.float64 else "float32")
     if env.quick:
@@ -106,6 +108,12 @@ def suite_spec(name: str, env: BenchEnv) -> BenchSpec:
     torch.manual_seed(0)
     model = problem.build_model()
     batch = {k: v.to(env.device) for k, v in problem.sample(torch.Generator().manual_seed(1)).items()}
+    return problem, model, batch
+
+
+def suite_spec(name: str, env: BenchEnv) -> BenchSpec:
+    problem, model, batch = suite_problem(name, env)
+    config = problem.config
     contenders = {"hodphys": _step(problem, model, batch, None),
                   "hand-written autograd": _step(problem, model, batch, hand_written)}
     if _deepxde_available():
