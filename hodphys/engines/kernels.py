@@ -13,8 +13,11 @@ oneDNN run AVX-512 kernels. Measured on one core of this AVX-512 AMD EPYC (GFLOP
 :func:`rows_linear` takes OpenBLAS where the values may leave torch (:func:`hodphys.scalars.plain_values`)
 and it runs on as many threads as torch, else oneDNN where no autograd graph or transform needs
 the op (:func:`hodphys.scalars.graph_free`: a replay's recording sees that op like any other),
-both only from :data:`BIG_ROWS` rows (below, their per-call setup costs more than they save);
-torch's linear everywhere else. Results agree to float32 rounding (tested).
+OpenBLAS from :data:`BIG_ROWS` rows, oneDNN from :data:`ONEDNN_ROWS` rows and :data:`ONEDNN_WORK`
+multiply-adds (below, their per-call setup costs more than they save; there oneDNN is 0–15 %
+faster than MKL in a chain of seven w = 200 layers: 1.02–1.10× at 640 rows, 1.05× at 860,
+1.05–1.16× at 1536; 1.05× for one 1520 × 64 × 64, but 0.39–0.9× on GEMMs of 600–1520 rows of
+width 16–64 under 2²⁴ multiply-adds); torch's linear everywhere else. Results agree to float32 rounding (tested).
 """
 from __future__ import annotations
 
@@ -26,7 +29,9 @@ from torch import Tensor
 
 from hodphys.scalars import graph_free, plain_values
 
-BIG_ROWS = 2048  # rows (all leading axes together) from which a GEMM leaves torch's own kernel
+BIG_ROWS = 2048  # rows (all leading axes together) from which a GEMM may take OpenBLAS
+ONEDNN_ROWS = 512  # from these rows and ONEDNN_WORK multiply-adds a graph-free GEMM takes oneDNN
+ONEDNN_WORK = 1 << 24  # below BIG_ROWS (oneDNN's setup outweighs it on small GEMMs: 0.4× at 600 × 16 × 16)
 _onednn_linear = getattr(getattr(torch.ops, "mkldnn", None), "_linear_pointwise", None)
 
 
@@ -51,10 +56,12 @@ def openblas_matches_torch() -> bool:
 def rows_linear(rows: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     """rows (…, w) @ Wᵀ + b for W (w_out, w), by the fastest kernel allowed here (module doc)."""
     w = rows.shape[-1]
-    if (rows.dtype != torch.float32 or weight.requires_grad or rows.numel() < BIG_ROWS * w
+    big = rows.numel() >= BIG_ROWS * w
+    if (rows.dtype != torch.float32 or weight.requires_grad or rows.numel() < ONEDNN_ROWS * w
+            or (not big and rows.numel() * weight.shape[0] < ONEDNN_WORK)
             or (bias is not None and bias.requires_grad)):
         return torch.nn.functional.linear(rows, weight, bias)
-    if plain_values(rows) and weight.device.type == "cpu" and openblas_matches_torch():
+    if big and plain_values(rows) and weight.device.type == "cpu" and openblas_matches_torch():
         out = np.matmul(rows.reshape(-1, w).numpy(), weight.detach().numpy().T)
         out = torch.from_numpy(out).view(*rows.shape[:-1], weight.shape[0])
         return out if bias is None else out.add_(bias)

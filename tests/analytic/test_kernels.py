@@ -108,3 +108,18 @@ def test_per_tangent_ops_only_on_the_cpu(device, expected):
     assert state._blockwise() is expected
     squares = torch.zeros(2, 1, jet.BLOCK_WORK, device=device)
     assert jet._per_tangent_ops(squares) is expected and jet._sum_of_squares(squares).shape == (1, 1, jet.BLOCK_WORK)
+
+
+@pytest.mark.parametrize("rows, width, onednn", [(640, 200, True), (600, 16, False), (300, 200, False)])
+def test_mid_size_rows_take_onednn_only_with_enough_work(monkeypatch, rows, width, onednn):
+    calls = []
+    real = kernels._onednn_linear
+    if real is None or not torch.backends.mkldnn.is_available():
+        pytest.skip("needs torch's oneDNN")
+    monkeypatch.setattr(kernels, "_onednn_linear", lambda *args: calls.append(args) or real(*args))
+    g = torch.Generator().manual_seed(0)
+    x, weight = torch.randn(rows, width, generator=g), torch.randn(width, width, generator=g)
+    assert rows < kernels.BIG_ROWS
+    out = kernels.rows_linear(x, weight)
+    assert bool(calls) == onednn
+    torch.testing.assert_close(out, torch.nn.functional.linear(x, weight), rtol=1e-5, atol=1e-4)

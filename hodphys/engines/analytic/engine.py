@@ -96,7 +96,7 @@ class _Analytic:
     def replay_settings() -> tuple:
         """The size thresholds a recorded run took its branches by (:mod:`hodphys.engines.analytic.replay`)."""
         return (jet.MEMO_BYTES, jet.MEMO_TANGENTS, jet.OUTER_WORK, jet.LEAN_OUTER, jet.BLOCK_WORK, kernels.BIG_ROWS,
-                sweep.STACK_BYTES)
+                kernels.ONEDNN_ROWS, kernels.ONEDNN_WORK, sweep.STACK_BYTES)
 
     def compute(self, request: Request) -> Tensor:
         """``request.quantity``; small batches replay a recording of the ops (:mod:`.replay`)."""
