@@ -335,7 +335,7 @@ def _combined(plan: Plan, run: Callable[[Plan], dict[str, Tensor]]) -> dict[str,
     parts = run(plan.expanded())
     out = {name: parts[name] for name in plan.terms}
     for name, (_, spec) in plan.combos.items():
-        out[name] = sum(c * parts[part] for part, _, c in spec)
+        out[name] = sum(named.coefficient(c) * parts[part] for part, _, c in spec)
     return out
 
 
@@ -350,16 +350,49 @@ def compute(model: nn.Module, x: Tensor, plan: Plan, method: str) -> dict[str, T
     return _combined(plan, lambda p: _reverse(model, x, p) if method == REVERSE else _from_engine(model, x, p, method))
 
 
+def jet_supported(model: nn.Module) -> bool:
+    """Whether method="jet" covers the model (every layer has an analytic rule; no hard constraint),
+    i.e. whether a loss on its partials can be traced by torch.compile."""
+    return not isinstance(model, HardConstraint) and named.supports(model)
+
+
+class PreparedPartials:
+    """``hp.partials`` for one spec, parsed once, for a training loop: the choice of ``"auto"`` is kept per
+    input shape, and under torch.compile the call is the bare jet (nothing but tensor ops to trace).
+
+        prepared = PreparedPartials(["u", "u_x"], inputs=["x", "t"], outputs=["u"],
+                                    combos={"c": {"u_t": 1.0, "u_xx": -nu}})
+        f = prepared(model, x)        # as hp.partials(model, x, ["u", "u_x"], ..., combos=...)
+    """
+
+    def __init__(self, spec: Sequence[str], inputs: Sequence[str], outputs: Sequence[str], method: str = "auto",
+                 combos: dict[str, dict[str, float | Tensor]] | None = None):
+        self.plan = parse("hp.partials(model, x, spec)", spec, inputs, outputs, combos)
+        self.layout, self.method, self.chosen = jet_layout(self.plan), method, {}
+
+    def __call__(self, model: nn.Module, x: Tensor) -> dict[str, Tensor]:
+        if torch.compiler.is_compiling() and self.method in ("auto", JET) and not isinstance(model, HardConstraint):
+            return _jet(model, x, self.plan, self.layout)
+        method = self.method
+        if method == "auto" and not isinstance(model, HardConstraint):
+            key = (tuple(x.shape), x.dtype)
+            if key not in self.chosen:
+                self.chosen[key] = choose_method(model, x, self.plan)[0]
+            method = self.chosen[key]
+        return compute(model, x, self.plan, method)
+
+
 def partials(model: nn.Module, x: Tensor, spec: Sequence[str], inputs: Sequence[str] | None = None,
              outputs: Sequence[str] | None = None, method: str = "auto",
-             combos: dict[str, dict[str, float | Tensor]] | None = None) -> dict[str, Tensor]:
+             combos: dict[str, dict[str, named.Coefficient]] | None = None) -> dict[str, Tensor]:
     """Exactly the partial derivatives a residual names, each an (N, 1) column, in one pass.
 
     ``spec`` e.g. ``["u", "u_t", "u_x", "u_xx", "lap(u)"]`` (see :mod:`hodphys.partials`); x is (N, d);
     ``inputs``/``outputs`` name x's columns and the model's outputs (default x, y, z / u).
     ``method``: "auto" (cheapest of reverse-mode autograd, the jet and the engines), "reverse", "jet" or
     an engine. ``combos`` {name: {partial: coefficient}}: linear combinations of one output's first and
-    second partials (and lap), each returned as one more (N, 1) entry (the jet carries each as one row).
+    second partials (and lap), each returned as one more (N, 1) entry (the jet carries each as one row);
+    a coefficient is a number, a 0-d tensor (it may train) or a callable returning one (read each call).
     """
     call = "hp.partials(model, x, spec)"
     request = make_request(call, "derivatives", model, x)

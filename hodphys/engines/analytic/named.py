@@ -24,7 +24,7 @@ torch.compile traces the whole sweep as one graph, and ∇θ of a loss on it is 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import torch
 from torch import Tensor, nn
@@ -33,7 +33,8 @@ from hodphys.elementwise import ElementwiseFunction
 from hodphys.engines import cost
 from hodphys.engines.analytic.rules import compile_model
 
-Coefficient = float | Tensor  # a 0-d tensor may be trainable (an inverse problem's κ)
+Coefficient = float | Tensor | Callable[[], Tensor]  # a 0-d tensor may train (an inverse problem's κ);
+# a callable is read at each sweep (−κ of a trainable κ)
 JET_OPS = (2.0, 3.0, 2.0)  # tensor ops per layer: linear (value, rows), σ (σ, σ′, σ′·rows), per product
 COMPILED_ELEMENTWISE = 0.25  # share of the elementwise work left once torch.compile fuses σ, σ′, σ″ and the products
 COMPILED_OPS = 0.2  # share of the per-op price left in a compiled graph (no dispatch, fewer buffers)
@@ -48,8 +49,13 @@ class Recipe:
     second: tuple[tuple[int, int, Coefficient], ...] = ()
 
 
+def coefficient(c: Coefficient) -> float | Tensor:
+    """The coefficient's current value (a callable is called)."""
+    return c() if callable(c) else c
+
+
 def _times(c: Coefficient, t: Tensor) -> Tensor:
-    return t if isinstance(c, float) and c == 1.0 else t * c
+    return t if isinstance(c, float) and c == 1.0 else t * coefficient(c)
 
 
 class NamedJet:
