@@ -328,7 +328,7 @@ def _constrained(model: HardConstraint, x: Tensor, plan: Plan, method: str) -> d
     return out
 
 
-def _combined(plan: Plan, run: Callable[[Plan], dict[str, Tensor]]) -> dict[str, Tensor]:
+def combined(plan: Plan, run: Callable[[Plan], dict[str, Tensor]]) -> dict[str, Tensor]:
     """``run`` on the plan, combinations summed from their parts (for the ways that cannot collapse)."""
     if not plan.combos:
         return run(plan)
@@ -342,12 +342,12 @@ def _combined(plan: Plan, run: Callable[[Plan], dict[str, Tensor]]) -> dict[str,
 def compute(model: nn.Module, x: Tensor, plan: Plan, method: str) -> dict[str, Tensor]:
     """The plan's partials with ``method`` ("auto", "reverse", "jet" or an engine name)."""
     if isinstance(model, HardConstraint) and method != REVERSE:
-        return _combined(plan, lambda p: _constrained(model, x, p, method))
+        return combined(plan, lambda p: _constrained(model, x, p, method))
     if method == "auto":
         method = choose_method(model, x, plan)[0]
     if method == JET:
         return _jet(model, x, plan)
-    return _combined(plan, lambda p: _reverse(model, x, p) if method == REVERSE else _from_engine(model, x, p, method))
+    return combined(plan, lambda p: _reverse(model, x, p) if method == REVERSE else _from_engine(model, x, p, method))
 
 
 def jet_supported(model: nn.Module) -> bool:

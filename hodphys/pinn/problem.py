@@ -28,7 +28,7 @@ from torch import Tensor, nn
 import hodphys as hp
 from hodphys.io.runs import Run
 from hodphys.nn import HardConstraint
-from hodphys.partials import PreparedPartials, default_names, jet_supported
+from hodphys.partials import Plan, PreparedPartials, default_names, jet_supported, parse
 from hodphys.pinn import evaluation, outputs
 from hodphys.pinn.conditions import Condition, Dirichlet, Observations
 from hodphys.pinn.geometry import Box, Geometry
@@ -149,12 +149,17 @@ class Problem:
         if prepared is None:
             prepared = self._prepared[key] = PreparedPartials(spec, self.inputs, self.names,
                                                               self.config.derivative_method,
-                                                              self._coefficients_in(model, combos or {}))
+                                                              self._coefficients_in(self._known(model), combos or {}))
         return prepared(self.network(model), x)
 
-    def _coefficients_in(self, model: nn.Module, combos: dict) -> dict:
-        """combos with coefficient names ("kappa", "-kappa") replaced by the model's trainable coefficients."""
-        known = model.coefficients if isinstance(model, PinnModel) else {}
+    def pde_plan(self, coefficients: dict[str, Tensor]) -> Plan:
+        """The parsed ``needs`` and ``combos`` (coefficient names bound to ``coefficients``): what the
+        residual reads, for code that takes the partials its own way (the bench's contenders)."""
+        return parse("Problem", self.needs, self.inputs, self.names, self._coefficients_in(coefficients, self.combos))
+
+    def _coefficients_in(self, known: Any, combos: dict) -> dict:
+        """combos with coefficient names ("kappa", "-kappa") replaced by the tensors of ``known`` (a model's
+        trainable coefficients)."""
 
         def value(name: str, c: float | str) -> float | Tensor | Callable[[], Tensor]:
             if not isinstance(c, str):
@@ -166,6 +171,10 @@ class Problem:
             parameter = known[key]  # read at each call (it trains), not once
             return parameter if sign == 1.0 else (lambda: -parameter)
         return {name: {part: value(name, c) for part, c in parts.items()} for name, parts in combos.items()}
+
+    @staticmethod
+    def _known(model: nn.Module) -> Any:
+        return model.coefficients if isinstance(model, PinnModel) else {}
 
     def compile_friendly(self, model: nn.Module) -> bool:
         """Whether torch.compile can trace the loss: the partials by the jet (``derivative_method`` "auto"
