@@ -7,9 +7,9 @@ problem says whether its loss is traceable (``compile_friendly(model)``: a PINN 
 from the forward jet of :mod:`hodphys.partials`).
 
 ``compile = "auto"`` compiles a traceable loss when the run is long enough to repay the compilation
-(a few seconds per point count: the Adam set and the fine-tuning set are two), judged by its work
-Σ_stages steps · points · parameters ≥ :data:`WORTH_COMPILING`; ``"on"`` compiles whenever traceable,
-``"off"`` never. The decision depends on the config and the model only, so a resumed run takes the
+(~6 s of CPU per point count: the Adam set and a fine-tuning set of another size are two), judged by
+its work Σ_stages steps · points · parameters ≥ :data:`WORTH_COMPILING` per compilation; ``"on"``
+compiles whenever traceable, ``"off"`` never. The decision depends on the config and the model only, so a resumed run takes the
 same path as the run it continues. Should compilation fail, the run logs one line and goes on eagerly.
 """
 from __future__ import annotations
@@ -22,10 +22,12 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-#: steps · points · parameters from which "auto" compiles. At ~1.7 ns per unit for an eager step of a
-#: tanh MLP (burgers: 14 ms for 2540 points × 3.2k parameters) and ~55 % of it saved compiled, 1e10
-#: units save ~9 s, about two compilations (3-7 s each, CPU time, this machine).
+#: steps · points · parameters per compilation from which "auto" compiles. Compiled, a step of a tanh
+#: MLP saves ~0.65 ns per unit (measured, one thread: burgers 2540 points × 3.3k parameters 9.5 → 4.2 ms,
+#: heat 1000 × 2.2k 4.5 → 1.8 ms), so 1e10 units repay one compilation (~6 s CPU, cold cache).
 WORTH_COMPILING = 1e10
+
+BACKEND = "inductor"  # torch.compile's backend (tests use "aot_eager": the same tracing, no code generation)
 
 LossFunction = Callable[[nn.Module, dict[str, Tensor]], tuple[Tensor, dict[str, Tensor]]]
 
@@ -37,13 +39,19 @@ def run_work(config: Any, model: nn.Module) -> float:
     return params * (config.adam_steps * config.n_interior + config.optimizer_steps * fine)
 
 
+def compilations(config: Any) -> int:
+    """How many point counts the run compiles for: the Adam set's, and the fine-tuning set's if it differs."""
+    fine = config.finetune_points or config.n_interior
+    return 1 + int(bool(config.optimizer_steps) and bool(config.adam_steps) and fine != config.n_interior)
+
+
 def wanted(problem: Any, model: nn.Module, config: Any) -> bool:
     """Whether the loss is compiled (module doc): ``compile`` "on" or "auto", a traceable loss, and for
     "auto" a run worth it."""
     choice = getattr(config, "compile", "off")
     if choice == "off" or not getattr(problem, "compile_friendly", lambda m: False)(model):
         return False
-    return choice == "on" or run_work(config, model) >= WORTH_COMPILING
+    return choice == "on" or run_work(config, model) >= WORTH_COMPILING * compilations(config)
 
 
 class CompiledLoss:
@@ -57,7 +65,7 @@ class CompiledLoss:
 
     def __init__(self, loss: LossFunction, log: logging.Logger):
         self.loss, self.log = loss, log
-        self.compiled: LossFunction | None = torch.compile(loss)
+        self.compiled: LossFunction | None = torch.compile(loss, backend=BACKEND)
         self.warm, self.seconds, self.shapes = False, 0.0, set()
 
     def __call__(self, model: nn.Module, batch: dict[str, Tensor]) -> tuple[Tensor, dict[str, Tensor]]:
