@@ -124,13 +124,15 @@ def suite_problem(name: str, env: BenchEnv) -> tuple:
     return problem, model, batch
 
 
-def suite_spec(name: str, env: BenchEnv) -> BenchSpec:
+def suite_spec(name: str, env: BenchEnv, compile_contender: bool = True) -> BenchSpec:
+    """The case: hodphys (eager, and compiled unless ``quick`` or not ``compile_contender``), hand-written
+    autograd and DeepXDE on one step of the problem."""
     problem, model, batch = suite_problem(name, env)
     config = problem.config
     contenders = {"hodphys": _step(problem, model, batch, None),
                   "hand-written autograd": _step(problem, model, batch, summed(hand_written))}
     note = ""
-    if not env.quick and problem.compile_friendly(model):  # compiling costs seconds: not in quick runs
+    if compile_contender and not env.quick and problem.compile_friendly(model):  # compiling costs seconds: not in quick runs
         loss = compiled.CompiledLoss(problem.loss, logging.getLogger("hodphys.bench"))
         contenders["hodphys compiled"] = _step(problem, model, batch, None, loss)
         contenders["hodphys compiled"]()  # compiles here: the timed calls reuse the compiled code
