@@ -9,8 +9,9 @@ from the forward jet of :mod:`hodphys.partials`).
 ``compile = "auto"`` compiles a traceable loss when the run is long enough to repay the compilation
 (~6 s of CPU per point count: the Adam set and a fine-tuning set of another size are two), judged by
 its work Σ_stages steps · points · parameters ≥ :data:`WORTH_COMPILING` per compilation; ``"on"``
-compiles whenever traceable, ``"off"`` never. The decision depends on the config and the model only, so a resumed run takes the
-same path as the run it continues. Should compilation fail, the run logs one line and goes on eagerly.
+compiles whenever traceable, ``"off"`` never. The decision depends on the config and the model only,
+so a resumed run takes the same path as the run it continues. Should compilation fail, the run logs
+one line and goes on eagerly.
 """
 from __future__ import annotations
 

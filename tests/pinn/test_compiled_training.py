@@ -4,7 +4,6 @@ inductor, forward and backward, without code generation): seconds instead of a m
 import json
 
 import pytest
-import torch
 from torch import nn
 
 from hodphys.app.problem_loader import find_problem, run_problem

@@ -132,7 +132,7 @@ def suite_spec(name: str, env: BenchEnv, compile_contender: bool = True) -> Benc
     contenders = {"hodphys": _step(problem, model, batch, None),
                   "hand-written autograd": _step(problem, model, batch, summed(hand_written))}
     note = ""
-    if compile_contender and not env.quick and problem.compile_friendly(model):  # compiling costs seconds: not in quick runs
+    if compile_contender and not env.quick and problem.compile_friendly(model):  # seconds to compile: not quick
         loss = compiled.CompiledLoss(problem.loss, logging.getLogger("hodphys.bench"))
         contenders["hodphys compiled"] = _step(problem, model, batch, None, loss)
         contenders["hodphys compiled"]()  # compiles here: the timed calls reuse the compiled code

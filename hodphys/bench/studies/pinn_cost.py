@@ -1,8 +1,9 @@
 """Where one PINN training step's work goes, counted (not timed): hodphys vs hand-written vs DeepXDE.
 
 For each problem of the ``pinn-suite`` bench group and each way of taking the residual's partials
-(the group's contenders, plus every engine forced, plus the forward jet that carries only the
-named partials and the declared combinations, eager), one training step (loss + ∇θ) runs under a dispatch counter that records
+(the group's contenders, eager, and every method forced — the forward jet of exactly the named
+partials and declared combinations among them), one training step (loss + ∇θ) runs under a
+dispatch counter that records
 
 * matmul MFLOP (2·M·K·N of every mm/addmm/bmm/baddbmm) and matmul calls,
 * tensor ops (every ATen op that computes something; views and reshapes are not counted),

@@ -126,7 +126,8 @@ def supports(model: nn.Module) -> bool:
     return True
 
 
-def named_jet(model: nn.Module, x: Tensor, tangents: Sequence[int], recipes: Sequence[Recipe]) -> tuple[Tensor, list[Tensor]]:
+def named_jet(model: nn.Module, x: Tensor, tangents: Sequence[int],
+              recipes: Sequence[Recipe]) -> tuple[Tensor, list[Tensor]]:
     """The model's value (N, m) and P + Q rows (N, m) each: tangents ∂u/∂x_i for i in ``tangents``, then one
     row per recipe. NotImplementedError names a layer without an analytic rule."""
     state = NamedJet.seed(x, tangents, recipes)
