@@ -134,3 +134,22 @@ def test_jet_errors_name_what_is_wrong():
         hp.partials(two, x, ["u0"], inputs=INPUTS, combos={"c": {"u0_x": 1.0, "u1_x": 1.0}})
     with pytest.raises(ValueError, match="hp.partials.*'u_q'.*'q' names no input"):
         hp.partials(model, x, ["u_q"], inputs=INPUTS, method="jet")
+
+
+def test_a_problems_combination_binds_its_coefficient_by_name():
+    from hodphys.pinn import PinnConfig, Problem
+    from hodphys.pinn.geometry import Interval, SpaceTime
+
+    def problem(combos):
+        return Problem(PinnConfig(widths=[8], dtype="float64"), SpaceTime(Interval(0, 1), 0, 1), inputs=["x", "t"],
+                       pde=lambda f: f["r"], combos=combos, coefficients={"kappa": 0.25}, conditions=[])
+
+    good = problem({"r": {"u_t": 1.0, "u_xx": "-kappa"}})
+    model, x = good.build_model(), torch.rand(7, 2, dtype=torch.float64)
+    parts = hp.partials(good.network(model), x, ["u_t", "u_xx"], inputs=["x", "t"], method="reverse")
+    want = parts["u_t"] - model.coefficients["kappa"] * parts["u_xx"]
+    assert torch.allclose(good.checked_residual(model, x), want, rtol=1e-10, atol=1e-12)
+    bad = problem({"r": {"u_t": 1.0, "u_xx": "-nu"}})
+    message = r"combos\['r'\] names coefficient '-nu'; the problem's coefficients are \['kappa'\]"
+    with pytest.raises(ValueError, match=message):
+        bad.checked_residual(bad.build_model(), x)
