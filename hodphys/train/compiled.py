@@ -7,7 +7,8 @@ problem says whether its loss is traceable (``compile_friendly(model)``: a PINN 
 from the forward jet of :mod:`hodphys.partials`).
 
 ``compile = "auto"`` compiles a traceable loss when the run is long enough to repay the compilation
-(~6 s of CPU per point count: the Adam set and a fine-tuning set of another size are two), judged by
+(~35 s of CPU per point count with a cold cache, most of it the C++ compiler building inductor's
+kernels; the Adam set and a fine-tuning set of another size are two), judged by
 its work Σ_stages steps · points · parameters ≥ :data:`WORTH_COMPILING` per compilation; ``"on"``
 compiles whenever traceable, ``"off"`` never. The decision depends on the config and the model only,
 so a resumed run takes the same path as the run it continues. Should compilation fail, the run logs
@@ -17,6 +18,11 @@ from __future__ import annotations
 
 import logging
 import time
+
+try:
+    import resource
+except ImportError:  # pragma: no cover - not on POSIX
+    resource = None
 from collections.abc import Callable
 from typing import Any
 
@@ -25,12 +31,21 @@ from torch import Tensor, nn
 
 #: steps · points · parameters per compilation from which "auto" compiles. Compiled, a step of a tanh
 #: MLP saves ~0.65 ns per unit (measured, one thread: burgers 2540 points × 3.3k parameters 9.5 → 4.2 ms,
-#: heat 1000 × 2.2k 4.5 → 1.8 ms), so 1e10 units repay one compilation (~6 s CPU, cold cache).
-WORTH_COMPILING = 1e10
+#: heat 1000 × 2.2k 4.5 → 1.8 ms), so 5e10 units repay one cold compilation (~35 s CPU: ~6 s in the
+#: process, ~30 s in the C++ compiler it runs). A warm inductor cache (a repeated run) costs far less.
+WORTH_COMPILING = 5e10
 
 BACKEND = "inductor"  # torch.compile's backend (tests use "aot_eager": the same tracing, no code generation)
 
 LossFunction = Callable[[nn.Module, dict[str, Tensor]], tuple[Tensor, dict[str, Tensor]]]
+
+
+def cpu_seconds() -> float:
+    """CPU time of this process and of its finished children (inductor's C++ compiler runs)."""
+    if resource is None:  # pragma: no cover - not on POSIX
+        return time.process_time()
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return time.process_time() + children.ru_utime + children.ru_stime
 
 
 def run_work(config: Any, model: nn.Module) -> float:
@@ -60,8 +75,8 @@ class CompiledLoss:
 
     The first call runs the loss once eagerly without a graph, so everything a problem prepares
     lazily (parsed specs, compiled layer rules) exists before tracing starts and is not traced.
-    Point sets of the same size reuse the compiled code; ``seconds`` is the CPU time of the calls that
-    compiled (each the first with its point counts).
+    Point sets of the same size reuse the compiled code; ``seconds`` is the CPU time (the process's and
+    its C++ compiler runs') of the calls that compiled (each the first with its point counts).
     """
 
     def __init__(self, loss: LossFunction, log: logging.Logger):
@@ -77,7 +92,7 @@ class CompiledLoss:
                 self.loss(model, batch)
             self.warm = True
         shapes = tuple((k, tuple(v.shape)) for k, v in batch.items())
-        started = time.process_time()
+        started = cpu_seconds()
         try:
             out = self.compiled(model, batch)
         except Exception as err:  # noqa: BLE001 - any failure to compile: the eager loss decides
@@ -87,7 +102,7 @@ class CompiledLoss:
             return self.loss(model, batch)
         if shapes not in self.shapes:  # this call compiled (a new point count): its CPU time is compile time
             self.shapes.add(shapes)
-            self.seconds += time.process_time() - started
+            self.seconds += cpu_seconds() - started
         return out
 
 
