@@ -252,10 +252,11 @@ def jet_layout(plan: Plan) -> named.Layout:
                         bool(plan.laplacian), plan.spatial, combos)
 
 
-def _jet(model: nn.Module, x: Tensor, plan: Plan, lay: named.Layout | None = None) -> dict[str, Tensor]:
+def _jet(model: nn.Module, x: Tensor, plan: Plan, lay: named.Layout | None = None,
+         rules: list | None = None) -> dict[str, Tensor]:
     """The plan's partials (and combinations) as columns of one forward jet (:mod:`~hodphys.engines.analytic.named`)."""
     lay = lay or jet_layout(plan)
-    value, rows = named.named_jet(model, x, lay.tangents, lay.recipes)
+    value, rows = named.named_jet(model, x, lay.tangents, lay.recipes, rules)
     keys = {"first": lambda t: ("first", t[2]), "second": lambda t: ("second", t[2], t[3]), "lap": lambda t: ("lap",)}
     out = {}
     for name, term in plan.terms.items():
@@ -358,7 +359,8 @@ def jet_supported(model: nn.Module) -> bool:
 
 class PreparedPartials:
     """``hp.partials`` for one spec, parsed once, for a training loop: the choice of ``"auto"`` is kept per
-    input shape, and under torch.compile the call is the bare jet (nothing but tensor ops to trace).
+    input shape, and under torch.compile the call is the bare jet over the layer rules an eager call
+    compiled (nothing but tensor ops to trace: no cache of the rules, whose guards would not hold).
 
         prepared = PreparedPartials(["u", "u_x"], inputs=["x", "t"], outputs=["u"],
                                     combos={"c": {"u_t": 1.0, "u_xx": -nu}})
@@ -369,10 +371,14 @@ class PreparedPartials:
                  combos: dict[str, dict[str, float | Tensor]] | None = None):
         self.plan = parse("hp.partials(model, x, spec)", spec, inputs, outputs, combos)
         self.layout, self.method, self.chosen = jet_layout(self.plan), method, {}
+        self.rules: tuple[nn.Module, list] | None = None  # (model, its rules) from the last eager call
 
     def __call__(self, model: nn.Module, x: Tensor) -> dict[str, Tensor]:
         if torch.compiler.is_compiling() and self.method in ("auto", JET) and not isinstance(model, HardConstraint):
-            return _jet(model, x, self.plan, self.layout)
+            rules = self.rules[1] if self.rules is not None and self.rules[0] is model else None
+            return _jet(model, x, self.plan, self.layout, rules)
+        if jet_supported(model):
+            self.rules = (model, named.compile_model(model))
         method = self.method
         if method == "auto" and not isinstance(model, HardConstraint):
             key = (tuple(x.shape), x.dtype)

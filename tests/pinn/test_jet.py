@@ -96,8 +96,11 @@ def loss_of(prepared: PreparedPartials, model: nn.Module, x: torch.Tensor) -> to
 def test_the_prepared_jet_traces_as_one_graph(activation):
     model, x = mlp(ACTIVATIONS[activation]()), torch.rand(20, 3)
     prepared = PreparedPartials(["u", "u_x"], INPUTS, ["u"], combos={"c": {"u_t": 1.0, "u_xx": -0.01}})
+    loss_of(prepared, model, x)  # an eager call first, as the trainer's warm-up: it compiles the layer rules
     explained = torch._dynamo.explain(loss_of)(prepared, model, x)
     assert (explained.graph_count, explained.graph_break_count) == (1, 0), explained.break_reasons
+    # no guard on the weakly keyed cache of layer rules (entries of other, collected models break it)
+    assert not any("compile_rules" in str(guard.name) for guard in explained.out_guards)
 
 
 @pytest.mark.parametrize("backend", ["aot_eager", pytest.param("inductor", marks=pytest.mark.slow)])

@@ -126,12 +126,13 @@ def supports(model: nn.Module) -> bool:
     return True
 
 
-def named_jet(model: nn.Module, x: Tensor, tangents: Sequence[int],
-              recipes: Sequence[Recipe]) -> tuple[Tensor, list[Tensor]]:
+def named_jet(model: nn.Module, x: Tensor, tangents: Sequence[int], recipes: Sequence[Recipe],
+              rules: Sequence | None = None) -> tuple[Tensor, list[Tensor]]:
     """The model's value (N, m) and P + Q rows (N, m) each: tangents ∂u/∂x_i for i in ``tangents``, then one
-    row per recipe. NotImplementedError names a layer without an analytic rule."""
+    row per recipe; ``rules``: the model's compiled rules, if the caller has them. NotImplementedError
+    names a layer without an analytic rule."""
     state = NamedJet.seed(x, tangents, recipes)
-    for rule in compile_model(model):
+    for rule in compile_model(model) if rules is None else rules:
         state, _ = rule.apply(state)
     n, m = state.value.shape  # a row that never met σ (an affine network) is still (1, m)
     return state.value, [row.expand(n, m) for row in state.rows]
