@@ -53,8 +53,14 @@ def _horner(coeffs: tuple[float, ...], t: Tensor) -> Tensor | float:
     return out + scalar(coeffs[0], t) if coeffs[0] else out
 
 
-@cache
+@torch.compiler.assume_constant_result  # static numbers in, static numbers out: torch.compile folds it in
 def _chain_polynomials(u: tuple[float, ...], n: int) -> tuple[tuple[float, ...], ...]:
+    """Q_1..Q_n (see :func:`_chain_polynomials_of`), cached."""
+    return _chain_polynomials_of(u, n)
+
+
+@cache
+def _chain_polynomials_of(u: tuple[float, ...], n: int) -> tuple[tuple[float, ...], ...]:
     """Q_1..Q_n for an f with f' = u(f): f⁽ᵏ⁾ = u(f)·Q_k(f).
 
     P_k = u Q_k and P_{k+1} = P_k'(f)·u give Q_{k+1} = u'·Q_k + u·Q_k'.

@@ -11,11 +11,18 @@ u0 … u{m−1}):
 
 Every entry is an (N, 1) column, so ``d["u_t"] + d["u"] * d["u_x"]`` stays (N, 1).
 
-Two ways to compute them, ranked by the shared cost model when ``method="auto"``:
+A residual linear in some partials may name the combination instead (``combos={"heat": {"u_t": 1.0,
+"u_xx": -k}}``: one (N, 1) entry "heat"), which the jet carries as one row.
+
+Three ways to compute them, ranked by the shared cost model when ``method="auto"``:
 
 * ``"reverse"`` — batched reverse mode (``torch.autograd.grad`` of Σ_N u_k, one backward pass per
   output with first partials and one per Hessian row a second partial needs): cheapest when a
   residual reads a few first derivatives and few second ones;
+* ``"jet"`` — a forward jet of exactly the named partials (value, the tangents they read, one row per
+  second partial, Δ or combination: :mod:`hodphys.engines.analytic.named`), then ∇θ by one ordinary
+  backward. The only way torch.compile can trace (reverse mode needs a double backward), so under
+  ``torch.compile`` "auto" takes it whenever the network's layers have analytic rules;
 * an engine of the registry (``hp.derivatives`` asks it for the value, the Jacobian and the
   Hessian or Laplacian in one sweep): cheapest for Laplacians in many inputs or many outputs.
 
@@ -34,10 +41,12 @@ from torch import Tensor, nn
 from hodphys import engines
 from hodphys.api import derivatives
 from hodphys.engines import cost
+from hodphys.engines.analytic import named
 from hodphys.nn.transforms import HardConstraint
 from hodphys.request import make_request
 
 REVERSE = "reverse"
+JET = "jet"
 _LAPLACIAN = re.compile(r"^lap\((.+)\)$")
 REVERSE_ROWS = (1.0, 1.5)  # rows a first / second-order backward pass pushes per sample (forward = 1), fitted
 REVERSE_OPS = (2.0, 4.0)  # tensor ops per layer of a first / second-order backward pass, fitted
@@ -55,6 +64,12 @@ class Plan:
     first: frozenset = field(default=frozenset())  # (k, i)
     second: frozenset = field(default=frozenset())  # (k, i, j), i ≤ j
     laplacian: frozenset = field(default=frozenset())  # k
+    combos: dict = field(default_factory=dict)  # name → (k, ((part name, part term, coefficient), …))
+
+    def expanded(self) -> Plan:
+        """The plan with each combination's parts as terms of their own (for the ways that cannot collapse)."""
+        parts = {part: term for _, spec in self.combos.values() for part, term, _ in spec}
+        return _plan(self.inputs, self.outputs, {**parts, **self.terms}, self.spatial)
 
     def hessian_rows(self) -> list[tuple[int, int]]:
         """(k, i): the Hessian rows ∇(∂u_k/∂x_i) reverse mode differentiates (few as it can)."""
@@ -97,33 +112,53 @@ def _indices(call: str, spec: str, rest: str, inputs: Sequence[str]) -> list[int
     return out
 
 
-def parse(call: str, spec: Sequence[str], inputs: Sequence[str], outputs: Sequence[str]) -> Plan:
-    """Check a spec against the input and output names; ValueError names the bad entry."""
-    if isinstance(spec, str) or not spec:
+def _term(call: str, name: str, inputs: Sequence[str], outputs: Sequence[str]) -> tuple:
+    """("value", k), ("first", k, i), ("second", k, i, j) with i ≤ j, or ("lap", k) for one name."""
+    matched = _LAPLACIAN.match(name)
+    if matched:
+        k, rest = _split(call, matched.group(1), outputs, "output")
+        if rest:
+            raise ValueError(f"{call}: {name!r}: expected lap(<output>), e.g. 'lap({outputs[0]})'")
+        return ("lap", k)
+    k, rest = _split(call, name, outputs, "output")
+    index = _indices(call, name, rest, inputs)
+    if len(index) == 0:
+        return ("value", k)
+    if len(index) == 1:
+        return ("first", k, index[0])
+    return ("second", k, *sorted(index))
+
+
+def _plan(inputs: tuple, outputs: tuple, terms: dict, spatial: tuple, combos: dict | None = None) -> Plan:
+    kinds = {kind: {t[1:] for t in terms.values() if t[0] == kind} for kind in ("first", "second", "lap")}
+    return Plan(inputs, outputs, terms, spatial, frozenset(kinds["first"]), frozenset(kinds["second"]),
+                frozenset(k for k, in kinds["lap"]), combos or {})
+
+
+def _combo(call: str, name: str, parts: dict, inputs: Sequence[str], outputs: Sequence[str]) -> tuple:
+    """(k, ((part, term, coefficient), …)) for a combination {part: coefficient} of one output's partials."""
+    if not isinstance(parts, dict) or not parts:
+        raise ValueError(f"{call}: combos[{name!r}]: expected a dict {{partial: coefficient}} such as "
+                         f"{{'u_t': 1.0, 'u_xx': -0.01}}, got {parts!r}")
+    spec = tuple((part, _term(call, part, inputs, outputs), c) for part, c in parts.items())
+    if any(term[0] == "value" for _, term, _ in spec) or len({term[1] for _, term, _ in spec}) > 1:
+        raise ValueError(f"{call}: combos[{name!r}]: expected first or second partials (or lap) of one "
+                         f"output, got {list(parts)}")
+    return spec[0][1][1], spec
+
+
+def parse(call: str, spec: Sequence[str], inputs: Sequence[str], outputs: Sequence[str],
+          combos: dict[str, dict] | None = None) -> Plan:
+    """Check a spec (and combinations) against the input and output names; ValueError names the bad entry."""
+    if isinstance(spec, str) or not (spec or combos):
         raise ValueError(f"{call}: expected a non-empty list of names such as ['u_t', 'u_xx'], got {spec!r}")
     spatial = tuple(i for i, n in enumerate(inputs) if n != "t")
-    terms, first, second, lap = {}, set(), set(), set()
-    for name in spec:
-        matched = _LAPLACIAN.match(name)
-        if matched:
-            k, rest = _split(call, matched.group(1), outputs, "output")
-            if rest:
-                raise ValueError(f"{call}: {name!r}: expected lap(<output>), e.g. 'lap({outputs[0]})'")
-            terms[name] = ("lap", k)
-            lap.add(k)
-            continue
-        k, rest = _split(call, name, outputs, "output")
-        index = _indices(call, name, rest, inputs)
-        if len(index) == 0:
-            terms[name] = ("value", k)
-        elif len(index) == 1:
-            terms[name] = ("first", k, index[0])
-            first.add((k, index[0]))
-        else:
-            i, j = sorted(index)
-            terms[name] = ("second", k, i, j)
-            second.add((k, i, j))
-    return Plan(tuple(inputs), tuple(outputs), terms, spatial, frozenset(first), frozenset(second), frozenset(lap))
+    terms = {name: _term(call, name, inputs, outputs) for name in spec}
+    combos = {name: _combo(call, name, parts, inputs, outputs) for name, parts in (combos or {}).items()}
+    clash = sorted(set(combos) & set(terms))
+    if clash:
+        raise ValueError(f"{call}: combos {clash} are also named in spec; give combinations their own names")
+    return _plan(tuple(inputs), tuple(outputs), terms, spatial, combos)
 
 
 # --- reverse mode -----------------------------------------------------------------------------
@@ -205,10 +240,46 @@ def engine_costs(model: nn.Module, x: Tensor, plan: Plan) -> dict[str, float]:
     return dict(engines.choose(request).costs)
 
 
+def jet_layout(plan: Plan) -> named.Layout:
+    """The rows a forward jet carries for the plan (combinations collapsed into one row each)."""
+    combos = {}
+    for name, (_, spec) in plan.combos.items():
+        firsts = tuple((term[2], c) for _, term, c in spec if term[0] == "first")
+        seconds = [(term[2], term[3], c) for _, term, c in spec if term[0] == "second"]
+        seconds += [(i, i, c) for _, term, c in spec if term[0] == "lap" for i in plan.spatial]
+        combos[name] = (firsts, tuple(seconds))
+    return named.layout(sorted({i for _, i in plan.first}), sorted({(i, j) for _, i, j in plan.second}),
+                        bool(plan.laplacian), plan.spatial, combos)
+
+
+def _jet(model: nn.Module, x: Tensor, plan: Plan, lay: named.Layout | None = None,
+         rules: list | None = None) -> dict[str, Tensor]:
+    """The plan's partials (and combinations) as columns of one forward jet (:mod:`~hodphys.engines.analytic.named`)."""
+    lay = lay or jet_layout(plan)
+    value, rows = named.named_jet(model, x, lay.tangents, lay.recipes, rules)
+    keys = {"first": lambda t: ("first", t[2]), "second": lambda t: ("second", t[2], t[3]), "lap": lambda t: ("lap",)}
+    out = {}
+    for name, term in plan.terms.items():
+        k = term[1]
+        out[name] = value[:, k:k + 1] if term[0] == "value" else rows[lay.row[keys[term[0]](term)]][:, k:k + 1]
+    for name, (k, _) in plan.combos.items():
+        out[name] = rows[lay.row[("combo", name)]][:, k:k + 1]
+    return out
+
+
 def choose_method(model: nn.Module, x: Tensor, plan: Plan) -> tuple[str, dict[str, float]]:
-    """The cheapest way (an engine or "reverse") and every estimate."""
-    costs = engine_costs(model, x, plan)
-    costs[REVERSE] = reverse_cost(model, x.shape[0], x.shape[1], plan)
+    """The cheapest way (an engine, "reverse" or "jet") and every estimate. Under torch.compile only the
+    jet can be traced (the others differentiate twice): it is the one choice there, if the layers allow."""
+    compiling = torch.compiler.is_compiling()
+    costs = {}
+    if named.supports(model):
+        lay = jet_layout(plan)
+        costs[JET] = named.jet_cost(model, x.shape[0], x.shape[1], len(lay.tangents), lay.recipes, compiling)
+    if compiling and costs:
+        return JET, costs
+    expanded = plan.expanded() if plan.combos else plan
+    costs.update(engine_costs(model, x, expanded))
+    costs[REVERSE] = reverse_cost(model, x.shape[0], x.shape[1], expanded)
     return min(costs, key=costs.__getitem__), costs
 
 
@@ -258,24 +329,76 @@ def _constrained(model: HardConstraint, x: Tensor, plan: Plan, method: str) -> d
     return out
 
 
+def combined(plan: Plan, run: Callable[[Plan], dict[str, Tensor]]) -> dict[str, Tensor]:
+    """``run`` on the plan, combinations summed from their parts (for the ways that cannot collapse)."""
+    if not plan.combos:
+        return run(plan)
+    parts = run(plan.expanded())
+    out = {name: parts[name] for name in plan.terms}
+    for name, (_, spec) in plan.combos.items():
+        out[name] = sum(named.coefficient(c) * parts[part] for part, _, c in spec)
+    return out
+
+
 def compute(model: nn.Module, x: Tensor, plan: Plan, method: str) -> dict[str, Tensor]:
-    """The plan's partials with ``method`` ("auto", "reverse" or an engine name)."""
+    """The plan's partials with ``method`` ("auto", "reverse", "jet" or an engine name)."""
     if isinstance(model, HardConstraint) and method != REVERSE:
-        return _constrained(model, x, plan, method)
+        return combined(plan, lambda p: _constrained(model, x, p, method))
     if method == "auto":
         method = choose_method(model, x, plan)[0]
-    if method == REVERSE:
-        return _reverse(model, x, plan)
-    return _from_engine(model, x, plan, method)
+    if method == JET:
+        return _jet(model, x, plan)
+    return combined(plan, lambda p: _reverse(model, x, p) if method == REVERSE else _from_engine(model, x, p, method))
+
+
+def jet_supported(model: nn.Module) -> bool:
+    """Whether method="jet" covers the model (every layer has an analytic rule; no hard constraint),
+    i.e. whether a loss on its partials can be traced by torch.compile."""
+    return not isinstance(model, HardConstraint) and named.supports(model)
+
+
+class PreparedPartials:
+    """``hp.partials`` for one spec, parsed once, for a training loop: the choice of ``"auto"`` is kept per
+    input shape, and under torch.compile the call is the bare jet over the layer rules an eager call
+    compiled (nothing but tensor ops to trace: no cache of the rules, whose guards would not hold).
+
+        prepared = PreparedPartials(["u", "u_x"], inputs=["x", "t"], outputs=["u"],
+                                    combos={"c": {"u_t": 1.0, "u_xx": -nu}})
+        f = prepared(model, x)        # as hp.partials(model, x, ["u", "u_x"], ..., combos=...)
+    """
+
+    def __init__(self, spec: Sequence[str], inputs: Sequence[str], outputs: Sequence[str], method: str = "auto",
+                 combos: dict[str, dict[str, float | Tensor]] | None = None):
+        self.plan = parse("hp.partials(model, x, spec)", spec, inputs, outputs, combos)
+        self.layout, self.method, self.chosen = jet_layout(self.plan), method, {}
+        self.rules: tuple[nn.Module, list] | None = None  # (model, its rules) from the last eager call
+
+    def __call__(self, model: nn.Module, x: Tensor) -> dict[str, Tensor]:
+        if torch.compiler.is_compiling() and self.method in ("auto", JET) and not isinstance(model, HardConstraint):
+            rules = self.rules[1] if self.rules is not None and self.rules[0] is model else None
+            return _jet(model, x, self.plan, self.layout, rules)
+        if jet_supported(model):
+            self.rules = (model, named.compile_model(model))
+        method = self.method
+        if method == "auto" and not isinstance(model, HardConstraint):
+            key = (tuple(x.shape), x.dtype)
+            if key not in self.chosen:
+                self.chosen[key] = choose_method(model, x, self.plan)[0]
+            method = self.chosen[key]
+        return compute(model, x, self.plan, method)
 
 
 def partials(model: nn.Module, x: Tensor, spec: Sequence[str], inputs: Sequence[str] | None = None,
-             outputs: Sequence[str] | None = None, method: str = "auto") -> dict[str, Tensor]:
+             outputs: Sequence[str] | None = None, method: str = "auto",
+             combos: dict[str, dict[str, named.Coefficient]] | None = None) -> dict[str, Tensor]:
     """Exactly the partial derivatives a residual names, each an (N, 1) column, in one pass.
 
     ``spec`` e.g. ``["u", "u_t", "u_x", "u_xx", "lap(u)"]`` (see :mod:`hodphys.partials`); x is (N, d);
     ``inputs``/``outputs`` name x's columns and the model's outputs (default x, y, z / u).
-    ``method``: "auto" (cheapest of reverse-mode autograd and the engines), "reverse" or an engine.
+    ``method``: "auto" (cheapest of reverse-mode autograd, the jet and the engines), "reverse", "jet" or
+    an engine. ``combos`` {name: {partial: coefficient}}: linear combinations of one output's first and
+    second partials (and lap), each returned as one more (N, 1) entry (the jet carries each as one row);
+    a coefficient is a number, a 0-d tensor (it may train) or a callable returning one (read each call).
     """
     call = "hp.partials(model, x, spec)"
     request = make_request(call, "derivatives", model, x)
@@ -286,7 +409,7 @@ def partials(model: nn.Module, x: Tensor, spec: Sequence[str], inputs: Sequence[
     if len(inputs) != request.d or len(outputs) != request.m:
         raise ValueError(f"{call}: expected {request.d} input names and {request.m} output names, "
                          f"got inputs={list(inputs)}, outputs={list(outputs)}")
-    if method not in ("auto", REVERSE, *engines.ENGINES):
-        raise ValueError(f"{call}: unknown method={method!r}; expected 'auto', 'reverse' or one of "
+    if method not in ("auto", REVERSE, JET, *engines.ENGINES):
+        raise ValueError(f"{call}: unknown method={method!r}; expected 'auto', 'reverse', 'jet' or one of "
                          f"{sorted(engines.ENGINES)}")
-    return compute(model, x, parse(call, spec, inputs, outputs), method)
+    return compute(model, x, parse(call, spec, inputs, outputs, combos), method)

@@ -37,7 +37,8 @@ class Config(PinnConfig):
 def problem(config: Config) -> Problem:
     nu = config.nu
     return Problem(config, SpaceTime(Interval(-1, 1), 0, 1), inputs=["x", "t"], names=["u"],
-                   pde=lambda f: f["u_t"] + f["u"] * f["u_x"] - nu * f["u_xx"], needs=["u", "u_t", "u_x", "u_xx"],
+                   pde=lambda f: f["diffusion"] + f["u"] * f["u_x"], needs=["u", "u_x"],
+                   combos={"diffusion": {"u_t": 1.0, "u_xx": -nu}},
                    conditions=[Dirichlet(0.0), Initial(lambda x: -torch.sin(math.pi * x[:, :1]))],
                    reference=burgers_table(nu))
 

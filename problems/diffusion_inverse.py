@@ -40,7 +40,7 @@ def problem(config: Config) -> Problem:
                       dtype=torch.float64)
     return Problem(config, SpaceTime(Interval(0, 1), 0, 1), inputs=["x", "t"], exact=exact,
                    coefficients={"kappa": config.kappa_start},
-                   pde=lambda f: f["u_t"] - f["kappa"] * f["u_xx"], needs=["u_t", "u_xx"],
+                   pde=lambda f: f["diffusion"], combos={"diffusion": {"u_t": 1.0, "u_xx": "-kappa"}},
                    conditions=[Dirichlet(0.0), Initial(exact), Observations(seen, exact(seen))])
 
 

@@ -32,7 +32,7 @@ def problem(config: Config) -> Problem:
     k = config.kappa
     exact = lambda x: torch.exp(-k * math.pi**2 / 4 * x[:, 1:]) * torch.sin(math.pi / 2 * x[:, :1])  # noqa: E731
     return Problem(config, SpaceTime(Interval(0, 1), 0, 1), inputs=["x", "t"], exact=exact,
-                   pde=lambda f: f["u_t"] - k * f["u_xx"], needs=["u_t", "u_xx"],
+                   pde=lambda f: f["heat"], combos={"heat": {"u_t": 1.0, "u_xx": -k}},
                    conditions=[Dirichlet(0.0, on="left"), Neumann(0.0, on="right"), Initial(exact)])
 
 

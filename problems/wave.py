@@ -37,7 +37,7 @@ def problem(config: Config) -> Problem:
         return torch.sin(pi * s) * torch.cos(c * pi * t) + 0.5 * torch.sin(2 * pi * s) * torch.cos(2 * c * pi * t)
 
     return Problem(config, SpaceTime(Interval(0, 1), 0, 1), inputs=["x", "t"], exact=exact,
-                   pde=lambda f: f["u_tt"] - c**2 * f["u_xx"], needs=["u_tt", "u_xx"],
+                   pde=lambda f: f["wave"], combos={"wave": {"u_tt": 1.0, "u_xx": -c**2}},
                    conditions=[Dirichlet(0.0), Initial(exact), Initial(0.0, derivative=1)])
 
 

@@ -8,7 +8,9 @@ L = Σ_terms w · mean r², "pde" (the residual at interior points) plus one per
                       needs=["u", "u_t", "u_x", "u_xx"], inputs=["x", "t"],
                       conditions=[Dirichlet(0.0), Initial(lambda x: -torch.sin(pi * x[:, :1]))])
 
-``pde(f)`` reads the partials named in ``needs`` (one :func:`hodphys.partials` call), the input
+``pde(f)`` reads the partials named in ``needs`` (one :func:`hodphys.partials` call) and the linear
+combinations named in ``combos`` (``combos={"diffusion": {"u_t": 1.0, "u_xx": -nu}}`` → ``f["diffusion"]``;
+a coefficient may be a trainable coefficient's name, e.g. ``"kappa"``, or ``"-kappa"``), the input
 columns (``f["x"]``, (N, 1)), the points (``f["points"]``, (N, d)) and trainable ``coefficients``
 (``f["nu"]``), and returns (N, ·).
 A subclass may define ``residual(model, x)`` instead (and ``exact(x)``): the older box problems
@@ -26,7 +28,7 @@ from torch import Tensor, nn
 import hodphys as hp
 from hodphys.io.runs import Run
 from hodphys.nn import HardConstraint
-from hodphys.partials import default_names
+from hodphys.partials import Plan, PreparedPartials, default_names, jet_supported, parse
 from hodphys.pinn import evaluation, outputs
 from hodphys.pinn.conditions import Condition, Dirichlet, Observations
 from hodphys.pinn.geometry import Box, Geometry
@@ -51,6 +53,8 @@ class Problem:
         coefficients: trainable PDE coefficients {name: initial value} (inverse problems).
         input_transform: a module before the MLP (e.g. :class:`hodphys.nn.FourierFeatures`).
         output_transform: (g, ℓ) for u = g(x) + ℓ(x)·N(x) (:class:`hodphys.nn.HardConstraint`).
+        combos: linear combinations of one output's partials ``pde`` reads by name (a forward jet carries
+            each as one row: the fast path under torch.compile, see docs/pinn.md).
     """
 
     def __init__(self, config: TrainConfig, geometry: Geometry | Sequence[tuple[float, float]] | None = None,
@@ -60,7 +64,8 @@ class Problem:
                  inputs: Sequence[str] | None = None, exact: Callable[[Tensor], Tensor] | None = None,
                  reference: tuple[Tensor, Tensor] | None = None, coefficients: dict[str, float] | None = None,
                  input_transform: nn.Module | None = None,
-                 output_transform: tuple[Callable, Callable] | None = None):
+                 output_transform: tuple[Callable, Callable] | None = None,
+                 combos: dict[str, dict[str, float | str]] | None = None):
         validate(config)
         self.config, self.dtype, self.device = config, dtype_of(config), torch.device("cpu")
         self.sampling = getattr(config, "sampling", "uniform")
@@ -75,6 +80,7 @@ class Problem:
         if len(self.inputs) != self.geometry.dim:
             raise ValueError(f"Problem: expected {self.geometry.dim} input names, got {self.inputs}")
         self.pde, self.needs, self._exact, self.reference = pde, list(needs), exact, reference
+        self.combos, self._prepared = dict(combos or {}), {}
         self.coefficients = dict(coefficients or {})
         self.input_transform, self.output_transform = input_transform, output_transform
         self.conditions = list(conditions) if conditions is not None else self._legacy_conditions()
@@ -134,10 +140,46 @@ class Problem:
         """The function x ↦ u (the model without its coefficients)."""
         return model.net if isinstance(model, PinnModel) else model
 
-    def partials(self, model: nn.Module, x: Tensor, spec: Sequence[str]) -> dict[str, Tensor]:
-        """hp.partials of the network with the problem's names and ``derivative_method``."""
-        return hp.partials(self.network(model), x, spec, inputs=self.inputs, outputs=self.names,
-                           method=self.config.derivative_method)
+    def partials(self, model: nn.Module, x: Tensor, spec: Sequence[str],
+                 combos: dict[str, dict[str, float | str]] | None = None) -> dict[str, Tensor]:
+        """hp.partials of the network with the problem's names and ``derivative_method`` (prepared once
+        per spec: parsed once, traceable by torch.compile)."""
+        key = (tuple(spec), tuple(combos or ()))
+        prepared = self._prepared.get(key)
+        if prepared is None:
+            prepared = self._prepared[key] = PreparedPartials(spec, self.inputs, self.names,
+                                                              self.config.derivative_method,
+                                                              self._coefficients_in(self._known(model), combos or {}))
+        return prepared(self.network(model), x)
+
+    def pde_plan(self, coefficients: dict[str, Tensor]) -> Plan:
+        """The parsed ``needs`` and ``combos`` (coefficient names bound to ``coefficients``): what the
+        residual reads, for code that takes the partials its own way (the bench's contenders)."""
+        return parse("Problem", self.needs, self.inputs, self.names, self._coefficients_in(coefficients, self.combos))
+
+    def _coefficients_in(self, known: Any, combos: dict) -> dict:
+        """combos with coefficient names ("kappa", "-kappa") replaced by the tensors of ``known`` (a model's
+        trainable coefficients)."""
+
+        def value(name: str, c: float | str) -> float | Tensor | Callable[[], Tensor]:
+            if not isinstance(c, str):
+                return float(c)
+            sign, key = (-1.0, c[1:]) if c.startswith("-") else (1.0, c)
+            if key not in known:
+                raise ValueError(f"Problem: combos[{name!r}] names coefficient {c!r}; the problem's "
+                                 f"coefficients are {sorted(known)}")
+            parameter = known[key]  # read at each call (it trains), not once
+            return parameter if sign == 1.0 else (lambda: -parameter)
+        return {name: {part: value(name, c) for part, c in parts.items()} for name, parts in combos.items()}
+
+    @staticmethod
+    def _known(model: nn.Module) -> Any:
+        return model.coefficients if isinstance(model, PinnModel) else {}
+
+    def compile_friendly(self, model: nn.Module) -> bool:
+        """Whether torch.compile can trace the loss: the partials by the jet (``derivative_method`` "auto"
+        or "jet", every layer with an analytic rule, no output transform)."""
+        return self.config.derivative_method in ("auto", "jet") and jet_supported(self.network(model))
 
     def laplacian(self, model: nn.Module, x: Tensor) -> Tensor:
         """Δu_k at x, (N, d) → (N, m) (box problems' helper)."""
@@ -149,7 +191,7 @@ class Problem:
         fields = {"points": x, **{name: x[:, i:i + 1] for i, name in enumerate(self.inputs)}}
         if isinstance(model, PinnModel):
             fields.update(model.coefficients.items())
-        fields.update(self.partials(model, x, self.needs) if self.needs else {})
+        fields.update(self.partials(model, x, self.needs, self.combos) if self.needs or self.combos else {})
         return fields
 
     # --- model and points ---------------------------------------------------------------------------

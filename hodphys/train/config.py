@@ -21,10 +21,11 @@ from hodphys.engines import ENGINES
 from hodphys.errors import InputError
 from hodphys.memory_limit import check_bytes
 from hodphys.nn.activations import ACTIVATIONS
-from hodphys.partials import REVERSE
+from hodphys.partials import JET, REVERSE
 
 DTYPES = {"float32": torch.float32, "float64": torch.float64}
 OPTIMIZERS = ("lbfgs", "newton-krylov", "none")
+COMPILE = ("auto", "on", "off")
 
 
 @dataclass
@@ -38,6 +39,7 @@ class TrainConfig:
     activation: str = "tanh"
     normalize_outputs: bool = False  # fix u = mean + spread · net(x) from the Dirichlet data
     derivative_method: str = "auto"  # the hp.* engine for the residual ("auto" picks the cheapest)
+    compile: str = "auto"  # torch.compile the loss: "auto" (where traceable and worth it), "on", "off"
     n_interior: int = 2048  # collocation points inside the domain (split across ranks)
     n_boundary: int = 512  # points on the boundary
     boundary_weight: float = 1.0  # loss = mean r_pde² + boundary_weight · mean r_bc²
@@ -75,13 +77,13 @@ class TrainConfig:
 
 def validate(config: TrainConfig) -> None:
     """Check the shared knobs' values; InputError (a ValueError) names the key and what it accepts."""
-    choices = {"dtype": tuple(DTYPES), "optimizer": OPTIMIZERS, "activation": tuple(ACTIVATIONS)}
+    choices = {"dtype": tuple(DTYPES), "optimizer": OPTIMIZERS, "activation": tuple(ACTIVATIONS), "compile": COMPILE}
     for key, allowed in choices.items():
         if getattr(config, key) not in allowed:
             raise InputError(f"config key {key!r}: expected one of {list(allowed)}, "
                              f"got {getattr(config, key)!r}")
-    if config.derivative_method not in ("auto", REVERSE, *ENGINES):
-        raise InputError(f"config key 'derivative_method': expected 'auto', {REVERSE!r} or one of "
+    if config.derivative_method not in ("auto", REVERSE, JET, *ENGINES):
+        raise InputError(f"config key 'derivative_method': expected 'auto', {REVERSE!r}, {JET!r} or one of "
                          f"{sorted(ENGINES)}, got {config.derivative_method!r}")
     positive = ("n_interior", "n_boundary", "lbfgs_history", "lbfgs_chunk", "nk_batches",
                 "nk_cg_iters", "checkpoint_every", "keep_checkpoints", "log_every", "eval_every",

@@ -21,7 +21,7 @@ from torch import Tensor, nn
 
 from hodphys.errors import InputError, RunFailure
 from hodphys.io.runs import Run, atomic_write
-from hodphys.train import distributed, optimizers
+from hodphys.train import compiled, distributed, optimizers
 from hodphys.train.checkpoint import PATTERN, latest_checkpoint, rng_state, save_checkpoint, set_rng_state
 from hodphys.train.protocol import Batch, TrainableProblem
 
@@ -81,6 +81,7 @@ class Trainer:
         self.problem, self.model, self.run, self.config = problem, model, run, problem.config
         self.session = distributed.current(run.device)
         self.params = [p for p in model.parameters() if p.requires_grad]
+        self.loss = compiled.loss_function(problem, model, self.config, run.log)
         self.stages = plan(self.config)
         self.sampler = torch.Generator().manual_seed(self.config.seed + 1)  # points: own stream
         self.step, self.stage_name = 0, None
@@ -125,7 +126,7 @@ class Trainer:
     def _closure(self) -> Tensor:
         """Loss and gradient on this rank's points, averaged over ranks; NaN/Inf stops the run."""
         self.optimizer.zero_grad()
-        loss, terms = self.problem.loss(self.model, self.shard)
+        loss, terms = self.loss(self.model, self.shard)
         loss.backward()
         self.session.average_gradients(self.params)
         value = self.session.average(loss.detach())
@@ -256,7 +257,9 @@ class Trainer:
         bar.close()
         return {"steps": self.step, "final_loss": self.last.get("loss"),  # None: no step was taken
                 "train_seconds": self.seconds["wall"], "train_cpu_seconds": self.seconds["cpu"],
-                "world_size": self.session.world, "stages": {s.name: [s.start, s.end] for s in self.stages}}
+                "world_size": self.session.world, "stages": {s.name: [s.start, s.end] for s in self.stages},
+                "compiled": isinstance(self.loss, compiled.CompiledLoss) and self.loss.compiled is not None,
+                "compile_cpu_seconds": round(getattr(self.loss, "seconds", 0.0), 2)}
 
     def _out_of_time(self) -> bool:
         """Has training used the config's ``max_cpu_seconds`` (when set)?"""

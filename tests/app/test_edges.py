@@ -55,7 +55,7 @@ def test_an_unreadable_run_json_refuses_the_resume(tmp_path, toy):
 
 
 def test_an_unknown_derivative_method_is_refused_before_the_run(tmp_path):
-    expected = r"config key 'derivative_method': expected 'auto', 'reverse' or one of \[.*'autograd'"
+    expected = r"config key 'derivative_method': expected 'auto', 'reverse', 'jet' or one of \[.*'autograd'"
     with pytest.raises(ValueError, match=expected):
         run_problem("poisson", overrides=[*TINY_POISSON, "derivative_method=magic"], root=tmp_path / "runs")
     assert not (tmp_path / "runs").exists()

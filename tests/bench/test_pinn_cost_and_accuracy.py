@@ -3,12 +3,10 @@ import importlib.util
 
 import pytest
 import torch
-from torch.func import hessian, jacrev, vmap
 
 from hodphys.bench.cases import pinn_suite
 from hodphys.bench.registry import BenchEnv
 from hodphys.bench.studies import pinn_accuracy, pinn_cost
-from hodphys.partials import parse
 from hodphys.pinn import Dirichlet, Periodic, PinnConfig, Problem
 from hodphys.pinn.geometry import Box, Disk, Interval, SpaceTime
 
@@ -24,26 +22,10 @@ def test_work_counter_counts_a_matmul_and_elementwise_entries():
     assert (counter.flops, counter.matmuls, counter.ops, counter.entries) == (2 * 5 * 3 * 4, 1, 2, 20)
 
 
-@pytest.mark.parametrize("spec", [["u", "u_x", "u_t", "u_xx"], ["u_t", "u_xt", "u_tt"]])
-def test_named_jet_matches_torch_func(spec):
-    torch.manual_seed(0)
-    net = torch.nn.Sequential(torch.nn.Linear(2, 9), torch.nn.Tanh(), torch.nn.Linear(9, 7), torch.nn.Tanh(),
-                              torch.nn.Linear(7, 1)).double()
-    x = torch.randn(11, 2, dtype=torch.float64)
-    plan = parse("test", spec, ["x", "t"], ["u"])
-    got = pinn_cost.named_jet(net, x, plan)
-    one = lambda p: net(p.unsqueeze(0))[0, 0]  # noqa: E731
-    jac, hess = vmap(jacrev(one))(x), vmap(hessian(one))(x)
-    for name, term in plan.terms.items():
-        expected = {"value": lambda: net(x)[:, 0], "first": lambda: jac[:, term[-1]],
-                    "second": lambda: hess[:, term[2], term[3]]}[term[0]]()
-        assert torch.allclose(got[name][:, 0], expected, rtol=1e-10, atol=1e-12), name
-
-
 def test_count_rows_every_contender_and_equal_algorithms_count_equal_work():
     rows = pinn_cost.count("burgers", QUICK, rounds=1)
     by = {r["contender"]: r for r in rows}
-    expected = {"hodphys", "hand-written autograd", "analytic-forward", "multicomplex", "jet of the named partials"}
+    expected = {"hodphys", "hand-written autograd", "analytic-forward", "multicomplex", "jet"}
     assert expected <= set(by)
     assert all(r["mflop"] > 0 and r["ops"] > 0 and r["ms"] > 0 for r in rows)
     if HAS_DEEPXDE:  # DeepXDE's operators are batched reverse mode, as the hand-written residual

@@ -8,7 +8,7 @@ from torch.func import hessian, jacrev, vmap
 import hodphys as hp
 from hodphys.partials import choose_method, parse
 
-METHODS = ["auto", "reverse", "autograd", "analytic-forward", "analytic-backward", "multicomplex"]
+METHODS = ["auto", "reverse", "jet", "autograd", "analytic-forward", "analytic-backward", "multicomplex"]
 TOLERANCE = {torch.float64: 1e-10, torch.float32: 1e-4}
 SPEC = ["u", "v", "u_t", "v_x", "u_xx", "u_xt", "v_tt", "u_yy", "lap(u)", "lap(v)"]
 

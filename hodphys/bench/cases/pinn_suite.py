@@ -3,7 +3,9 @@
 Every contender computes ∇θ of the same loss — the problem's own network, points, condition
 terms and PDE — and differs only in how the residual's partial derivatives are taken:
 
-* ``hodphys`` — the problem's ``loss`` (one :func:`hodphys.partials` call, ``method="auto"``);
+* ``hodphys`` — the problem's ``loss`` (one :func:`hodphys.partials` call, ``method="auto"``), eager;
+* ``hodphys compiled`` — the same loss through torch.compile (:mod:`hodphys.train.compiled`, what a
+  long default run uses; the partials then come from the forward jet), compiled before timing;
 * ``hand-written autograd`` (the reference) — ``torch.autograd.grad`` as one writes it by hand:
   ∇u_k = grad(Σ u_k, x), then grad(Σ ∂u_k/∂x_i, x) for each Hessian row the residual reads;
 * ``DeepXDE`` — ``dde.grad.jacobian`` / ``dde.grad.hessian`` (DeepXDE 1.15, PyTorch backend,
@@ -13,6 +15,7 @@ terms and PDE — and differs only in how the residual's partial derivatives are
 """
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Callable
 
@@ -21,7 +24,8 @@ from torch import Tensor
 
 from hodphys.bench.registry import BenchEnv, BenchSpec, bench_case
 from hodphys.io.resources import PROBLEMS_DIR, load_python_file
-from hodphys.partials import Plan, parse
+from hodphys.partials import Plan, combined
+from hodphys.train import compiled
 
 SUITE = {"burgers": "burgers.py", "poisson-lshape": "poisson_lshape.py", "kovasznay": "kovasznay.py",
          "heat": "heat.py", "diffusion-inverse": "diffusion_inverse.py", "wave": "wave.py"}
@@ -72,15 +76,24 @@ def deepxde(model: torch.nn.Module, x: Tensor, plan: Plan) -> dict[str, Tensor]:
     return out
 
 
-def _step(problem, model: torch.nn.Module, batch: dict[str, Tensor], partials: Partials | None) -> Callable[[], Tensor]:
-    """∇θ of the problem's loss with the residual's partials from ``partials`` (None: the problem's own)."""
+def summed(partials: Partials) -> Partials:
+    """``partials`` with the residual's declared combinations (u_t − ν u_xx) summed from their parts,
+    as a user of that way writes them."""
+    return lambda net, x, plan: combined(plan, lambda p: partials(net, x, p))
+
+
+def _step(problem, model: torch.nn.Module, batch: dict[str, Tensor], partials: Partials | None,
+          problem_loss: Callable | None = None) -> Callable[[], Tensor]:
+    """∇θ of the problem's loss with the residual's partials from ``partials`` (None: ``problem_loss``,
+    by default the problem's own eager loss)."""
+    problem_loss = problem_loss or problem.loss
     params = [p for p in model.parameters() if p.requires_grad]
     net = problem.network(model)
-    plan = parse("bench", problem.needs, problem.inputs, problem.names)
+    plan = problem.pde_plan(dict(getattr(model, "coefficients", {})))
 
     def loss() -> Tensor:
         if partials is None:
-            return problem.loss(model, batch)[0]
+            return problem_loss(model, batch)[0]
         x = batch["interior"].detach().requires_grad_(True)
         fields = {"points": x, **{n: x[:, i:i + 1] for i, n in enumerate(problem.inputs)}}
         fields.update(getattr(model, "coefficients", {}))
@@ -111,16 +124,25 @@ def suite_problem(name: str, env: BenchEnv) -> tuple:
     return problem, model, batch
 
 
-def suite_spec(name: str, env: BenchEnv) -> BenchSpec:
+def suite_spec(name: str, env: BenchEnv, compile_contender: bool = True) -> BenchSpec:
+    """The case: hodphys (eager, and compiled unless ``quick`` or not ``compile_contender``), hand-written
+    autograd and DeepXDE on one step of the problem."""
     problem, model, batch = suite_problem(name, env)
     config = problem.config
     contenders = {"hodphys": _step(problem, model, batch, None),
-                  "hand-written autograd": _step(problem, model, batch, hand_written)}
+                  "hand-written autograd": _step(problem, model, batch, summed(hand_written))}
+    note = ""
+    if compile_contender and not env.quick and problem.compile_friendly(model):  # seconds to compile: not quick
+        loss = compiled.CompiledLoss(problem.loss, logging.getLogger("hodphys.bench"))
+        contenders["hodphys compiled"] = _step(problem, model, batch, None, loss)
+        contenders["hodphys compiled"]()  # compiles here: the timed calls reuse the compiled code
+        default = "compiled" if compiled.wanted(problem, model, config) else "eager"
+        note = f"; compiling took {loss.seconds:.1f} s CPU (not timed); a default run is {default}"
     if _deepxde_available():
-        contenders["DeepXDE"] = _step(problem, model, batch, deepxde)
+        contenders["DeepXDE"] = _step(problem, model, batch, summed(deepxde))
     layout = "→".join(map(str, (problem.geometry.dim, *config.widths, problem.outputs)))
-    return BenchSpec(f"{name}: one training step (loss + ∇θ) of {layout}, {config.n_interior} interior points",
-                     contenders, reference="hand-written autograd")
+    return BenchSpec(f"{name}: one training step (loss + ∇θ) of {layout}, {config.n_interior} interior points"
+                     f"{note}", contenders, reference="hand-written autograd")
 
 
 def _deepxde_available() -> bool:

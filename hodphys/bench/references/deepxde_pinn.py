@@ -24,7 +24,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from hodphys.partials import parse
+from hodphys.partials import combined
 from hodphys.pinn.conditions import Condition, Dirichlet, Initial, Neumann, Observations
 from hodphys.pinn.geometry import Box, Polygon, SpaceTime
 from hodphys.pinn.geometry.primitives import face_name
@@ -111,7 +111,7 @@ def conditions(problem, geom) -> tuple[list, list[float]]:
 def pde(problem, variables: dict[str, Tensor]):
     """DeepXDE's ``pde(x, y)``: the problem's residual on partials from ``dde.grad``."""
     dde = _dde()
-    plan = parse("deepxde_pinn", problem.needs, problem.inputs, problem.names)
+    plan = problem.pde_plan(variables)
 
     def partial(x: Tensor, y: Tensor, term: tuple) -> Tensor:
         kind, k = term[0], term[1]
@@ -125,7 +125,7 @@ def pde(problem, variables: dict[str, Tensor]):
 
     def residual(x: Tensor, y: Tensor) -> Tensor:
         fields = {"points": x, **{n: x[:, i:i + 1] for i, n in enumerate(problem.inputs)}, **variables}
-        fields.update({name: partial(x, y, term) for name, term in plan.terms.items()})
+        fields.update(combined(plan, lambda p: {name: partial(x, y, term) for name, term in p.terms.items()}))
         return problem.pde(fields)
 
     return residual

@@ -1,8 +1,9 @@
 """Where one PINN training step's work goes, counted (not timed): hodphys vs hand-written vs DeepXDE.
 
 For each problem of the ``pinn-suite`` bench group and each way of taking the residual's partials
-(the group's contenders, plus every engine forced, plus a forward jet that carries only the
-named partials), one training step (loss + ∇θ) runs under a dispatch counter that records
+(the group's contenders, eager, and every method forced — the forward jet of exactly the named
+partials and declared combinations among them), one training step (loss + ∇θ) runs under a
+dispatch counter that records
 
 * matmul MFLOP (2·M·K·N of every mm/addmm/bmm/baddbmm) and matmul calls,
 * tensor ops (every ATen op that computes something; views and reshapes are not counted),
@@ -27,11 +28,7 @@ from torch.utils._python_dispatch import TorchDispatchMode
 
 from hodphys.bench.cases import pinn_suite
 from hodphys.bench.registry import BenchEnv
-from hodphys.engines.analytic import sweep
-from hodphys.engines.analytic.jet import Jet
-from hodphys.engines.analytic.rules import compile_model
-from hodphys.nn.access import parameter
-from hodphys.partials import Plan, compute
+from hodphys.partials import compute
 
 MATMULS = {"mm": (0, 1), "bmm": (0, 1), "addmm": (1, 2), "baddbmm": (1, 2)}
 FREE = {"view", "_unsafe_view", "t", "transpose", "permute", "as_strided", "unsqueeze", "squeeze", "expand",
@@ -60,42 +57,14 @@ class WorkCounter(TorchDispatchMode):
         return out
 
 
-def named_jet(net: torch.nn.Module, x: Tensor, plan: Plan) -> dict[str, Tensor]:
-    """The plan's partials from one analytic forward jet carrying only them: the tangents the plan
-    names and one second row per named second partial (no full Hessian). One output's value,
-    first and second partials; a Laplacian is not handled (the study uses it on such residuals)."""
-    rules = compile_model(net)
-    first = rules[0].module
-    weight = parameter(first, "weight")
-    z = torch.nn.functional.linear(x, weight, parameter(first, "bias"))
-    dims = sorted({i for _, i in plan.first} | {i for _, i, _ in plan.second} | {j for _, _, j in plan.second})
-    at = {i: p for p, i in enumerate(dims)}
-    pairs = sorted({(at[i], at[j]) for _, i, j in plan.second})
-    index = (torch.tensor([a for a, _ in pairs]), torch.tensor([b for _, b in pairs])) if pairs else None
-    out = sweep.forward(rules[1:], Jet.seed(z, weight.t()[dims], index))[0]
-    found = {}
-    for name, term in plan.terms.items():
-        kind, k = term[0], term[1]
-        if kind == "value":
-            found[name] = out.value[:, k:k + 1]
-        elif kind == "first":
-            found[name] = out.rows[at[term[2]], :, k:k + 1]
-        else:
-            found[name] = out.rows[len(dims) + pairs.index((at[term[2]], at[term[3]])), :, k:k + 1]
-    return found
-
-
 def steps(name: str, env: BenchEnv) -> dict[str, Callable[[], Tensor]]:
     """The bench case's contenders, every engine forced, and the named-partials jet where it applies."""
-    spec = pinn_suite.suite_spec(name, env)
+    spec = pinn_suite.suite_spec(name, env, compile_contender=False)  # compiled kernels escape the counter
     found = dict(spec.contenders)
     problem, model, batch = pinn_suite.suite_problem(name, env)
-    for method in ("analytic-forward", "analytic-backward", "multicomplex"):
+    for method in ("jet", "analytic-forward", "analytic-backward", "multicomplex"):
         found[method] = pinn_suite._step(problem, model, batch,
                                          lambda net, x, plan, method=method: compute(net, x, plan, method))
-    plan = pinn_suite.parse("study", problem.needs, problem.inputs, problem.names)
-    if not plan.laplacian and problem.outputs == 1:
-        found["jet of the named partials"] = pinn_suite._step(problem, model, batch, named_jet)
     return found
 
 
