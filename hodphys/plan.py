@@ -145,9 +145,10 @@ class CompiledPlan:
     """A plan whose engine ops are traced once and compiled: ``compiled(x, vs=…)`` equals ``plan(x, vs=…)``.
 
     The first call traces the plan's call at the given tensors into its ATen ops
-    (``torch.fx.experimental.proxy_tensor.make_fx``: the engine's Python — rules, jets, shape
-    bookkeeping — runs once, whatever it is) and hands that graph to ``torch.compile``, which fuses
-    the ops; later calls run the compiled code. ``compile_seconds`` is the one-time cost. Where
+    (``torch.fx.experimental.proxy_tensor.make_fx`` with fake tensors: the engine's Python — rules,
+    jets, shape bookkeeping — runs once, whatever it is; a path that reads tensor values, e.g.
+    ``.item()``, cannot be traced, so it is never baked in) and hands that graph to
+    ``torch.compile``, which fuses the ops; later calls run the compiled code. ``compile_seconds`` is the one-time cost. Where
     tracing or compiling fails (no C++ compiler, an op torch.compile does not support) the plan
     runs eagerly and one warning says why. What a compiled call assumes: the planned shapes
     (checked on every call, as the plan does), and the model's parameters as they were when it
@@ -181,7 +182,8 @@ class CompiledPlan:
         try:
             if any(p.requires_grad for p in self.plan.model.parameters()):
                 raise ValueError("the model has parameters that require grad (a compiled plan records no graph)")
-            graph = torch.fx.experimental.proxy_tensor.make_fx(traced)(*flat)
+            from torch.fx.experimental.proxy_tensor import make_fx   # heavy: only when compiling
+            graph = make_fx(traced, tracing_mode="fake", _allow_non_fake_inputs=True)(*flat)
             compiled = torch.compile(graph, dynamic=False)
             compiled(*flat)
             self.compiled = compiled
