@@ -19,8 +19,11 @@ returns: same engine, same request, same autograd graph.
 """
 from __future__ import annotations
 
+import logging
+import time
 from typing import Any
 
+import torch
 from torch import Tensor, nn
 
 from hodphys import api, engines
@@ -126,8 +129,86 @@ class Plan:
             return api.Derivatives(*(request.unflatten(out.get(name)) for name in api.Derivatives._fields))
         return request.unflatten(out)
 
+    def compile(self) -> CompiledPlan:
+        """This plan as one compiled function: traced to its tensor ops (``make_fx``) on the first
+        call, then fused by ``torch.compile`` (see :class:`CompiledPlan`)."""
+        return CompiledPlan(self)
+
     def __repr__(self) -> str:
         return f"<hp.plan of {self.quantity} by method={self.engine_name!r} for x of {_describe(self._x_layout)}>"
+
+
+LOG = logging.getLogger("hodphys.plan")
+
+
+class CompiledPlan:
+    """A plan whose engine ops are traced once and compiled: ``compiled(x, vs=…)`` equals ``plan(x, vs=…)``.
+
+    The first call traces the plan's call at the given tensors into its ATen ops
+    (``torch.fx.experimental.proxy_tensor.make_fx`` with fake tensors: the engine's Python — rules,
+    jets, shape bookkeeping — runs once, whatever it is; a path that reads tensor values, e.g.
+    ``.item()``, cannot be traced, so it is never baked in) and hands that graph to
+    ``torch.compile``, which fuses the ops; later calls run the compiled code. ``compile_seconds`` is the one-time cost. Where
+    tracing or compiling fails (no C++ compiler, an op torch.compile does not support) the plan
+    runs eagerly and one warning says why. What a compiled call assumes: the planned shapes
+    (checked on every call, as the plan does), and the model's parameters as they were when it
+    was traced (frozen: parameters that require grad are refused, since no graph is recorded).
+    """
+
+    def __init__(self, planned: Plan) -> None:
+        self.plan, self.compiled, self.compile_seconds = planned, None, 0.0
+        self.failure: str | None = None
+
+    def _flat(self, x: Tensor, tensors: dict[str, Any]) -> list[Tensor]:
+        self.plan._check("x", x, self.plan._x_layout)
+        return [x, *(t for ts in self.plan._given(tensors).values() for t in ts)]
+
+    def _build(self, flat: list[Tensor]) -> None:
+        """Trace and compile at these tensors; on failure, remember why and log it once."""
+        planned = self.plan._given({})
+        names, counts = list(planned), [len(ts) for ts in planned.values()]
+        quantity = self.plan.quantity
+
+        def traced(x: Tensor, *rest: Tensor) -> tuple[Tensor, ...]:
+            tensors, start = {}, 0
+            for name, count in zip(names, counts):
+                part = list(rest[start:start + count])
+                tensors[name] = part if name == "vs" else part[0]
+                start += count
+            out = self.plan(x, **tensors)
+            return tuple(out) if quantity == "derivatives" else (out,)
+
+        started = time.perf_counter()
+        try:
+            if any(p.requires_grad for p in self.plan.model.parameters()):
+                raise ValueError("the model has parameters that require grad (a compiled plan records no graph)")
+            from torch.fx.experimental.proxy_tensor import make_fx   # heavy: only when compiling
+            graph = make_fx(traced, tracing_mode="fake", _allow_non_fake_inputs=True)(*flat)
+            compiled = torch.compile(graph, dynamic=False)
+            compiled(*flat)
+            self.compiled = compiled
+        except Exception as error:  # noqa: BLE001 - any tracing/compiler failure means: run eagerly
+            self.failure = f"{type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}"
+            LOG.warning("%s: compiling failed (%s); running it eagerly", self.plan.call, self.failure)
+        self.compile_seconds = time.perf_counter() - started
+
+    def __call__(self, x: Tensor, **tensors: Any) -> Any:
+        """``plan(x, **tensors)``, by the compiled code once it exists."""
+        if self.failure is not None:
+            return self.plan(x, **tensors)
+        flat = self._flat(x, tensors)
+        if self.compiled is None:
+            self._build(flat)
+            if self.failure is not None:
+                return self.plan(x, **tensors)
+        out = self.compiled(*flat)
+        if self.plan.quantity == "derivatives":
+            return api.Derivatives(*out)
+        return out[0]
+
+    def __repr__(self) -> str:
+        state = "eager: " + self.failure if self.failure else "compiled" if self.compiled is not None else "not yet compiled"
+        return f"<compiled {self.plan!r}: {state}>"
 
 
 def plan(model: nn.Module, x: Tensor, quantity: str = "laplacian", method: str = "auto", **kwargs: Any) -> Plan:

@@ -78,6 +78,7 @@ class Config(BeamConfig):
     adam_steps: int = 3000
     optimizer_steps: int = 500
     rom_integrator: str = "euler-lagrange"     # or "variational"
+    compile: bool = True               # the neural decoder's planned calls compiled (hp.Plan.compile)
     cubature_tolerance: float = 0.01
     cubature_max_elements: int = 150
     cubature_poses: int = 150
@@ -87,7 +88,7 @@ class Config(BeamConfig):
     # --resume reuses the dataset, decoder and cubature and redoes the held-out comparison, so
     # what only shapes that comparison may change
     RESUME_MAY_CHANGE = frozenset({"n_steps", "tip_force", "pulse_duration", "rom_integrator",
-                                   "vtu_every", "render", "blas_threads", "max_halvings"})
+                                   "vtu_every", "render", "blas_threads", "max_halvings", "compile"})
 
 
 def check_values(config: Config) -> None:
@@ -127,8 +128,9 @@ def compare(config: Config, run) -> dict:
                        config.pulse_duration)
     full, full_seconds, full_energy = full_order(config, run, beam, load)
     cubature, cubature_metrics = fitted_cubature(config, run, beam, prefix, snapshots, full)
+    neural, compile_metrics = compiled(config, run, neural)
     results = reduced_runs(config, run, beam, load, pca, neural, cubature)
-    return report(config, run, beam, full, full_seconds, full_energy, results) | cubature_metrics | {
+    return report(config, run, beam, full, full_seconds, full_energy, results) | cubature_metrics | compile_metrics | {
         "closure_training_rel_error": training.get("rel_l2_mean"), "free_dofs": beam.body.n_free,
         "elements": beam.mesh.n_cells, "snapshots": snapshots.shape[0]}
 
@@ -201,6 +203,19 @@ def decoders(config: Config, run, prefix: MassBasis, snapshots, validation):
     return pca, neural, training
 
 
+def compiled(config: Config, run, neural: Decoder) -> tuple[Decoder, dict]:
+    """The neural decoder with its planned calls compiled (``config.compile``), compiled here so
+    that the one-time cost is reported on its own, not inside a timed step."""
+    if not config.compile:
+        return neural, {"compile": False}
+    neural = Decoder(neural.basis, neural.latent_dim, neural.network, neural.normalisation, neural.method,
+                     compile=True)
+    r = neural.latent_dim
+    neural.third_order(np.zeros(r), np.ones(r), neural.jet(np.zeros(r)).jacobian.T)
+    run.log.info("compiled the decoder's planned calls in %.1f s", neural.compile_seconds)
+    return neural, {"compile": True, "compile_seconds": neural.compile_seconds}
+
+
 # --- stage 3: cubature ----------------------------------------------------------------------
 def fitted_cubature(config: Config, run, beam, prefix: MassBasis, snapshots, full) -> tuple[Cubature, dict]:
     path = run.dir / "cubature.npz"
@@ -266,6 +281,9 @@ def reduced_runs(config: Config, run, beam, load, pca: Decoder, neural: Decoder,
     if config.rom_integrator == "euler-lagrange":
         cases["neural_cubature_no_third_order"] = (neural, cubature, stepper, {"third_order": False})
     cases["neural_cubature_variational"] = (neural, cubature, REDUCED_INTEGRATORS["variational"], {})
+    if neural.compile:   # the same model without compiling, for the per-step comparison
+        eager = Decoder(neural.basis, neural.latent_dim, neural.network, neural.normalisation, neural.method)
+        cases["neural_cubature_eager"] = (eager, cubature, stepper, {})
     results = {}
     for name, (decoder, rule, integrator_type, options) in cases.items():
         model = ReducedModel.build(beam.body, decoder, load, rule)

@@ -125,3 +125,43 @@ def test_bad_plans_fail_as_the_public_call_does():
         hp.plan(MODEL, X, "divergence")
     with pytest.raises(TypeError, match="need an explicit method"):
         hp.plan(MODEL, X, "hessian", h=1e-3)
+
+
+COMPILED = [("derivatives", {"jacobian": True, "laplacian": False, "hessian": True}, {}),
+            ("directional", {"vs": [V2, V2, V2]}, {"vs": [V2 + 1, -V2, 2 * V2]})]
+
+
+@pytest.mark.parametrize("quantity,planned,given", COMPILED, ids=[c[0] for c in COMPILED])
+def test_a_compiled_plan_returns_what_the_plan_returns(quantity, planned, given):
+    frozen = mlp(D, [8, 8], M).requires_grad_(False)
+    step = hp.plan(frozen, X, quantity, **planned)
+    compiled = step.compile()
+    result, reference = compiled(X2, **given), step(X2, **given)
+    assert compiled.failure is None and compiled.compile_seconds > 0
+    for got, expected in zip(result if quantity == "derivatives" else [result],
+                             reference if quantity == "derivatives" else [reference]):
+        assert (got is None) == (expected is None)
+        if got is not None:
+            assert_close_rel(got, expected, 1e-12)
+    with pytest.raises(ValueError, match="planned for x of shape"):
+        compiled(X2[:2], **given)
+
+
+def test_a_compiled_plan_that_cannot_compile_runs_eagerly_and_says_why(monkeypatch, caplog):
+    step = hp.plan(MODEL, X, "hessian")      # MODEL's parameters require grad: not compiled
+    compiled = step.compile()
+    with caplog.at_level("WARNING", logger="hodphys.plan"):
+        result = compiled(X2)
+        compiled(X2)
+    assert_close_rel(result, step(X2), 1e-14)
+    assert "require grad" in compiled.failure
+    assert [r.message for r in caplog.records if "compiling failed" in r.message] == [
+        f"{step.call}: compiling failed ({compiled.failure}); running it eagerly"]
+    frozen = mlp(D, [8], M).requires_grad_(False)
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("no compiler here")
+    monkeypatch.setattr(torch, "compile", broken)
+    fallback = hp.plan(frozen, X, "jacobian").compile()
+    assert_close_rel(fallback(X2), hp.jacobian(frozen, X2), 1e-14)
+    assert fallback.failure == "RuntimeError: no compiler here"

@@ -112,17 +112,21 @@ class DecoderJet:
 
 class Decoder:
     """u = u₀ + U [q; h(q)] (see the module docstring); ``closure`` h maps (*B, r) → (*B, p − r),
-    None for PCA. ``method`` is the hp.* engine for h's derivatives ("auto": the cheapest)."""
+    None for PCA. ``method`` is the hp.* engine for h's derivatives ("auto": the cheapest);
+    ``compile=True`` runs the two planned calls as compiled plans (``hp.Plan.compile``: traced
+    once, fused by torch.compile; eager with one logged warning where compiling fails; the
+    one-time cost is ``compile_seconds``)."""
 
     def __init__(self, basis: MassBasis, latent_dim: int, closure: nn.Module | None = None,
-                 normalisation: Normalisation | None = None, method: str = "auto") -> None:
+                 normalisation: Normalisation | None = None, method: str = "auto",
+                 compile: bool = False) -> None:
         p = basis.size
         if not 1 <= latent_dim <= p:
             raise ValueError(f"Decoder: expected 1 ≤ latent_dim ≤ the basis size {p}, got {latent_dim}")
         if (closure is None) != (latent_dim == p):
             raise ValueError(f"Decoder: a basis of {p} modes and latent_dim={latent_dim} need "
                              + ("a closure h: ℝ^r → ℝ^(p−r)" if closure is None else "no closure (p = r)"))
-        self.basis, self.latent_dim, self.method = basis, latent_dim, method
+        self.basis, self.latent_dim, self.method, self.compile = basis, latent_dim, method, compile
         self.normalisation = normalisation
         self.network = closure
         self._planned: tuple | None = None
@@ -182,10 +186,19 @@ class Decoder:
                              f"(the free dofs of the basis), got shape {u.shape}")
         return self.basis.coordinates(u)[..., :self.latent_dim]
 
-    def _plans(self) -> tuple[hp.Plan, hp.Plan]:
+    @property
+    def compile_seconds(self) -> float:
+        """One-time cost of compiling the planned calls so far (0 without ``compile``)."""
+        if self._planned is None or not self._planned[0][1]:
+            return 0.0
+        return sum(call.compile_seconds for call in self._planned[1:])
+
+    def _plans(self) -> tuple:
         """hp.plan calls for the jet (value, ∂h, ∇²h at one q) and the third-order rows
-        ∇³h[v, v, e_i] (r rows), checked and engine-chosen once per ``method``."""
-        if self._planned is None or self._planned[0] != self.method:
+        ∇³h[v, v, e_i] (r rows), checked and engine-chosen once per ``method`` (and compiled
+        with ``compile``)."""
+        settings = (self.method, self.compile)
+        if self._planned is None or self._planned[0] != settings:
             r = self.latent_dim
             q = torch.zeros(r, dtype=torch.float64)
             rows = q.expand(r, r)
@@ -193,7 +206,9 @@ class Decoder:
                           method=self.method)
             third = hp.plan(self.closure, rows, "directional", vs=[rows, rows, torch.eye(r, dtype=torch.float64)],
                             method=self.method)
-            self._planned = (self.method, jet, third)
+            if self.compile:
+                jet, third = jet.compile(), third.compile()
+            self._planned = (settings, jet, third)
         return self._planned[1:]
 
     def jet(self, q: np.ndarray) -> DecoderJet:
@@ -243,7 +258,7 @@ class Decoder:
         return path
 
     @classmethod
-    def load(cls, path: str | Path, method: str = "auto") -> Decoder:
+    def load(cls, path: str | Path, method: str = "auto", compile: bool = False) -> Decoder:
         state = torch.load(path, weights_only=False)
         if not isinstance(state, dict) or state.get("format") != FORMAT:
             raise ValueError(f"Decoder.load({str(path)!r}): not a decoder file (expected format "
@@ -256,7 +271,7 @@ class Decoder:
             closure.load_state_dict(saved["weights"])
             if saved["normalisation"] is not None:
                 normalisation = Normalisation(**saved["normalisation"])
-        return cls(basis, state["latent_dim"], closure, normalisation, method)
+        return cls(basis, state["latent_dim"], closure, normalisation, method, compile)
 
 
 def closure_widths(net: nn.Module) -> list[int]:

@@ -26,20 +26,22 @@ def test_jet_matches_torch_func(neural_decoder):
     assert np.allclose(jet.contract(w), np.einsum("k,kij->ij", w, hessian), rtol=1e-10, atol=1e-14)
 
 
-@pytest.mark.parametrize("method", ["auto", "multicomplex"])
-def test_third_order_term_matches_nested_torch_func(neural_decoder, method):
+@pytest.mark.parametrize("method,compile", [("auto", False), ("multicomplex", False), ("auto", True)],
+                         ids=["auto", "multicomplex", "auto-compiled"])
+def test_third_order_term_matches_nested_torch_func(neural_decoder, method, compile):
     q = torch.tensor([0.1, 0.4, -0.3], dtype=torch.float64)
     v = np.array([0.7, -1.1, 0.4])
     weights = np.random.default_rng(1).normal(size=(3, 8))
     g = func_prefix(neural_decoder)
     third = torch.func.jacfwd(torch.func.jacfwd(torch.func.jacrev(g)))(q).numpy()   # (p, r, r, r)
     reference = np.einsum("mp,pijk,i,j->mk", weights, third, v, v)
-    neural_decoder.method = method   # the planned calls follow a changed method
+    neural_decoder.method, neural_decoder.compile = method, compile   # the planned calls follow
     try:
         rows = neural_decoder.third_order(q.numpy(), v, weights)
         hessian = neural_decoder.jet(q.numpy()).closure_hessian
+        assert (neural_decoder.compile_seconds > 0) == compile
     finally:
-        neural_decoder.method = "auto"
+        neural_decoder.method, neural_decoder.compile = "auto", False
     assert np.abs(rows - reference).max() <= 1e-10 * np.abs(reference).max()
     reference_hessian = torch.func.hessian(neural_decoder.closure)(q).numpy()
     assert np.abs(hessian - reference_hessian).max() <= 1e-10 * np.abs(reference_hessian).max()
