@@ -15,7 +15,9 @@ from hodphys.sde.fokker_planck import fokker_planck_residual
 from hodphys.sde.metrics import median_bandwidth, mmd, wasserstein2
 from hodphys.sde.processes import DoubleWell, OrnsteinUhlenbeck
 from hodphys.sde.sampling import ModuleSDE, sample_paths
+from hodphys.sde.weak_form import GaussianTests, draw_tests, weak_residual
 
 __all__ = ["DiagonalDiffusion", "DimwiseTerms", "dimwise_terms", "squared_terms", "DensityTerms",
            "density_terms", "plain_terms", "space_time", "fokker_planck_residual", "median_bandwidth", "mmd",
-           "wasserstein2", "DoubleWell", "OrnsteinUhlenbeck", "ModuleSDE", "sample_paths"]
+           "wasserstein2", "DoubleWell", "OrnsteinUhlenbeck", "ModuleSDE", "sample_paths",
+           "GaussianTests", "draw_tests", "weak_residual"]

@@ -51,18 +51,31 @@ def _plane_density(problem: InverseFokkerPlanck, model: SDEModel, xy: torch.Tens
     return model.density(space_time(points, t))[:, 0].exp()
 
 
+def _shown_columns(problem: InverseFokkerPlanck, most: int = 7) -> list[int]:
+    """Indices into [t_0, *eval_times]: t_0, every held-out time, and evenly spread observed ones (≤ ``most``)."""
+    times = [float(problem.data.times[0]), *problem.eval_times]
+    held = [j for j, t in enumerate(times) if j and t not in problem.data.times.tolist()]
+    others = [j for j in range(1, len(times)) if j not in held]
+    keep = max(most - 1 - len(held), 1)
+    spread = others if len(others) <= keep else [others[round(k * (len(others) - 1) / max(keep - 1, 1))]
+                                                 for k in range(keep)]
+    return sorted({0, *held, *spread})
+
+
 @torch.no_grad()
 def plot_snapshots(problem: InverseFokkerPlanck, model: SDEModel, path: Path) -> Path:
     observed = [float(t) for t in problem.data.times]
-    times = [observed[0], *problem.eval_times]
-    samples = problem.learned_samples(model)
+    columns = _shown_columns(problem)
+    all_times = [observed[0], *problem.eval_times]
+    times = [all_times[j] for j in columns]
+    samples = problem.learned_samples(model)[columns]
     gx, gy, _ = _plane(problem, 80)
     xy = torch.from_numpy(np.stack([gx.ravel(), gy.ravel()], -1)).to(problem.device, problem.dtype)
     fig = Figure(figsize=(2.3 * len(times), 7), layout="constrained")
     axes = fig.subplots(3, len(times), squeeze=False, sharex=True, sharey=True)
     extent = (gx.min(), gx.max(), gy.min(), gy.max())
-    for j, t in enumerate(times):
-        data = problem.data.samples[observed.index(t)] if t in observed else problem.held_out.samples[j - 1]
+    for j, (t, column) in enumerate(zip(times, columns)):
+        data = problem.data.samples[observed.index(t)] if t in observed else problem.held_out.samples[column - 1]
         axes[0, j].scatter(data[:, 0], data[:, 1], s=1, alpha=0.4, color="tab:blue")
         axes[0, j].set_title(f"t = {t:g}" + ("" if t in observed else " (held out)"), fontsize=9)
         tt = torch.full((len(xy),), t, dtype=problem.dtype, device=problem.device)

@@ -219,10 +219,12 @@ def test_exact_density_recovers_ou_drift_and_diffusion():
 
 
 def test_inverse_fit_recovers_an_ornstein_uhlenbeck_process_from_snapshots():
-    """The whole pipeline (mixture density by likelihood, its K chosen by held-out likelihood, FP residual
-    for f and g, HollowNets) on OU snapshots, whose density is Gaussian at every time: f and g to ≤ 0.2."""
+    """The strong-residual pipeline (mixture density by likelihood, its K chosen by held-out likelihood, pointwise
+    FP residual for f and g, HollowNets) on OU snapshots, whose density is Gaussian at every time: f and g to ≤ 0.2."""
     problem = InverseFokkerPlanck(InverseConfig(process="ornstein-uhlenbeck", n_per_time=500, hollow_width=16,
-                                                n_interior=128, adam_steps=500, selection_steps=150, seed=0))
+                                                n_interior=128, adam_steps=500, selection_steps=150, seed=0,
+                                                residual="strong", activation="softplus",
+                                                times=[0.0, 0.25, 0.5, 1.0, 1.5]))
     assert problem.components == 1, problem.component_scores
     torch.manual_seed(0)
     model = problem.build_model()
