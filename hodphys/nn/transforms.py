@@ -45,7 +45,8 @@ class FourierFeatures(nn.Sequential):
 
 def affine_input(low: Tensor, high: Tensor) -> nn.Linear:
     """A frozen nn.Linear x ↦ 2(x − low)/(high − low) − 1 mapping the box [low, high] (each (d,)) to [−1, 1]^d."""
-    low, high = torch.as_tensor(low, dtype=torch.get_default_dtype()), torch.as_tensor(high, dtype=torch.get_default_dtype())
+    dtype = torch.get_default_dtype()
+    low, high = torch.as_tensor(low, dtype=dtype), torch.as_tensor(high, dtype=dtype)
     if low.ndim != 1 or low.shape != high.shape or not bool((high > low).all()):
         raise ValueError(f"affine_input: expected low < high of one shape (d,), got low {low.tolist()}, "
                          f"high {high.tolist()}")
