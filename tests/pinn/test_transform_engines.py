@@ -110,3 +110,17 @@ def test_an_uncovered_module_is_named_in_one_line():
     with pytest.raises(NotImplementedError) as err:
         hp.hessian(model, torch.rand(4, 2), method="multicomplex")
     assert "no multicomplex rule for Custom at model[1]" in str(err.value) and "\n" not in str(err.value)
+
+
+def test_the_heat_problem_with_a_hard_constraint_meets_its_data_exactly():
+    from hodphys.app.problem_loader import find_problem
+
+    heat = find_problem("heat")
+    problem = heat.problem(heat.Config(hard=True, dtype="float64", widths=[8]))
+    model = problem.build_model()
+    assert [c.name for c in problem.conditions] == ["neumann_right"]
+    edge = torch.tensor([[0.0, 0.3], [0.0, 0.9], [0.25, 0.0], [0.8, 0.0]], dtype=torch.float64)
+    exact = torch.exp(-0.4 * math.pi**2 / 4 * edge[:, 1:]) * torch.sin(math.pi / 2 * edge[:, :1])
+    torch.testing.assert_close(model(edge), exact, rtol=0, atol=1e-15)
+    choice = hp.explain(model, edge, "derivatives", hessian=True)
+    assert choice.chosen != "autograd" and "product rule" in choice.quantity
