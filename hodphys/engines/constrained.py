@@ -98,9 +98,10 @@ class ProductRule:
     def compute(self, request: Request):
         return getattr(self, request.quantity)(request)
 
-    def _parts(self, request: Request, want: set[str]) -> tuple[dict, Taylor, Taylor]:
-        """N's value and ``want`` (plus ∇N) by the engine; g's and ℓ's Taylor tensors to order 2."""
-        order = 2 if want & {"hessian", "laplacian"} else 1
+    def _parts(self, request: Request, want: set[str], order: int = 1) -> tuple[dict, Taylor, Taylor]:
+        """N's value and ``want`` (plus ∇N) by the engine; g's and ℓ's Taylor tensors to ``order``
+        (2 where a Hessian or Laplacian is wanted)."""
+        order = 2 if want & {"hessian", "laplacian"} else order
         net = self._net(request, "derivatives", want=frozenset(want | {"jacobian"}))
         m, x = request.model, request.x
         return net, taylor(m, m.offset, x, order), taylor(m, m.factor, x, order)
@@ -144,14 +145,13 @@ class ProductRule:
     def hvp(self, request: Request) -> Tensor:
         """∇²u·v = ∇²g·v + ℓ∇²N·v + ∇ℓ(∇N·v) + ∇N(∇ℓ·v) + N∇²ℓ·v, shape (N, m, d)."""
         v = request.vectors[0]
-        n, g, ell = self._parts(request, {"jacobian"})
-        g2, ell2 = (taylor(request.model, f, request.x, 2)[2] for f in (request.model.offset, request.model.factor))
+        n, g, ell = self._parts(request, {"jacobian"}, order=2)
         hv = self._net(request, "hvp")
         dot = lambda a: (a * v.unsqueeze(1)).sum(-1, keepdim=True)  # noqa: E731
         times_v = lambda h: (h * v[:, None, None, :]).sum(-1)  # noqa: E731
         jac = n["jacobian"]
-        return (times_v(g2) + ell[0].unsqueeze(-1) * hv + ell[1] * dot(jac) + jac * dot(ell[1])
-                + n["value"].unsqueeze(-1) * times_v(ell2))
+        return (times_v(g[2]) + ell[0].unsqueeze(-1) * hv + ell[1] * dot(jac) + jac * dot(ell[1])
+                + n["value"].unsqueeze(-1) * times_v(ell[2]))
 
     def directional(self, request: Request) -> Tensor:
         """Dⁿu[v₁..vₙ] by Leibniz over the subsets S of the directions that fall on N."""
