@@ -124,3 +124,17 @@ def test_the_heat_problem_with_a_hard_constraint_meets_its_data_exactly():
     torch.testing.assert_close(model(edge), exact, rtol=0, atol=1e-15)
     choice = hp.explain(model, edge, "derivatives", hessian=True)
     assert choice.chosen != "autograd" and "product rule" in choice.quantity
+
+
+def test_leading_batch_shapes_plans_and_divergence_with_value():
+    model = constrained(1, 3, 3, torch.float64, False)
+    x = torch.rand(4, 5, 3, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    out = hp.divergence(model, x, return_value=True)
+    torch.testing.assert_close(out.divergence, hp.divergence(model, x, method="autograd"), rtol=1e-10, atol=1e-12)
+    torch.testing.assert_close(out.value, model(x.reshape(-1, 3)).reshape(4, 5, 3))
+    plan = hp.plan(model, x, "laplacian")
+    assert plan.engine_name == "auto + product rule"
+    torch.testing.assert_close(plan(x), hp.laplacian(model, x, method="autograd"), rtol=1e-10, atol=1e-12)
+    with torch.no_grad():
+        h = hp.hessian(model, x, method="multicomplex")
+    assert h.shape == (4, 5, 3, 3, 3) and not h.requires_grad
