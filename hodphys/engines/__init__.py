@@ -11,6 +11,7 @@ Importing this package registers every engine.
 """
 from hodphys.engines.registry import ENGINES, Choice, choose, register_engine, resolve, run
 from hodphys.engines import analytic, autograd, multicomplex, hollow  # noqa: F401, I001  (each registers itself, in this order)
+from hodphys.engines import constrained  # noqa: F401, E402  (HardConstraint models by the product rule)
 
 __all__ = ["ENGINES", "Choice", "choose", "register_engine", "resolve", "run",
            "analytic", "autograd", "hollow", "multicomplex"]

@@ -35,6 +35,8 @@ class Engine(Protocol):
 
 
 ENGINES: dict[str, Engine] = {}
+#: hooks ``(request, method) -> engine | None`` that serve a composite model (a HardConstraint) from its parts
+_COMPOSITES: list[Any] = []
 _COST_SETTINGS: dict[str, Engine] = {}  # the engines whose cost depends on global settings
 
 
@@ -46,6 +48,21 @@ def register_engine(engine: Engine) -> Engine:
     else:
         _COST_SETTINGS.pop(engine.name, None)
     return engine
+
+
+def register_composite(hook: Any) -> None:
+    """Add a hook ``hook(request, method) -> engine | None``: an engine object serving models made
+    of a network and closed-form parts (e.g. u = g + ℓ·N) by asking the engines for the network's
+    derivatives; None leaves the request to the registered engines."""
+    _COMPOSITES.append(hook)
+
+
+def _composite(request: Request, method: str) -> Any:
+    for hook in _COMPOSITES:
+        engine = hook(request, method)
+        if engine is not None:
+            return engine
+    return None
 
 
 @dataclass(frozen=True)
@@ -68,6 +85,11 @@ class Choice:
         return "\n".join(lines)
 
 
+def serves(engine: Engine, request: Request) -> str | None:
+    """Why ``engine`` cannot serve ``request`` (None if it can)."""
+    return _serves(engine, request)
+
+
 def _serves(engine: Engine, request: Request) -> str | None:
     if not hasattr(engine, request.quantity):
         return f"method={engine.name!r} does not compute {request.quantity}"
@@ -86,8 +108,15 @@ def choose(request: Request) -> Choice:
 
     The ranking is remembered per model (while its layers — or, for a model that is not a plain
     nn.Sequential, all its submodules — are the same objects) and request sizes: at batch 10
-    asking four engines costs as much as computing a Hessian.
+    asking four engines costs as much as computing a Hessian. A composite model (see
+    :func:`register_composite`) reports the choice for its network's main part.
     """
+    composite = _composite(request, "auto")
+    if composite is not None:
+        quantity, changes = composite.needs(request)[0]
+        inner = choose(composite.inner(request, quantity, **changes))
+        label = f"{request.quantity} by the product rule over the network's {quantity}"
+        return Choice(label, inner.chosen, inner.costs, inner.ruled_out, inner.memory)
     return _choose(request.model, _choice_key(request), request, layers=request.layers)
 
 
@@ -114,6 +143,15 @@ def resolve(request: Request, method: str) -> Engine:
 
 def _resolve(request: Request, method: str) -> tuple[Engine, tuple[int, int] | None]:
     """The engine, and for ``method="auto"`` its memory estimate (remembered with the choice)."""
+    composite = _composite(request, method)
+    if composite is not None:
+        if method != "auto" and method not in ENGINES:
+            raise ValueError(f"{request.call}: unknown method={method!r}; expected 'auto' or one of {sorted(ENGINES)}")
+        why = composite.unsupported(request)
+        if why is not None:
+            raise NotImplementedError(f"{request.call}: method={method!r} cannot do this: {why}. "
+                                      f"Use method='autograd' (torch.func) or method='auto'.")
+        return composite, None
     if method == "auto":
         if request.options:
             raise TypeError(
@@ -147,6 +185,8 @@ def run(request: Request, method: str) -> Any:
     ``max_memory``) and compute ``request.quantity`` with the engine."""
     max_memory = request.options.pop("max_memory", None) if request.options else None
     engine, memory = _resolve(request, method)
+    if hasattr(engine, "needs"):  # a composite: each of its engine calls checks its own memory
+        return engine.compute(request)
     footprint.check(request, engine, max_memory, memory)
     compute = getattr(engine, "compute", None)
     if compute is not None:

@@ -147,7 +147,7 @@ def _rule(engine: str, path: str, module: nn.Module, width: int | None) -> Any:
     if elementwise_of(module) is not None:
         return ElementwiseRule(module, width)
     raise NotImplementedError(
-        f"no {engine} rule for {type(module).__name__} ({module!r} at {path}); covered: "
+        f"no {engine} rule for {type(module).__name__} at {path}; covered: "
         f"nn.Sequential of nn.Linear, elementwise activations and hodphys.nn layers "
         f"(register more with hodphys.register_rule)"
     )

@@ -7,8 +7,9 @@ from hodphys.nn.compose import check_composition, leaf_layers
 from hodphys.nn.hollow import BoundHollowNet, HollowNet
 from hodphys.nn.icnn import ICNNLayer, QuadraticICNNLayer, QuadraticLayer
 from hodphys.nn.residual import ResidualBlock
-from hodphys.nn.transforms import FourierFeatures, HardConstraint
+from hodphys.nn.transforms import FourierFeatures, HardConstraint, affine_input
 
 __all__ = ["Sin", "LogCosh", "Quadratic", "ResidualBlock", "ICNNLayer", "QuadraticLayer",
            "QuadraticICNNLayer", "MLP", "ResNet", "ICNN", "Branch", "BranchBlock",
-           "check_composition", "leaf_layers", "HollowNet", "BoundHollowNet", "FourierFeatures", "HardConstraint"]
+           "check_composition", "leaf_layers", "HollowNet", "BoundHollowNet", "FourierFeatures", "HardConstraint",
+           "affine_input"]

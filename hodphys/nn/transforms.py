@@ -1,10 +1,12 @@
 """Input and output transforms of PINN networks that every derivative engine handles.
 
-* :class:`FourierFeatures` — z = [sin(Bx), cos(Bx)] with a fixed B (F, d): written as one frozen
-  linear map [B; B] with bias [0; π/2] followed by sin (cos θ = sin(θ + π/2)), so it is an
-  ``nn.Sequential`` of layers every engine has rules for (exact in each, no fallback).
-* :class:`HardConstraint` — u = g(x) + ℓ(x)·N(x) (Dirichlet data g, ℓ = 0 on that boundary):
-  ``hp.partials`` differentiates it by the product rule over N's partials from any engine.
+* :class:`FourierFeatures` — z = [sin(Bx), cos(Bx)] with B (F, d): written as one linear map [B; B]
+  with bias [0; π/2] followed by sin (cos θ = sin(θ + π/2)), so it is an ``nn.Sequential`` of layers
+  every engine has rules for (exact in each, no fallback); fixed, or trainable.
+* :func:`affine_input` — x ↦ 2(x − low)/(high − low) − 1, a frozen ``nn.Linear`` (the box to [−1, 1]^d).
+* :class:`HardConstraint` — u = g(x) + ℓ(x)·N(x) (Dirichlet data g, ℓ = 0 on that boundary): every
+  ``hp.*`` quantity and ``hp.partials`` take N's derivatives from any engine and combine them with
+  g's and ℓ's (exact, by torch.func) by the product rule (:mod:`hodphys.engines.constrained`).
 """
 from __future__ import annotations
 
@@ -18,10 +20,14 @@ from hodphys.nn.activations import Sin
 
 
 class FourierFeatures(nn.Sequential):
-    """x (N, d) → [sin(Bx), cos(Bx)] (N, 2F), B ~ N(0, scale²) fixed (drawn from ``generator``)."""
+    """x (N, d) → [sin(Bx), cos(Bx)] (N, 2F), B ~ N(0, scale²) drawn from ``generator``.
+
+    ``trainable=False`` (default) freezes B; ``trainable=True`` trains the map: the sin and cos rows
+    (and their phases 0, π/2) then move independently, [sin(B₁x + c₁), sin(B₂x + c₂)].
+    """
 
     def __init__(self, in_features: int, features: int, scale: float = 1.0,
-                 generator: torch.Generator | None = None):
+                 generator: torch.Generator | None = None, trainable: bool = False):
         if in_features < 1 or features < 1 or not scale > 0:
             raise ValueError(f"FourierFeatures: expected in_features ≥ 1, features ≥ 1 and scale > 0, got "
                              f"{in_features}, {features}, {scale}")
@@ -30,11 +36,25 @@ class FourierFeatures(nn.Sequential):
         with torch.no_grad():
             linear.weight.copy_(torch.cat([b, b]))
             linear.bias.copy_(torch.cat([torch.zeros(features), torch.full((features,), math.pi / 2)]))
-        super().__init__(linear.requires_grad_(False), Sin())
+        super().__init__(linear.requires_grad_(trainable), Sin())
 
     @property
     def out_features(self) -> int:
         return self[0].out_features
+
+
+def affine_input(low: Tensor, high: Tensor) -> nn.Linear:
+    """A frozen nn.Linear x ↦ 2(x − low)/(high − low) − 1 mapping the box [low, high] (each (d,)) to [−1, 1]^d."""
+    dtype = torch.get_default_dtype()
+    low, high = torch.as_tensor(low, dtype=dtype), torch.as_tensor(high, dtype=dtype)
+    if low.ndim != 1 or low.shape != high.shape or not bool((high > low).all()):
+        raise ValueError(f"affine_input: expected low < high of one shape (d,), got low {low.tolist()}, "
+                         f"high {high.tolist()}")
+    affine = nn.Linear(low.shape[0], low.shape[0])
+    with torch.no_grad():
+        affine.weight.copy_(torch.diag(2 / (high - low)))
+        affine.bias.copy_(-(high + low) / (high - low))
+    return affine.requires_grad_(False)
 
 
 class HardConstraint(nn.Module):

@@ -7,7 +7,7 @@ or indices, default all) and adds ``weight · mean_{N,k} r²`` to the loss under
     Dirichlet(value, on)            r = u − g
     Neumann(value, on)              r = ∂u/∂n − g           (n the unit outward normal)
     Robin(alpha, beta, value, on)   r = α u + β ∂u/∂n − g
-    Periodic(axis)                  r = u(x|x_a=low) − u(x|x_a=high)   (and ∂u/∂x_a with derivative=True)
+    Periodic(axis or parts, shift)  r = u(x) − u(x + s), x on one part, x + s on the matching one (and ∂u/∂s)
     Initial(value, derivative=0/1)  r = u − g  or  ∂u/∂t − g  at t = t0 (the part "initial")
     Observations(points, values)    r = u(x_j) − y_j at fixed points
 
@@ -20,6 +20,8 @@ from collections.abc import Callable, Sequence
 
 import torch
 from torch import Tensor, nn
+
+from hodphys.pinn.geometry.primitives import face_name
 
 Value = float | Callable[[Tensor], Tensor]
 
@@ -158,35 +160,71 @@ class Initial(_WithValue):
 
 
 class Periodic(Condition):
-    """u (and ∂u/∂x_a) equal on the two faces x_a = low_a and x_a = high_a of the bounding box."""
+    """u (and ∂u/∂s along the shift s) equal at x on part ``parts[0]`` and at x + s on ``parts[1]``.
+
+    ``axis`` (a name or index) gives the default parts, the two faces of the box across that axis
+    ("left"/"right", "bottom"/"top", …), and the default shift s = (high_a − low_a)·e_a of the
+    geometry's bounding box; any geometry with two named parts related by a translation works (an
+    L-shape's or a box-with-hole's outer faces, a space × time domain's side walls, mesh facets):
+    give ``parts=("inlet", "outlet")`` and, when it is not along an axis, ``shift`` (d,). At binding,
+    points of the first part moved by s must land on the boundary facing the other way, and the
+    second's moved by −s too; a mismatch is a ValueError naming both parts.
+    """
 
     kind = "periodic"
+    MATCH_POINTS = 256  # points checked at binding
 
-    def __init__(self, axis: int | str, derivative: bool = False, **kwargs):
-        super().__init__(kwargs.pop("on", f"axis {axis}"), **kwargs)
-        self.axis, self.derivative = axis, derivative
+    def __init__(self, axis: int | str | None = None, derivative: bool = False,
+                 parts: tuple[str, str] | None = None, shift: Sequence[float] | None = None, **kwargs):
+        if axis is None and (parts is None or shift is None):
+            raise ValueError("Periodic: expected an axis, or both parts=(source, target) and shift=(d,)")
+        super().__init__(kwargs.pop("on", f"axis {axis}" if parts is None else f"{parts[0]} {parts[1]}"), **kwargs)
+        self.axis, self.derivative, self.pair = axis, derivative, parts
+        self.shift = None if shift is None else torch.as_tensor(shift, dtype=torch.float64)
 
     def _check_part(self, problem) -> None:
-        names = problem.inputs
-        axis = names.index(self.axis) if isinstance(self.axis, str) and self.axis in names else self.axis
-        if isinstance(axis, str) or not 0 <= axis < len(names):
-            raise ValueError(f"Periodic: axis {self.axis!r} is not an input; inputs are {names}")
-        self.axis = axis
+        names, geometry = problem.inputs, problem.geometry
+        if self.axis is not None:
+            axis = names.index(self.axis) if isinstance(self.axis, str) and self.axis in names else self.axis
+            if isinstance(axis, str) or not 0 <= axis < len(names):
+                raise ValueError(f"Periodic: axis {self.axis!r} is not an input; inputs are {names}")
+            self.axis = axis
+            if self.shift is None:
+                self.shift = torch.zeros(geometry.dim, dtype=torch.float64)
+                self.shift[axis] = float(geometry.high[axis] - geometry.low[axis])
+            self.pair = self.pair or (face_name(axis, False), face_name(axis, True))
+        if self.shift.shape != (geometry.dim,):
+            raise ValueError(f"Periodic: expected shift of shape ({geometry.dim},), got {tuple(self.shift.shape)}")
+        self._check_match(geometry)
+
+    def _check_match(self, geometry) -> None:
+        """Each part moved by ±s lands on the boundary with the opposite outward normal: just inside
+        along its own normal n, just outside along −n (checked with ``contains``, which every geometry has)."""
+        generator = torch.Generator().manual_seed(0)
+        eps = 1e-6 * (1.0 + float(self.shift.norm()))
+        for part, step in ((self.pair[0], self.shift), (self.pair[1], -self.shift)):
+            x, normals = geometry.sample_boundary(self.MATCH_POINTS, generator, part)
+            moved = x + step
+            landed = geometry.contains(moved) & geometry.contains(moved + eps * normals) \
+                & ~geometry.contains(moved - eps * normals)
+            if not bool(landed.all()):
+                first = moved[~landed][0].tolist()
+                raise ValueError(f"Periodic: part {part!r} moved by {step.tolist()} does not land on a matching "
+                                 f"boundary (e.g. at {[round(v, 6) for v in first]}): parts {self.pair[0]!r} and "
+                                 f"{self.pair[1]!r} are not related by that translation; give matching parts= "
+                                 f"and shift=")
 
     def sample(self, problem, generator):
-        geometry = problem.geometry
-        x = geometry.sample_interior(self.points, generator, problem.sampling)
-        low, high = x.clone(), x.clone()
-        low[:, self.axis], high[:, self.axis] = geometry.low[self.axis], geometry.high[self.axis]
-        return {self.name: low, f"{self.name}_pair": high}
+        x = problem.geometry.sample_boundary(self.points, generator, self.pair[0], problem.sampling)[0]
+        return {self.name: x, f"{self.name}_pair": x + self.shift}
 
     def residual(self, problem, model, batch):
         low, high = batch[self.name], batch[f"{self.name}_pair"]
         r = [self._values(problem, model, low) - self._values(problem, model, high)]
         if self.derivative:
-            spec = [f"{problem.names[k]}_{problem.inputs[self.axis]}" for k in self.components]
-            a, b = problem.partials(model, low, spec), problem.partials(model, high, spec)
-            r.append(torch.cat([a[s] - b[s] for s in spec], -1))
+            direction = (self.shift / self.shift.norm()).to(low)
+            r.append(self._normal_derivative(problem, model, low, direction.expand_as(low))
+                     - self._normal_derivative(problem, model, high, direction.expand_as(high)))
         return torch.cat(r, -1)
 
 

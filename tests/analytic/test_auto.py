@@ -61,7 +61,7 @@ def test_each_mode_says_what_it_cannot_do():
 
 def test_unknown_modules_are_named():
     model = nn.Sequential(nn.Linear(3, 4), nn.Dropout(0.0), nn.Tanh()).double()
-    with pytest.raises(NotImplementedError, match=r"no analytic rule for Dropout .* at model\[1\]"):
+    with pytest.raises(NotImplementedError, match=r"no analytic rule for Dropout at model\[1\]"):
         compile_model(model)
     with pytest.raises(NotImplementedError, match="needs at least one layer, got an empty nn.Sequential"):
         compile_model(nn.Sequential())

@@ -111,7 +111,7 @@ class _Analytic:
     def _signature(self, request: Request, inputs: list[Tensor]) -> tuple:
         """What a recorded run depends on besides the model (see :mod:`.replay`)."""
         first = {id(t): i for i, t in reversed(list(enumerate(inputs)))}  # which inputs are one tensor
-        return (self.name, request.quantity, request.m, request.order, request.want,
+        return (self.name, request.quantity, request.m, request.order, request.want, len(request.vectors),
                 tuple((t.shape, t.dtype, t.device, t.requires_grad, t.is_inference(), first[id(t)])
                       for t in inputs),
                 torch.is_grad_enabled(), torch.is_inference_mode_enabled(), torch.get_default_dtype(),
