@@ -148,7 +148,8 @@ class CompiledPlan:
     (``torch.fx.experimental.proxy_tensor.make_fx`` with fake tensors: the engine's Python — rules,
     jets, shape bookkeeping — runs once, whatever it is; a path that reads tensor values, e.g.
     ``.item()``, cannot be traced, so it is never baked in) and hands that graph to
-    ``torch.compile``, which fuses the ops; later calls run the compiled code. ``compile_seconds`` is the one-time cost. Where
+    ``torch.compile``, which fuses the ops; later calls run the compiled code.
+    ``compile_seconds`` is the one-time cost. Where
     tracing or compiling fails (no C++ compiler, an op torch.compile does not support) the plan
     runs eagerly and one warning says why. What a compiled call assumes: the planned shapes
     (checked on every call, as the plan does), and the model's parameters as they were when it
@@ -207,7 +208,10 @@ class CompiledPlan:
         return out[0]
 
     def __repr__(self) -> str:
-        state = "eager: " + self.failure if self.failure else "compiled" if self.compiled is not None else "not yet compiled"
+        if self.failure:
+            state = "eager: " + self.failure
+        else:
+            state = "compiled" if self.compiled is not None else "not yet compiled"
         return f"<compiled {self.plan!r}: {state}>"
 
 
