@@ -48,6 +48,7 @@ class TrainConfig:
     adam_steps: int = 1000
     lr: float = 1e-3
     lr_final: float = 1e-4  # exponential decay from lr to lr_final over the Adam steps
+    lr_decay_over: str = "steps"  # "steps": over adam_steps; "budget": over max_cpu_seconds of CPU time
     optimizer: str = "lbfgs"  # after Adam: "lbfgs", "newton-krylov" or "none"
     optimizer_steps: int = 1000  # L-BFGS iterations, or Newton–Krylov passes
     finetune_points: int = 0  # interior points of the second-stage set (0: n_interior)
@@ -103,6 +104,10 @@ def validate(config: TrainConfig) -> None:
     if not 0 <= config.max_cpu_seconds < math.inf:
         raise InputError(f"config key 'max_cpu_seconds': expected a finite time ≥ 0, "
                          f"got {config.max_cpu_seconds}")
+    if config.lr_decay_over not in ("steps", "budget"):
+        raise InputError(f"config key 'lr_decay_over': expected 'steps' or 'budget', got {config.lr_decay_over!r}")
+    if config.lr_decay_over == "budget" and not config.max_cpu_seconds:
+        raise InputError("config key 'lr_decay_over' = 'budget' needs a CPU-time budget: set max_cpu_seconds > 0")
     for key in ("boundary_weight", "data_weight"):
         if not 0 <= getattr(config, key) < math.inf:
             raise InputError(f"config key {key!r}: expected a finite weight ≥ 0, got {getattr(config, key)}")

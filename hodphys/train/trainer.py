@@ -266,11 +266,21 @@ class Trainer:
         budget = getattr(self.config, "max_cpu_seconds", 0)
         return bool(budget) and self.seconds["cpu"] >= budget
 
+    def _decay_over_budget(self) -> None:
+        """lr = lr₀ · (lr_final/lr₀)^u with u the fraction of ``max_cpu_seconds`` used so far: the
+        schedule ends on the budget, whatever a step costs (equal-budget comparisons)."""
+        c = self.config
+        used = min(self.seconds["cpu"] / c.max_cpu_seconds, 1.0)
+        for group in self.optimizer.param_groups:
+            group["lr"] = c.lr * (c.lr_final / c.lr) ** used
+
     def _timed_step(self, stage: Stage, bar) -> None:
         before, wall, cpu = self.step, time.perf_counter(), time.process_time()
         self._advance(stage)
         self.seconds["wall"] += time.perf_counter() - wall
         self.seconds["cpu"] += time.process_time() - cpu
+        if stage.name == "adam" and getattr(self.config, "lr_decay_over", "steps") == "budget":
+            self._decay_over_budget()
         bar.update(self.step - before)
         self._report(before, stage, bar)
         if _due(before, self.step, self.config.checkpoint_every) or self.step >= stage.end:

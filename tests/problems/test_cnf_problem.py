@@ -60,6 +60,8 @@ def test_resume_continues_bit_for_bit(tmp_path, monkeypatch):
     ("grid_extent=0.0", "config key 'grid_extent': expected a positive half-width"),
     ("method=leapfrog", "config: unknown ODE method='leapfrog'"),
     ("max_cpu_seconds=-1.0", "config key 'max_cpu_seconds': expected a finite time ≥ 0"),
+    ("lr_decay_over=time", "config key 'lr_decay_over': expected 'steps' or 'budget'"),
+    ("lr_decay_over=budget", "'lr_decay_over' = 'budget' needs a CPU-time budget: set max_cpu_seconds"),
 ])
 def test_bad_settings_fail_before_training(tmp_path, override, match):
     with pytest.raises(ValueError, match=match):
@@ -79,6 +81,18 @@ def test_a_cpu_time_budget_stops_training_early(tmp_path):
     run, metrics = run_problem("cnf", overrides=[*TINY, "max_cpu_seconds=1e-9", "plots=false"], root=tmp_path)
     assert metrics["steps"] == 1 and "CPU-time budget of 1e-09 s used up at step 1" in (run.dir / "run.log").read_text()
     assert (run.dir / "checkpoints" / "step-00000001.pt").exists()
+
+
+def test_the_learning_rate_can_decay_over_the_cpu_time_budget(tmp_path):
+    budget, lr, lr_final = 0.3, 1e-2, 1e-3
+    run, metrics = run_problem("cnf", overrides=[*TINY, "adam_steps=100000", "eval_every=100000", "plots=false",
+                                                 f"max_cpu_seconds={budget}", "lr_decay_over=budget",
+                                                 f"lr={lr}", f"lr_final={lr_final}"], root=tmp_path)
+    rates = [json.loads(line)["lr"] for line in (run.dir / "metrics.jsonl").read_text().splitlines()
+             if '"lr"' in line]
+    assert metrics["train_cpu_seconds"] >= budget and len(rates) == metrics["steps"] > 2  # log_every=1
+    assert all(a > b for a, b in zip(rates, rates[1:]))  # every step used CPU time: lr falls every step
+    assert lr_final < rates[0] < lr and rates[-1] == pytest.approx(lr_final, rel=1e-12)  # ends on the budget
 
 
 @pytest.mark.slow

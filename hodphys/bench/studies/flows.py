@@ -8,10 +8,10 @@ construction:
 * same seeds (initial weights, minibatches, test set), same network, ODE, RNODE terms and optimizer;
 * the budget counts the training steps' process CPU time (the Trainer's ``max_cpu_seconds``), never
   the evaluation; each run is its own single-threaded process;
-* each estimator's learning-rate schedule (``lr`` → ``lr_final``) is stretched over the steps it can
-  afford: a short calibration run per estimator measures its CPU seconds per step, and
-  ``adam_steps = HEADROOM × budget / seconds per step``, so that the budget, not the plan, ends both
-  runs (a calibration that overestimates the cost would otherwise leave part of the budget unused);
+* both runs stop on the budget, not on a step count, and the learning rate decays from ``lr`` to
+  ``lr_final`` over the fraction of the budget used (``lr_decay_over=budget``), so each estimator's
+  schedule ends where its budget does, whatever its steps cost — no calibration to get wrong; a run
+  that used less than ``USED`` of its budget is an error, not a row;
 * results are means over seeds with their standard error, and the per-seed difference.
 
 ``python -m hodphys.bench.studies.flows`` prints the markdown table (about 4 × 2 × 3 runs of the
@@ -33,7 +33,8 @@ TRACES = ("exact", "hutchinson")
 DATASETS = ("8gaussians", "pinwheel", "checkerboard", "digits")
 EXTRA = {"digits": {"n_interior": 64}}  # the digits minibatch (d = 64): 64 rows
 NEVER = 10**9  # steps between validations and checkpoints: none inside the budget
-HEADROOM = 1.1  # planned steps beyond what the calibration says the budget affords
+UNLIMITED = 10**8  # adam_steps of a study run: the CPU-time budget ends it
+USED = 0.98  # the least fraction of the budget each run must have trained for
 
 
 def run_cnf(runs: Path, settings: dict[str, object]) -> dict:
@@ -50,29 +51,34 @@ def run_cnf(runs: Path, settings: dict[str, object]) -> dict:
 
 
 def _base(dataset: str, seed: int) -> dict[str, object]:
+    """Settings shared by both estimators: no validation, checkpoint or plot inside the budget, a
+    small density grid and sample (the study reads only the test NLL)."""
     return {"dataset": dataset, "seed": seed, "threads": 1, "plots": "false", "eval_every": NEVER,
-            "checkpoint_every": NEVER, "n_samples": 100, **EXTRA.get(dataset, {})}
+            "checkpoint_every": NEVER, "n_samples": 100, "grid_size": 16, **EXTRA.get(dataset, {})}
 
 
-def seconds_per_step(runs: Path, dataset: str, trace: str, steps: int) -> float:
-    """CPU seconds per training step of one estimator, from a short run (small evaluation sets)."""
-    metrics = run_cnf(runs, _base(dataset, 0) | {"trace": trace, "adam_steps": steps, "n_test": 100,
-                                                  "n_validation": 100})
-    return metrics["train_cpu_seconds"] / metrics["steps"]
+def budget_settings(dataset: str, seed: int, trace: str, budget: float) -> dict[str, object]:
+    """One run of the study: trained until ``budget`` CPU seconds are used, lr decayed over them."""
+    return _base(dataset, seed) | {"trace": trace, "adam_steps": UNLIMITED, "max_cpu_seconds": budget,
+                                   "lr_decay_over": "budget"}
 
 
-def compare(runs: Path, dataset: str, seeds: list[int], budget: float, calibration: int,
-            jobs: int) -> dict[str, dict]:
-    """Per estimator: steps affordable, and per seed the test NLL and the steps taken."""
-    plans = {trace: max(1, int(HEADROOM * budget / seconds_per_step(runs, dataset, trace, calibration)))
-             for trace in TRACES}
+def check_budget_used(metrics: dict, budget: float, what: str) -> None:
+    """RuntimeError unless the run trained for at least ``USED`` × budget CPU seconds."""
+    if metrics["train_cpu_seconds"] < USED * budget:
+        raise RuntimeError(f"{what}: trained {metrics['train_cpu_seconds']:.1f} of its {budget:g} CPU s "
+                           f"({metrics['steps']} steps); the comparison needs ≥ {USED:.0%} of the budget")
+
+
+def compare(runs: Path, dataset: str, seeds: list[int], budget: float, jobs: int) -> dict[str, dict]:
+    """Per estimator and seed: the test NLL, the steps taken and the training CPU seconds."""
     tasks = [(trace, seed) for seed in seeds for trace in TRACES]
-    settings = [_base(dataset, seed) | {"trace": trace, "adam_steps": plans[trace], "max_cpu_seconds": budget}
-                for trace, seed in tasks]
+    settings = [budget_settings(dataset, seed, trace, budget) for trace, seed in tasks]
     with ThreadPoolExecutor(jobs) as pool:
         results = list(pool.map(lambda s: run_cnf(runs, s), settings))
-    out = {trace: {"planned_steps": plans[trace], "nll": [], "steps": [], "cpu": []} for trace in TRACES}
-    for (trace, _), metrics in zip(tasks, results):
+    out = {trace: {"nll": [], "steps": [], "cpu": []} for trace in TRACES}
+    for (trace, seed), metrics in zip(tasks, results):
+        check_budget_used(metrics, budget, f"{dataset}, {trace} trace, seed {seed}")
         out[trace]["nll"].append(metrics["test_nll"])
         out[trace]["steps"].append(metrics["steps"])
         out[trace]["cpu"].append(metrics["train_cpu_seconds"])
@@ -90,17 +96,20 @@ def table_row(dataset: str, budget: float, result: dict[str, dict]) -> str:
     exact, hutchinson = result["exact"], result["hutchinson"]
     differences = [e - h for e, h in zip(exact["nll"], hutchinson["nll"])]
     won = statistics.fmean(exact["nll"]) <= statistics.fmean(hutchinson["nll"])
-    steps = [f"{statistics.fmean(r['steps']):.0f} ({statistics.fmean(r['cpu']):.0f} s)" for r in (exact, hutchinson)]
+    steps = [f"{statistics.fmean(r['steps']):.0f} ({statistics.fmean(r['cpu']):.1f} s)" for r in (exact, hutchinson)]
+    per_step = [statistics.fmean(c / n for c, n in zip(r["cpu"], r["steps"])) for r in (exact, hutchinson)]
     nll = [_mean_se(exact["nll"]), _mean_se(hutchinson["nll"])]
     nll[0 if won else 1] = f"**{nll[0 if won else 1]}**"  # the lower mean
     return (f"| {dataset} | {budget:g} | {len(differences)} | {steps[0]} | {nll[0]} | "
             f"{steps[1]} | {nll[1]} | {_mean_se(differences)} | "
-            f"{sum(d <= 0 for d in differences)}/{len(differences)} | {'yes' if won else 'no'} |")
+            f"{sum(d <= 0 for d in differences)}/{len(differences)} | {'yes' if won else 'no'} | "
+            f"{per_step[0] / per_step[1]:.2f} |")
 
 
 HEADER = ("| data | budget (CPU s) | seeds | exact: steps (CPU s) | exact: test NLL | Hutchinson: steps (CPU s) | "
-          "Hutchinson: test NLL | exact − Hutchinson | seeds exact ≤ | exact ≤ Hutchinson (mean) |\n"
-          "|---|---:|---:|---:|---:|---:|---:|---:|---:|:---:|")
+          "Hutchinson: test NLL | exact − Hutchinson | seeds exact ≤ | exact ≤ Hutchinson (mean) | "
+          "CPU s per step, exact / Hutchinson |\n"
+          "|---|---:|---:|---:|---:|---:|---:|---:|---:|:---:|---:|")
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -108,18 +117,17 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--datasets", nargs="+", default=list(DATASETS), choices=DATASETS)
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     parser.add_argument("--budget", type=float, default=45.0, help="training CPU seconds per run")
-    parser.add_argument("--calibration", type=int, default=40, help="steps of each calibration run")
     parser.add_argument("--jobs", type=int, default=1, help="runs at a time (each one thread)")
     parser.add_argument("--quick", action="store_true", help="one seed, 3 s budget: a smoke test")
     parser.add_argument("--json", type=Path, help="write the raw results here")
     args = parser.parse_args(argv)
     if args.quick:
-        args.seeds, args.budget, args.calibration = args.seeds[:1], 3.0, 5
+        args.seeds, args.budget = args.seeds[:1], 3.0
     results = {}
     print(HEADER, flush=True)
     with tempfile.TemporaryDirectory() as runs:
         for dataset in args.datasets:
-            results[dataset] = compare(Path(runs), dataset, args.seeds, args.budget, args.calibration, args.jobs)
+            results[dataset] = compare(Path(runs), dataset, args.seeds, args.budget, args.jobs)
             print(table_row(dataset, args.budget, results[dataset]), flush=True)
     if args.json:
         args.json.write_text(json.dumps({"budget": args.budget, "seeds": args.seeds, "results": results}, indent=1))
