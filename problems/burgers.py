@@ -1,8 +1,8 @@
 """Viscous Burgers u_t + u u_x = ν u_xx on [−1, 1] × [0, 1], u(x, 0) = −sin πx, u(±1, t) = 0, ν = 0.01/π.
 
 The reference is the Cole–Hopf solution on the usual 256 × 100 (x, t) grid, computed in code
-(:func:`hodphys.pinn.references.burgers_table`). The residual reads u, u_t, u_x, u_xx in one
-hp.partials call ("auto" picks batched reverse mode here: first derivatives of one output).
+(:func:`hodphys.pinn.references.burgers_table`). The residual reads u, u_x and the combination
+u_t − ν u_xx in one hp.partials call (compiled, the forward jet carries the combination as one row).
 
     hodphys run burgers                      # rel. L2 ≤ 1e-2 (docs/pinn.md: measured numbers)
 """
