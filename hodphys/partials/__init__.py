@@ -26,8 +26,8 @@ Three ways to compute them, ranked by the shared cost model when ``method="auto"
 * an engine of the registry (``hp.derivatives`` asks it for the value, the Jacobian and the
   Hessian or Laplacian in one sweep): cheapest for Laplacians in many inputs or many outputs.
 
-:class:`hodphys.nn.HardConstraint` models u = g(x) + ℓ(x)·N(x) are served by the product rule
-over N's partials from any engine (g and ℓ are small closed forms: reverse mode).
+:class:`hodphys.nn.HardConstraint` models u = g(x) + ℓ(x)·N(x) go to the engines, which serve them by
+the product rule over N's derivatives (:mod:`hodphys.engines.constrained`), or to reverse mode.
 """
 from __future__ import annotations
 
@@ -159,7 +159,7 @@ def choose_method(model: nn.Module, x: Tensor, plan: Plan) -> tuple[str, dict[st
     jet can be traced (the others differentiate twice): it is the one choice there, if the layers allow."""
     compiling = torch.compiler.is_compiling()
     costs = {}
-    if named.supports(model):
+    if jet_supported(model):
         lay = jet_layout(plan)
         costs[JET] = named.jet_cost(model, x.shape[0], x.shape[1], len(lay.tangents), lay.recipes, compiling)
     if compiling and costs:
@@ -168,52 +168,6 @@ def choose_method(model: nn.Module, x: Tensor, plan: Plan) -> tuple[str, dict[st
     costs.update(engine_costs(model, x, expanded))
     costs[REVERSE] = reverse_cost(model, x.shape[0], x.shape[1], expanded)
     return min(costs, key=costs.__getitem__), costs
-
-
-# --- the product rule for hard constraints ----------------------------------------------------------
-def _inner_plan(plan: Plan) -> tuple[Plan, list[str]]:
-    """What N (and g, ℓ) must provide for u = g + ℓ·N: values, first partials along every input a
-    second partial or Δ touches, and those second partials."""
-    dims_of = {k: set() for k in range(len(plan.outputs))}
-    pairs = set(plan.second) | {(k, i, i) for k in plan.laplacian for i in plan.spatial}
-    for k, i in plan.first:
-        dims_of[k].add(i)
-    for k, i, j in pairs:
-        dims_of[k] |= {i, j}
-    names, inputs, outputs = [], plan.inputs, plan.outputs
-    for k, dims in dims_of.items():
-        names.append(outputs[k])
-        names += [f"{outputs[k]}_{inputs[i]}" for i in sorted(dims)]
-    names += sorted({f"{outputs[k]}_{inputs[i]}{inputs[j]}" for k, i, j in pairs})
-    return parse("hp.partials", names, inputs, outputs), names
-
-
-def _constrained(model: HardConstraint, x: Tensor, plan: Plan, method: str) -> dict[str, Tensor]:
-    """Partials of u = g(x) + ℓ(x)·N(x) by Leibniz: u_i = g_i + ℓ_i N + ℓ N_i,
-    u_ij = g_ij + ℓ_ij N + ℓ_i N_j + ℓ_j N_i + ℓ N_ij; N's partials from ``method``."""
-    inner, _ = _inner_plan(plan)
-    n = compute(model.net, x, inner, method)
-    g, ell = (_reverse(lambda z, f=f: model.broadcast(f(z), z), x, inner) for f in (model.offset, model.factor))
-    out = {}
-
-    def second(k: int, i: int, j: int) -> Tensor:
-        key = lambda t: t.get(f"{plan.outputs[k]}_{plan.inputs[min(i, j)]}{plan.inputs[max(i, j)]}")  # noqa: E731
-        o, a, b = plan.outputs[k], f"_{plan.inputs[i]}", f"_{plan.inputs[j]}"
-        return (key(g) + key(ell) * n[o] + ell[o + a] * n[o + b] + ell[o + b] * n[o + a] + ell[o] * key(n))
-
-    for name, term in plan.terms.items():
-        kind, k = term[0], term[1]
-        o = plan.outputs[k]
-        if kind == "value":
-            out[name] = g[o] + ell[o] * n[o]
-        elif kind == "first":
-            a = f"{o}_{plan.inputs[term[2]]}"
-            out[name] = g[a] + ell[a] * n[o] + ell[o] * n[a]
-        elif kind == "second":
-            out[name] = second(k, term[2], term[3])
-        else:
-            out[name] = sum(second(k, i, i) for i in plan.spatial)
-    return out
 
 
 def combined(plan: Plan, run: Callable[[Plan], dict[str, Tensor]]) -> dict[str, Tensor]:
@@ -229,8 +183,6 @@ def combined(plan: Plan, run: Callable[[Plan], dict[str, Tensor]]) -> dict[str, 
 
 def compute(model: nn.Module, x: Tensor, plan: Plan, method: str) -> dict[str, Tensor]:
     """The plan's partials with ``method`` ("auto", "reverse", "jet" or an engine name)."""
-    if isinstance(model, HardConstraint) and method != REVERSE:
-        return combined(plan, lambda p: _constrained(model, x, p, method))
     if method == "auto":
         method = choose_method(model, x, plan)[0]
     if method == JET:
@@ -267,7 +219,7 @@ class PreparedPartials:
         if jet_supported(model):
             self.rules = (model, named.compile_model(model))
         method = self.method
-        if method == "auto" and not isinstance(model, HardConstraint):
+        if method == "auto":
             key = (tuple(x.shape), x.dtype)
             if key not in self.chosen:
                 self.chosen[key] = choose_method(model, x, self.plan)[0]
