@@ -53,7 +53,15 @@ def _horner(coeffs: tuple[float, ...], t: Tensor) -> Tensor | float:
     return out + scalar(coeffs[0], t) if coeffs[0] else out
 
 
-@torch.compiler.assume_constant_result  # static numbers in, static numbers out: torch.compile folds it in
+def fold_under_compile(fn: Callable) -> Callable:
+    """``torch.compiler.assume_constant_result`` (static numbers in, static numbers out, so
+    torch.compile folds the call away) without importing torch._dynamo at import time, which would
+    add ≈ 1 s to every ``import hodphys``: the decorator only sets this attribute."""
+    fn._dynamo_marked_constant = True
+    return fn
+
+
+@fold_under_compile
 def _chain_polynomials(u: tuple[float, ...], n: int) -> tuple[tuple[float, ...], ...]:
     """Q_1..Q_n (see :func:`_chain_polynomials_of`), cached."""
     return _chain_polynomials_of(u, n)

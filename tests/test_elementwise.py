@@ -144,3 +144,31 @@ def test_tanh_keeps_torch_where_autograd_or_transforms_see_it():
     assert torch.equal(batched, torch.tanh(x32.detach().reshape(4, -1)))
     small = torch.linspace(-3, 3, 10)
     assert torch.equal(ew.tanh(small), torch.tanh(small))
+
+
+def test_fold_under_compile_sets_what_torch_compilers_decorator_sets():
+    """hodphys marks its constant-result helpers without importing torch._dynamo; the mark must be
+    the one torch.compiler.assume_constant_result sets, or torch.compile would stop folding them."""
+    import torch
+
+    from hodphys.elementwise import fold_under_compile
+
+    def ours():
+        return 1
+
+    def theirs():
+        return 1
+
+    torch.compiler.assume_constant_result(theirs)
+    fold_under_compile(ours)
+    marks = {k: v for k, v in vars(theirs).items() if k.startswith("_dynamo")}
+    assert marks and marks == {k: v for k, v in vars(ours).items() if k.startswith("_dynamo")}
+
+
+def test_import_hodphys_does_not_import_dynamo():
+    import subprocess
+    import sys
+
+    code = "import sys, hodphys.app.cli; print('torch._dynamo' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "False"

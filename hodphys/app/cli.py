@@ -30,13 +30,13 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _list(args: argparse.Namespace) -> int:
-    from hodphys.app.problem_loader import PROBLEMS_DIR, known_problems, load_problem_file
+    from hodphys.app.problem_loader import PROBLEMS_DIR, header, known_problems
 
     problems = known_problems()
     if not problems:
         print(f"no problems found in {PROBLEMS_DIR}")
     for name, path in problems.items():
-        print(f"{name:<20} {getattr(load_problem_file(path), 'DESCRIPTION', '')}")
+        print(f"{name:<20} {header(path)['DESCRIPTION']}")
     return 0
 
 

@@ -16,6 +16,7 @@ so a user's own script is first-class.
 """
 from __future__ import annotations
 
+import ast
 import dataclasses
 from pathlib import Path
 from types import ModuleType
@@ -64,6 +65,25 @@ def load_problem_file(path: str | Path) -> ModuleType:
     return module
 
 
+def header(path: Path) -> dict[str, str]:
+    """The problem file's literal module-level ``NAME`` and ``DESCRIPTION`` strings, read without
+    running it (so listing or finding one problem imports no other); a file whose NAME is not a
+    plain string literal is imported instead."""
+    try:
+        tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    except (SyntaxError, UnicodeDecodeError):
+        tree = None
+    found: dict[str, str] = {}
+    for node in tree.body if tree else ():
+        if (isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name)
+                and isinstance(node.value, ast.Constant) and isinstance(node.value.value, str)):
+            found[node.targets[0].id] = node.value.value
+    if "NAME" not in found:
+        module = load_problem_file(path)
+        return {"NAME": module.NAME, "DESCRIPTION": getattr(module, "DESCRIPTION", "")}
+    return {"NAME": found["NAME"], "DESCRIPTION": found.get("DESCRIPTION", "")}
+
+
 def known_problems(directory: Path = PROBLEMS_DIR) -> dict[str, Path]:
     """NAME → file for every problem module in ``directory`` (files starting with _ are helpers)."""
     found: dict[str, Path] = {}
@@ -72,7 +92,7 @@ def known_problems(directory: Path = PROBLEMS_DIR) -> dict[str, Path]:
     for path in sorted(directory.glob("*.py")):
         if path.name.startswith("_"):
             continue
-        found[load_problem_file(path).NAME] = path
+        found[header(path)["NAME"]] = path
     return found
 
 

@@ -118,6 +118,15 @@ def test_problem_discovery_errors(tmp_path):
     assert known_problems(tmp_path / "empty") == {}
 
 
+def test_known_problems_reads_names_without_importing_and_falls_back(tmp_path):
+    """Literal NAMEs are read from the source, so one broken problem file does not stop the others
+    being found; a computed NAME is found by importing that file."""
+    (tmp_path / "literal.py").write_text('NAME = "lit"\nDESCRIPTION = "one line"\nraise RuntimeError("ran")\n')
+    (tmp_path / "computed.py").write_text(PROBLEM.replace('NAME = "toy"', 'NAME = "to" + "y2"'))
+    (tmp_path / "_helper.py").write_text("raise RuntimeError('helpers are skipped')\n")
+    assert known_problems(tmp_path) == {"toy2": tmp_path / "computed.py", "lit": tmp_path / "literal.py"}
+
+
 def test_cli_run_and_list(tmp_path, capsys):
     from hodphys.app.cli import main
 
