@@ -1,6 +1,7 @@
 """hp.plan: a checked, engine-resolved call repeated on new tensors gives exactly the public call."""
 import pytest
 import torch
+import torch._inductor
 from torch import nn
 from torch.func import hessian as func_hessian, jacfwd, jacrev, vmap
 
@@ -147,6 +148,37 @@ def test_a_compiled_plan_returns_what_the_plan_returns(quantity, planned, given)
         compiled(X2[:2], **given)
 
 
+FLOAT32 = [  # rows of 1024–1792 × 128 × 128: the traced GEMMs take oneDNN (hodphys.engines.traced)
+    (8, 16, 128, "jacobian", nn.ELU, "analytic-forward"), (6, 2, 256, "laplacian", nn.Tanh, "analytic-forward")]
+
+
+@pytest.mark.parametrize("d,m,batch,quantity,activation,engine", FLOAT32, ids=[c[3] for c in FLOAT32])
+def test_a_compiled_float32_plan_equals_eager_and_torch_func(d, m, batch, quantity, activation, engine):
+    model = mlp(d, [128, 128], m, activation, dtype=torch.float32).requires_grad_(False)
+    x = randn(batch, d, dtype=torch.float32)
+    step = hp.plan(model, x, quantity)
+    compiled = step.compile()
+    assert step.engine_name == engine
+    x2 = randn(d, batch, seed=1, dtype=torch.float32).t()  # not contiguous: the compiled code wants it so
+    got = compiled(x2)
+    assert compiled.failure is None
+    assert_close_rel(got, step(x2), 1e-5)
+    reference = vmap(jacrev(model))(x2) if quantity == "jacobian" else vmap(func_hessian(model))(x2).diagonal(
+        dim1=-2, dim2=-1).sum(-1)
+    assert_close_rel(got, reference, TOLERANCE[torch.float32])
+
+
+@pytest.mark.slow
+def test_a_compiled_plan_with_the_cpp_wrapper_equals_eager():
+    model = mlp(D, [16], M, nn.ELU).requires_grad_(False)
+    step = hp.plan(model, X, "derivatives", hessian=True)
+    compiled = step.compile(cpp_wrapper=True)
+    got, expected = compiled(X2), step(X2)
+    assert compiled.failure is None and compiled.cpp_wrapper
+    for name in ("value", "jacobian", "hessian"):
+        assert_close_rel(getattr(got, name), getattr(expected, name), 1e-12)
+
+
 def test_a_compiled_plan_that_cannot_compile_runs_eagerly_and_says_why(monkeypatch, caplog):
     step = hp.plan(MODEL, X, "hessian")      # MODEL's parameters require grad: not compiled
     compiled = step.compile()
@@ -161,7 +193,7 @@ def test_a_compiled_plan_that_cannot_compile_runs_eagerly_and_says_why(monkeypat
 
     def broken(*args, **kwargs):
         raise RuntimeError("no compiler here")
-    monkeypatch.setattr(torch, "compile", broken)
+    monkeypatch.setattr(torch._inductor, "compile", broken)
     fallback = hp.plan(frozen, X, "jacobian").compile()
     assert_close_rel(fallback(X2), hp.jacobian(frozen, X2), 1e-14)
     assert fallback.failure == "RuntimeError: no compiler here"

@@ -50,6 +50,8 @@ class BenchSpec:
         reference: the contender every other is checked against and compared with (speed-up).
         check: (result, reference) → error; a contender is wrong when error > tolerance.
         tolerance: None takes :data:`TOLERANCE` of the dtype.
+        setup_seconds: contender → one-time cost paid before timing and not in its times (compiling:
+            JAX's jit, a compiled hp.plan), reported beside them.
     """
 
     description: str
@@ -57,6 +59,7 @@ class BenchSpec:
     reference: str = "torch.func"
     check: Callable[[Tensor, Tensor], float] = relative_error
     tolerance: float | None = None
+    setup_seconds: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

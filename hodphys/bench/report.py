@@ -73,6 +73,9 @@ def _notes(results: dict, bullet: str) -> list[str]:
         if case.get("skipped"):
             lines.append(f"  {bullet}skipped: {case['skipped']}")
         lines += [f"  {bullet}{row['name']} failed: {row['error']}" for row in case["contenders"] if row["error"]]
+        setup = [f"{row['name']} {format_seconds(row['setup_s'])}" for row in case["contenders"] if row.get("setup_s")]
+        if setup:
+            lines.append(f"  {bullet}one-time setup, not in the times (compiling): {', '.join(setup)}")
     return lines
 
 

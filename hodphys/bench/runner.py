@@ -105,7 +105,8 @@ def run_case(case: BenchCase, env: BenchEnv, options: BenchOptions) -> dict:
     for name, seconds in times.items():
         stats = timing.summarize(seconds)
         rows[name].update({f"{key}_s": value for key, value in stats.items()}, times_s=seconds,
-                          calls_per_sample=number[name], speedup=timing.speedup(reference, stats["median"]))
+                          calls_per_sample=number[name], speedup=timing.speedup(reference, stats["median"]),
+                          setup_s=spec.setup_seconds.get(name))
         if options.memory:
             rows[name]["memory"] = _memory(case, spec, name, env, options.threads)
     return {"name": case.name, "group": case.group, "description": spec.description,

@@ -53,18 +53,34 @@ def openblas_matches_torch() -> bool:
     return blas is not None and blas.get_num_threads() == torch.get_num_threads()
 
 
+def _big_enough(rows: Tensor, weight: Tensor) -> bool:
+    """Whether rows (…, w) @ Wᵀ is large enough for another kernel than MKL to pay (module doc)."""
+    entries, w = rows.numel(), rows.shape[-1]
+    return entries >= ONEDNN_ROWS * w and (entries >= BIG_ROWS * w or entries * weight.shape[0] >= ONEDNN_WORK)
+
+
+def takes_onednn(rows: Tensor, weight: Tensor) -> bool:
+    """Whether a float32 CPU GEMM rows (…, w) @ Wᵀ of these shapes goes to oneDNN (when no graph or
+    transform needs it, and NumPy's OpenBLAS is not taken): oneDNN is here and the GEMM is big enough."""
+    return (rows.dtype == weight.dtype == torch.float32 and weight.device.type == "cpu" and _big_enough(rows, weight)
+            and _onednn_linear is not None and torch.backends.mkldnn.is_available())
+
+
+def onednn_linear():
+    """oneDNN's linear, ``(rows, W, b, "none", [], "") → rows @ Wᵀ + b`` (``mkldnn._linear_pointwise``)."""
+    return _onednn_linear.default
+
+
 def rows_linear(rows: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     """rows (…, w) @ Wᵀ + b for W (w_out, w), by the fastest kernel allowed here (module doc)."""
     w = rows.shape[-1]
-    big = rows.numel() >= BIG_ROWS * w
-    if (rows.dtype != torch.float32 or weight.requires_grad or rows.numel() < ONEDNN_ROWS * w
-            or (not big and rows.numel() * weight.shape[0] < ONEDNN_WORK)
-            or (bias is not None and bias.requires_grad)):
+    if (rows.dtype != torch.float32 or weight.requires_grad or (bias is not None and bias.requires_grad)
+            or not _big_enough(rows, weight)):
         return torch.nn.functional.linear(rows, weight, bias)
-    if big and plain_values(rows) and weight.device.type == "cpu" and openblas_matches_torch():
+    if rows.numel() >= BIG_ROWS * w and plain_values(rows) and weight.device.type == "cpu" and openblas_matches_torch():
         out = np.matmul(rows.reshape(-1, w).numpy(), weight.detach().numpy().T)
         out = torch.from_numpy(out).view(*rows.shape[:-1], weight.shape[0])
         return out if bias is None else out.add_(bias)
-    if _onednn_linear is not None and graph_free(rows) and torch.backends.mkldnn.is_available():
+    if graph_free(rows) and takes_onednn(rows, weight):
         return _onednn_linear(rows, weight, bias, "none", [], "")
     return torch.nn.functional.linear(rows, weight, bias)

@@ -62,6 +62,12 @@ def test_jax_twins_agree_with_hodphys_in_quick_mode(case):
     rows = {row["name"]: row for row in results["cases"][0]["contenders"]}
     assert all_correct(results) and results["cases"][0]["reference"] in ("JAX", "folx")
     assert any(name.startswith("hp[auto→") for name in rows)
+    compiled = [name for name in rows if name.startswith("compiled hp[auto→")]
+    assert len(compiled) == (0 if "hess" in case else 1)   # jit's peer: a compiled plan, not for the Hessians
+    reference = results["cases"][0]["reference"]
+    assert rows[reference]["setup_s"] > 0 and all(rows[name]["setup_s"] > 0 for name in compiled)
+    assert all(rows[name]["setup_s"] is None for name in rows if name.startswith("hp["))
+    assert f"one-time setup, not in the times (compiling): {reference} " in report.format_table(results)
 
 
 @needs_jax

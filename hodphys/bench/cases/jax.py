@@ -8,7 +8,12 @@
 
 The JAX contender is the reference (speed-up = t_JAX / t, so > 1 means hodphys is faster) and
 runs with the same weights, on one thread (:mod:`hodphys.bench.references.jax_twin`); every
-engine that serves the quantity and ``auto`` are timed beside it. Needs the ``jax`` extra
+engine that serves the quantity and ``auto`` are timed beside it, and on the Jacobian and
+Laplacian cases jit's peer in hodphys, the compiled plan ``hp.plan(model, x, quantity).compile()``
+(traced once, weights frozen, Inductor with its C++ wrapper; checked against the eager call before
+timing). Both compile before timing; their compile seconds are reported apart (``setup_s``). The
+Hessians have no compiled contender: their traces are thousands of ops (one per tangent pair for
+the σ″ terms), Inductor takes minutes on them, and eager hodphys already leads JAX there. Needs the ``jax`` extra
 (``pip install -e '.[jax]'``); without it the cases are reported as skipped, and without folx
 (e.g. a CUDA image with jax only) the two Laplacian cases are. With ``--device cuda`` JAX runs on
 the same GPU (:mod:`~hodphys.bench.references.jax_twin`); both sides are synchronised per sample.
@@ -22,7 +27,8 @@ from torch import Tensor, nn
 import hodphys as hp
 from hodphys.bench.nets import engine_contenders, mlp, randn
 from hodphys.bench.references import jax_twin
-from hodphys.bench.registry import BenchEnv, BenchSpec, CaseSkipped, bench_case
+from hodphys.bench.registry import TOLERANCE, BenchEnv, BenchSpec, CaseSkipped, bench_case
+from hodphys.metrics import relative_error
 
 FIG3_SHAPES = ((40, 400), (200, 200), (400, 40))
 FIG3_WIDTH, FIG3_HIDDEN = 200, 7
@@ -38,6 +44,22 @@ def _require_jax(x: Tensor, folx: bool = False) -> None:
         jax_twin.device_of(x)
     except RuntimeError as err:
         raise CaseSkipped(str(err)) from err
+
+
+def add_compiled(contenders: dict, setup: dict[str, float], model: nn.Module, x: Tensor, quantity: str,
+                 env: BenchEnv) -> None:
+    """Add ``compiled hp[auto→engine]``, the compiled plan (C++ wrapper but in quick mode), its compile
+    seconds to ``setup``; nothing where it could not compile. RuntimeError if it disagrees with eager."""
+    planned = hp.plan(model, x, quantity)
+    compiled = planned.compile(cpp_wrapper=not env.quick)
+    got, eager = compiled(x), planned(x)
+    if compiled.failure is not None:
+        return
+    error = float(relative_error(got, eager))
+    if error > TOLERANCE[x.dtype] / 10:
+        raise RuntimeError(f"the compiled plan differs from the eager call by {error:.1e} (relative)")
+    name = f"compiled hp[auto→{planned.engine_name}]"
+    contenders[name], setup[name] = (lambda: compiled(x)), compiled.compile_seconds
 
 
 def fig3_network(d: int, m: int, env: BenchEnv) -> nn.Sequential:
@@ -58,9 +80,12 @@ def _fig3_case(quantity: str, d: int, m: int, batch: int) -> Callable[[BenchEnv]
         if quantity == "hessian" and batch > 1:
             contenders.pop("hp[autograd]", None)
         contenders["JAX"] = getattr(jax_twin, quantity)(model, x)
+        setup = {"JAX": contenders["JAX"].compile_seconds}
+        if quantity == "jacobian":
+            add_compiled(contenders, setup, model, x, quantity, env)
         layout = f"{model[0].in_features}→{model[2].in_features}×{len(model) // 2}→{model[-1].out_features}"
         return BenchSpec(f"{quantity} of the Fig. 3 ELU net {layout}, batch {batch} (JAX: jit(vmap(…)))",
-                         contenders, reference="JAX")
+                         contenders, reference="JAX", setup_seconds=setup)
 
     build.__doc__ = f"HoD-Net Fig. 3: {quantity} of {d} → 200×7 → {m} (ELU), batch {batch}, against JAX."
     build.__qualname__ = f"fig3_{quantity}_{d}_{m}_b{batch}"
@@ -79,8 +104,10 @@ def _folx_case(widths: list[int], batch: int, env: BenchEnv) -> BenchSpec:
     _require_jax(x, folx=True)
     contenders = engine_contenders(lambda method: hp.laplacian(model, x, method=method), model, x, "laplacian")
     contenders["folx"] = jax_twin.folx_laplacian(model, x)
+    setup = {"folx": contenders["folx"].compile_seconds}
+    add_compiled(contenders, setup, model, x, "laplacian", env)
     return BenchSpec(f"Laplacian of every output of a tanh MLP {'→'.join(map(str, widths))}, batch {batch} "
-                     f"(folx: jit(vmap(forward_laplacian)))", contenders, reference="folx")
+                     f"(folx: jit(vmap(forward_laplacian)))", contenders, reference="folx", setup_seconds=setup)
 
 
 @bench_case("A-laplacian-folx", group="jax")

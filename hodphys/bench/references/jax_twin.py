@@ -21,6 +21,7 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import os
+import time
 from collections.abc import Callable
 from types import ModuleType
 
@@ -109,10 +110,18 @@ def _affine(jax, z, weight, bias):
 
 def _compiled(batched: Callable, x: Tensor) -> Thunk:
     """A thunk running ``jit(vmap(batched))`` on x (placed on its JAX device once) and waiting for
-    the result; returned as a torch tensor on that device."""
+    the result; returned as a torch tensor on that device. Compiled here, by a first call: the
+    thunk's ``compile_seconds`` is that call's wall time."""
     jax = import_jax(x.dtype)
     fn, xj = jax.jit(jax.vmap(batched)), jax.device_put(x.detach().cpu().numpy(), device_of(x))
-    return lambda: torch.from_dlpack(fn(xj).block_until_ready())
+    started = time.perf_counter()
+    fn(xj).block_until_ready()
+
+    def thunk() -> Tensor:
+        return torch.from_dlpack(fn(xj).block_until_ready())
+
+    thunk.compile_seconds = time.perf_counter() - started
+    return thunk
 
 
 def jacobian(model: nn.Sequential, x: Tensor) -> Thunk:
