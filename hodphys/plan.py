@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from typing import Any
 
 import torch
@@ -131,7 +132,7 @@ class Plan:
 
     def compile(self) -> CompiledPlan:
         """This plan as one compiled function: traced to its tensor ops (``make_fx``) on the first
-        call, then fused by ``torch.compile`` (see :class:`CompiledPlan`)."""
+        call, then compiled by Inductor (see :class:`CompiledPlan`)."""
         return CompiledPlan(self)
 
     def __repr__(self) -> str:
@@ -147,10 +148,10 @@ class CompiledPlan:
     The first call traces the plan's call at the given tensors into its ATen ops
     (``torch.fx.experimental.proxy_tensor.make_fx`` with fake tensors: the engine's Python — rules,
     jets, shape bookkeeping — runs once, whatever it is; a path that reads tensor values, e.g.
-    ``.item()``, cannot be traced, so it is never baked in) and hands that graph to
-    ``torch.compile``, which fuses the ops; later calls run the compiled code.
+    ``.item()``, cannot be traced, so it is never baked in) and hands that graph to Inductor
+    (:func:`compile_traced`), which fuses the ops; later calls run the compiled code.
     ``compile_seconds`` is the one-time cost. Where
-    tracing or compiling fails (no C++ compiler, an op torch.compile does not support) the plan
+    tracing or compiling fails (no C++ compiler, an op Inductor does not support) the plan
     runs eagerly and one warning says why. What a compiled call assumes: the planned shapes
     (checked on every call, as the plan does), and the model's parameters as they were when it
     was traced (frozen: parameters that require grad are refused, since no graph is recorded).
@@ -183,11 +184,7 @@ class CompiledPlan:
         try:
             if any(p.requires_grad for p in self.plan.model.parameters()):
                 raise ValueError("the model has parameters that require grad (a compiled plan records no graph)")
-            from torch.fx.experimental.proxy_tensor import make_fx   # heavy: only when compiling
-            graph = make_fx(traced, tracing_mode="fake", _allow_non_fake_inputs=True)(*flat)
-            compiled = torch.compile(graph, dynamic=False)
-            compiled(*flat)
-            self.compiled = compiled
+            self.compiled = compile_traced(traced, flat)
         except Exception as error:  # noqa: BLE001 - any tracing/compiler failure means: run eagerly
             self.failure = f"{type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}"
             LOG.warning("%s: compiling failed (%s); running it eagerly", self.plan.call, self.failure)
@@ -213,6 +210,26 @@ class CompiledPlan:
         else:
             state = "compiled" if self.compiled is not None else "not yet compiled"
         return f"<compiled {self.plan!r}: {state}>"
+
+
+def compile_traced(fn: Callable[..., Any], inputs: list[Tensor], cpp_wrapper: bool = False) -> Callable[..., Any]:
+    """fn traced at inputs into its ATen ops (``make_fx`` with fake tensors: Python that reads tensor
+    values fails here instead of being baked in) and compiled by Inductor for exactly these shapes,
+    dtypes and strides (checked on each call by the compiled code). Inductor directly, without
+    ``torch.compile``'s frame guards, which cost ≈ 20 µs a call and guard nothing a fixed-shape graph
+    needs; ``torch.compile`` where that entry point is missing. ``cpp_wrapper``: the code around the
+    kernels (buffers, library calls) in C++ too — a slower compile, ≈ 40 µs less per call of a graph
+    with many buffers. Raises whatever tracing or compiling raises (callers fall back to eager)."""
+    from torch.fx.experimental.proxy_tensor import make_fx   # heavy: only when compiling
+    graph = make_fx(fn, tracing_mode="fake", _allow_non_fake_inputs=True)(*inputs)
+    try:
+        from torch._inductor.compile_fx import compile_fx
+    except ImportError:   # pragma: no cover - other torch versions
+        compiled = torch.compile(graph, dynamic=False)
+    else:
+        compiled = compile_fx(graph, list(inputs), config_patches={"cpp_wrapper": cpp_wrapper})
+    compiled(*inputs)
+    return compiled
 
 
 def plan(model: nn.Module, x: Tensor, quantity: str = "laplacian", method: str = "auto", **kwargs: Any) -> Plan:

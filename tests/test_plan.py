@@ -161,7 +161,8 @@ def test_a_compiled_plan_that_cannot_compile_runs_eagerly_and_says_why(monkeypat
 
     def broken(*args, **kwargs):
         raise RuntimeError("no compiler here")
-    monkeypatch.setattr(torch, "compile", broken)
+    import torch._inductor.compile_fx
+    monkeypatch.setattr(torch._inductor.compile_fx, "compile_fx", broken)     # what compile_traced calls
     fallback = hp.plan(frozen, X, "jacobian").compile()
     assert_close_rel(fallback(X2), hp.jacobian(frozen, X2), 1e-14)
     assert fallback.failure == "RuntimeError: no compiler here"
