@@ -13,6 +13,7 @@ magnitude) simulated by full order, PCA-ROM and neural ROM, each with and withou
 Writes metrics.json, tip.png, error.png, fields/<model>.pvd, reduced_trajectories.h5,
 dataset.h5, decoder.pt, pca_decoder.pt, cubature.npz and beam_rom.png (where rendering works).
 """
+import copy
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -51,7 +52,7 @@ from hodphys.rom import (
     fit_cubature,
     mass_pca,
 )
-from hodphys.rom.metrics import trajectory_errors
+from hodphys.rom.metrics import projection_error, trajectory_errors
 from hodphys.rom.training import ClosureConfig, fit_neural_decoder
 
 NAME = "beam-rom"
@@ -124,14 +125,17 @@ def compare(config: Config, run) -> dict:
     snapshots, validation = training_snapshots(config, run, beam)
     prefix = mass_pca(snapshots, beam.body.mass, config.prefix_size)
     pca, neural, training = decoders(config, run, prefix, snapshots, validation)
+    projection = decoder_errors(run, beam, pca, neural, snapshots, validation)
     load = LoadHistory(beam.gravity(config.gravity), beam.tip_force(config.tip_force),
                        config.pulse_duration)
     full, full_seconds, full_energy = full_order(config, run, beam, load)
     cubature, cubature_metrics = fitted_cubature(config, run, beam, prefix, snapshots, full)
     neural, compile_metrics = compiled(config, run, neural)
-    results = reduced_runs(config, run, beam, load, pca, neural, cubature)
+    results, compile_metrics["fused_compile_seconds"] = reduced_runs(config, run, beam, load, pca, neural, cubature)
     return report(config, run, beam, full, full_seconds, full_energy, results) | cubature_metrics | compile_metrics | {
-        "closure_training_rel_error": training.get("rel_l2_mean"), "free_dofs": beam.body.n_free,
+        "closure_validation_rel_error": training.get("rel_l2_mean"),
+        "closure_training_rel_error": training.get("training_rel_l2_mean"), **projection,
+        "free_dofs": beam.body.n_free,
         "elements": beam.mesh.n_cells, "snapshots": snapshots.shape[0]}
 
 
@@ -199,8 +203,24 @@ def decoders(config: Config, run, prefix: MassBasis, snapshots, validation):
                                    optimizer_steps=config.optimizer_steps, seed=config.seed)
     neural, training = fit_neural_decoder(prefix, snapshots, r, run, closure_config, validation)
     neural.save(saved)
-    run.log.info("wrote %s (closure validation error %.3g)", saved, training["rel_l2_mean"])
+    run.log.info("wrote %s (closure error, relative to the spread of the %d closure coordinates: %.3g "
+                 "training, %.3g validation)", saved, prefix.size - r, training["training_rel_l2_mean"],
+                 training["rel_l2_mean"])
     return pca, neural, training
+
+
+def decoder_errors(run, beam, pca: Decoder, neural: Decoder, snapshots, validation) -> dict:
+    """The decoders' own projection errors (relative M-norm displacement) on the training and the
+    validation snapshots — the scale on which to read the closure error."""
+    mass = beam.body.mass
+    errors = {f"{name}_projection_error_{part}": projection_error(decoder, data, mass)
+              for name, decoder in (("pca", pca), ("neural", neural))
+              for part, data in (("training", snapshots), ("validation", validation))}
+    run.log.info("decoder projection error (relative M-norm displacement), training / validation: "
+                 "PCA (r modes) %.2e / %.2e, neural %.2e / %.2e", errors["pca_projection_error_training"],
+                 errors["pca_projection_error_validation"], errors["neural_projection_error_training"],
+                 errors["neural_projection_error_validation"])
+    return errors
 
 
 def compiled(config: Config, run, neural: Decoder) -> tuple[Decoder, dict]:
@@ -273,7 +293,8 @@ def full_order(config: Config, run, beam, load):
 
 
 def reduced_runs(config: Config, run, beam, load, pca: Decoder, neural: Decoder, cubature: Cubature):
-    """Every reduced model on the held-out load: name → (arrays, seconds/step, decoded u (t, n))."""
+    """Every reduced model on the held-out load: (name → (arrays, seconds/step, decoded u (t, n)),
+    seconds spent compiling fused Newton iterations)."""
     pca_cubature = Cubature(beam.body, pca.basis, cubature.elements, cubature.weights, cubature.training_error)
     stepper = REDUCED_INTEGRATORS[config.rom_integrator]
     cases = {"pca": (pca, None, stepper, {}), "pca_cubature": (pca, pca_cubature, stepper, {}),
@@ -284,26 +305,32 @@ def reduced_runs(config: Config, run, beam, load, pca: Decoder, neural: Decoder,
     if neural.compile:   # the same model without compiling, for the per-step comparison
         eager = Decoder(neural.basis, neural.latent_dim, neural.network, neural.normalisation, neural.method)
         cases["neural_cubature_eager"] = (eager, cubature, stepper, {})
-    results = {}
+    results, integrators = {}, {}
     for name, (decoder, rule, integrator_type, options) in cases.items():
         model = ReducedModel.build(beam.body, decoder, load, rule)
-        integrator = integrator_type(model, NewtonOptions(), **options)
+        integrators[name] = integrator = integrator_type(model, NewtonOptions(), **options)
+        if getattr(integrator, "compile_seconds", 0.0):
+            run.log.info("%s: compiled the fused Newton iteration in %.1f s", name, integrator.compile_seconds)
         trajectory, seconds = timed(run, integrator, integrator.initial_state(), config, name)
         arrays = trajectory.arrays()
         results[name] = (arrays, seconds, decoder.decode(arrays["displacements"]))
-    log_convergence(run, ReducedModel.build(beam.body, neural, load, cubature), results["neural_cubature"][0],
-                    config)
-    return results
+    euler_lagrange = [integrators[name] for name in ("neural_cubature", "neural_cubature_no_third_order")
+                      if isinstance(integrators.get(name), EulerLagrangeEuler)]
+    log_convergence(run, euler_lagrange or [EulerLagrangeEuler(integrators["neural_cubature"].model, third_order=third)
+                                            for third in (True, False)], results["neural_cubature"][0], config)
+    return results, sum(getattr(integrator, "compile_seconds", 0.0) for integrator in integrators.values())
 
 
-def log_convergence(run, model: ReducedModel, arrays: dict, config: Config) -> None:
+def log_convergence(run, integrators: list, arrays: dict, config: Config) -> None:
     """Newton's residual sequence for one step during the tap (tolerance 1e-14), with and without
     the third-order decoder terms: quadratic against linear convergence, in the log."""
     k = max(1, min(arrays["times"].size - 1, round(0.5 * config.pulse_duration / config.dt)))
     q, v = arrays["displacements"][k], arrays["velocities"][k]
     state = State(float(arrays["times"][k]), q, v, (v - arrays["velocities"][k - 1]) / config.dt)
-    for third_order in (True, False):
-        integrator = EulerLagrangeEuler(model, NewtonOptions(rtol=1e-14), third_order=third_order)
+    for integrator in integrators:
+        third_order = integrator.third_order
+        integrator = copy.copy(integrator)               # the same (compiled) iteration, a tighter tolerance
+        integrator.options = NewtonOptions(rtol=1e-14)
         try:
             _, result = integrator.step(state, config.dt)
             history = result.history

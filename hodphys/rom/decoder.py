@@ -25,6 +25,7 @@ With no closure (p = r) the decoder is PCA: f(q) = u₀ + U q.
 from __future__ import annotations
 
 import copy
+import functools
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -110,6 +111,18 @@ class DecoderJet:
         return (weight[r:] @ self.closure_hessian.reshape(len(weight) - r, -1)).reshape(r, r)
 
 
+@dataclass(frozen=True)
+class DecoderPlans:
+    """hp.plan calls on the closure h at one q (r,): ``jet`` → value, ∂h (k, r), ∇²h (k, r, r);
+    ``slope`` → value, ∂h; ``curvature`` (vs=[v, v]) → ∇²h[v, v] (k,); ``third`` at r copies of q
+    (vs=[v, v, I]) → rows ∇³h[v, v, e_i] (r, k), one forward third-order jet."""
+
+    jet: hp.Plan
+    slope: hp.Plan
+    curvature: hp.Plan
+    third: hp.Plan
+
+
 class Decoder:
     """u = u₀ + U [q; h(q)] (see the module docstring); ``closure`` h maps (*B, r) → (*B, p − r),
     None for PCA. ``method`` is the hp.* engine for h's derivatives ("auto": the cheapest);
@@ -130,6 +143,7 @@ class Decoder:
         self.normalisation = normalisation
         self.network = closure
         self._planned: tuple | None = None
+        self._raw_plans: tuple | None = None
         self._identity = np.eye(latent_dim)
         self._unit_vectors = torch.eye(latent_dim, dtype=torch.float64)
         self.closure = None if closure is None else (
@@ -193,19 +207,28 @@ class Decoder:
             return 0.0
         return sum(call.compile_seconds for call in self._planned[1:])
 
-    def _plans(self) -> tuple:
-        """hp.plan calls for the jet (value, ∂h, ∇²h at one q) and the third-order rows
-        ∇³h[v, v, e_i] (r rows), checked and engine-chosen once per ``method`` (and compiled
-        with ``compile``)."""
-        settings = (self.method, self.compile)
-        if self._planned is None or self._planned[0] != settings:
+    def plans(self) -> DecoderPlans:
+        """The hp.plan calls on h that a reduced Newton iteration makes (checked and engine-chosen
+        once per ``method``; never compiled themselves — compiled wrappers and compiled Newton
+        graphs trace them)."""
+        if self._raw_plans is None or self._raw_plans[0] != self.method:
             r = self.latent_dim
             q = torch.zeros(r, dtype=torch.float64)
-            rows = q.expand(r, r)
-            jet = hp.plan(self.closure, q, "derivatives", jacobian=True, laplacian=False, hessian=True,
-                          method=self.method)
-            third = hp.plan(self.closure, rows, "directional", vs=[rows, rows, torch.eye(r, dtype=torch.float64)],
-                            method=self.method)
+            rows, unit = q.expand(r, r), torch.eye(r, dtype=torch.float64)
+            plan = functools.partial(hp.plan, self.closure, method=self.method)
+            self._raw_plans = (self.method, DecoderPlans(
+                jet=plan(q, "derivatives", jacobian=True, laplacian=False, hessian=True),
+                slope=plan(q, "derivatives", jacobian=True, laplacian=False, hessian=False),
+                curvature=plan(q, "directional", vs=[q, q]),
+                third=plan(rows, "directional", vs=[rows, rows, unit])))
+        return self._raw_plans[1]
+
+    def _plans(self) -> tuple:
+        """The jet and third-order plans as the NumPy-side calls use them (compiled with ``compile``)."""
+        settings = (self.method, self.compile)
+        if self._planned is None or self._planned[0] != settings:
+            plans = self.plans()
+            jet, third = plans.jet, plans.third
             if self.compile:
                 jet, third = jet.compile(), third.compile()
             self._planned = (settings, jet, third)

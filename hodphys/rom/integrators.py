@@ -21,10 +21,12 @@ For a linear decoder both are the Galerkin projection of the full-order implicit
 from __future__ import annotations
 
 import numpy as np
+import torch
 
 from hodphys.fem import NewtonFailure, NewtonOptions, State
+from hodphys.rom.compiled_newton import FusedEulerLagrange, compiled_iteration
 from hodphys.rom.model import ReducedModel
-from hodphys.rom.newton import ReducedNewtonResult, solve
+from hodphys.rom.newton import ReducedNewtonResult, solve, stopping_tolerance
 
 EPS = np.finfo(np.float64).eps
 DEFAULT_OPTIONS = NewtonOptions()
@@ -140,9 +142,57 @@ class EulerLagrangeSystem(StepSystem):
         return 0.5 * float(residual @ residual)
 
 
+class FusedEulerLagrangeSystem(StepSystem):
+    """The same R(q) and ∂R/∂q as :class:`EulerLagrangeSystem`, from the compiled graphs of
+    :class:`~hodphys.rom.compiled_newton.FusedEulerLagrange`. Each point costs one call: R
+    with ∂R/∂q (Newton asks for the Jacobian at every point but the last), or R alone where
+    quadratic convergence predicts the last point — ‖R_next‖ ≈ ‖R_k‖³/‖R_{k−1}‖² below a tenth
+    of the tolerance. A wrong prediction costs one more call, never a different iterate."""
+
+    def __init__(self, model: ReducedModel, state: State, dt: float, iteration: FusedEulerLagrange,
+                 options: NewtonOptions) -> None:
+        super().__init__(model, state, dt)
+        self.iteration, self.options = iteration, options
+        self.step_inputs = tuple(torch.from_numpy(np.array(x, dtype=np.float64)) for x in (
+            state.displacement, state.velocity, self.external, 1.0 / dt))          # q_n, v_n, F_ext, 1/h
+        self.force_scale = float(np.linalg.norm(self.external))
+        self.norms: list[float] = []
+        self.tolerance: float | None = None
+
+    def _predicts_last(self) -> bool:
+        if len(self.norms) < 2:
+            return False
+        previous, last = self.norms[-2:]
+        return 0 < last < previous and last**3 / previous**2 <= 0.1 * self.tolerance
+
+    def evaluate(self, q: np.ndarray) -> dict:
+        point = torch.from_numpy(q)
+        if self._predicts_last():
+            (residual, floor), jacobian = self.iteration.residual(point, *self.step_inputs), None
+        else:
+            residual, floor, jacobian = self.iteration.jacobian(point, *self.step_inputs)
+        residual, floor = residual.numpy(), float(floor)
+        norm = float(np.linalg.norm(residual))
+        if self.tolerance is None:
+            self.tolerance = stopping_tolerance(self.options, norm, self.force_scale, floor)
+        self.norms.append(norm)
+        return {"residual": residual, "floor": floor, "jacobian": jacobian}
+
+    def jacobian(self, q: np.ndarray) -> np.ndarray:
+        self.residual(q)
+        at = self._at[1]
+        if at["jacobian"] is None:
+            at["jacobian"] = self.iteration.jacobian(torch.from_numpy(self._at[0]), *self.step_inputs)[2]
+        return at["jacobian"].numpy()
+
+    merit = EulerLagrangeSystem.merit
+
+
 class EulerLagrangeEuler(ReducedIntegrator):
     """The projected Euler–Lagrange equations by implicit Euler on (q, q̇), Newton with the
-    third-order decoder terms (``third_order=False`` drops them)."""
+    third-order decoder terms (``third_order=False`` drops them). With a compiled neural decoder
+    and a cubature, each Newton iteration is two compiled graphs (built here, ``compile_seconds``;
+    :mod:`hodphys.rom.compiled_newton`)."""
 
     name = "euler-lagrange"
 
@@ -150,8 +200,15 @@ class EulerLagrangeEuler(ReducedIntegrator):
                  third_order: bool = True) -> None:
         super().__init__(model, options)
         self.third_order = third_order
+        self.iteration = compiled_iteration(model, third_order)
 
-    def system(self, state: State, dt: float) -> EulerLagrangeSystem:
+    @property
+    def compile_seconds(self) -> float:
+        return 0.0 if self.iteration is None else self.iteration.compile_seconds
+
+    def system(self, state: State, dt: float) -> StepSystem:
+        if self.iteration is not None:
+            return FusedEulerLagrangeSystem(self.model, state, dt, self.iteration, self.options)
         return EulerLagrangeSystem(self.model, state, dt, self.third_order)
 
 

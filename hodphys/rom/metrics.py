@@ -27,3 +27,11 @@ def trajectory_errors(reference: np.ndarray, reduced: np.ndarray, reference_tip:
             "relative_displacement_error_mean": float(frame_error.mean()),
             "relative_displacement_error_max": float(frame_error.max()),
             "tip_error_m": tip_error, "relative_displacement_error": frame_error}
+
+
+def projection_error(decoder, snapshots: np.ndarray, mass) -> float:
+    """How well a decoder represents snapshots (t, n): √(Σ_t ‖u_t − f(q_t)‖²_M / Σ_t ‖u_t − u₀‖²_M) with
+    q_t = decoder.encode(u_t) — the decoder's own error, before any time stepping."""
+    error = snapshots - decoder.decode(decoder.encode(snapshots))
+    centred = snapshots - decoder.basis.offset
+    return float(np.sqrt(np.sum(error * (mass @ error.T).T) / np.sum(centred * (mass @ centred.T).T)))

@@ -77,6 +77,11 @@ def line_search(system: NewtonSystem, x: np.ndarray, direction: np.ndarray, meri
                         f"{options.max_backtracks} halvings (last step length {step:.3g})")
 
 
+def stopping_tolerance(options: NewtonOptions, first_norm: float, force_scale: float, floor: float) -> float:
+    """max(rtol · max(‖R(x₀)‖, force_scale), floor): where the iterations stop."""
+    return max(options.rtol * max(first_norm, force_scale), floor)
+
+
 def solve(system: NewtonSystem, x0: np.ndarray, options: NewtonOptions,
           force_scale: float = 0.0) -> ReducedNewtonResult:
     """Newton iterations from x0 (r,) to ‖R‖ ≤ the tolerance; raises NewtonFailure otherwise."""
@@ -90,7 +95,7 @@ def solve(system: NewtonSystem, x0: np.ndarray, options: NewtonOptions,
             raise NewtonFailure(f"reduced Newton: the residual is not finite at iteration {iteration}")
         result.history.append(norm)
         if tolerance is None:
-            tolerance = max(options.rtol * max(norm, force_scale), floor)
+            tolerance = stopping_tolerance(options, norm, force_scale, floor)
         if norm <= tolerance:
             result.x, result.iterations, result.residual_norm = x, iteration, norm
             return result

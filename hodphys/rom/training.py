@@ -88,16 +88,25 @@ class ClosureFit:
         return error, {"closure_mse": error.detach()}
 
     def metrics(self, model: nn.Module) -> dict[str, Any]:
-        """Relative M-norm error of the closure on the validation pairs (training pairs if none)."""
-        latent, targets = self.validation if self.validation is not None else (None, None)
-        inputs, outputs = (self.inputs, self.outputs) if latent is None else self._normalised(latent, targets)
-        with torch.no_grad():
-            error = ((model(inputs) - outputs) ** 2).sum(dim=1).mean().sqrt()
-            spread = (outputs - outputs.mean(dim=0)).pow(2).sum(dim=1).mean().sqrt()
-        return {"rel_l2_mean": float(error / spread)}
+        """Relative closure error ‖h(q) − z_k‖ / ‖z_k − z̄_k‖ (RMS over pairs, in the closure's own
+        coordinates, which carry ~0.1 % of the displacement): ``rel_l2_mean`` on the validation
+        pairs (the training pairs if none), ``training_rel_l2_mean`` on the training pairs."""
+        out = {"rel_l2_mean": closure_error(model, self.inputs, self.outputs)}
+        if self.validation is not None:
+            out = {"rel_l2_mean": closure_error(model, *self._normalised(*self.validation)),
+                   "training_rel_l2_mean": out["rel_l2_mean"]}
+        return out
 
     def write_outputs(self, model: nn.Module, run: Any, stages: dict) -> list[Path]:
         return []
+
+
+def closure_error(model: nn.Module, inputs: Tensor, outputs: Tensor) -> float:
+    """RMS ‖model(inputs) − outputs‖ over the RMS spread of outputs about their mean."""
+    with torch.no_grad():
+        error = ((model(inputs) - outputs) ** 2).sum(dim=1).mean().sqrt()
+        spread = (outputs - outputs.mean(dim=0)).pow(2).sum(dim=1).mean().sqrt()
+    return float(error / spread)
 
 
 def activation_name(name: str) -> str:

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from hodphys.rom import Decoder, ReducedModel, full_cubature, mass_pca
-from hodphys.rom.metrics import trajectory_errors
+from hodphys.rom.metrics import projection_error, trajectory_errors
 from tests.rom.conftest import tap
 
 
@@ -40,3 +40,12 @@ def test_pca_decoder_round_trips_its_subspace(beam, snapshots):
     decoder = Decoder(mass_pca(snapshots, beam.body.mass, 5), 5)
     q = np.array([0.1, -0.2, 0.05, 0.0, 0.3])
     assert np.allclose(decoder.encode(decoder.decode(q)), q, rtol=0, atol=1e-14)
+
+
+def test_projection_error_of_pca_is_the_discarded_snapshot_energy(beam, snapshots):
+    """Method of snapshots: PCA with r of all modes misses Σ_{k>r} σ_k² of Σ_k σ_k² (M-energy)."""
+    weighted = snapshots @ np.linalg.cholesky(beam.body.mass.toarray())     # ‖u‖²_M = ‖Lᵀu‖²
+    energy = np.linalg.svd(weighted, compute_uv=False) ** 2                  # σ_k², all of them
+    basis = mass_pca(snapshots, beam.body.mass, 4)
+    assert projection_error(Decoder(basis, 4), snapshots, beam.body.mass) == pytest.approx(
+        np.sqrt(energy[4:].sum() / energy.sum()), rel=1e-8)
