@@ -24,7 +24,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from hodphys.flows import CNF, DATASETS, ESTIMATORS, NOISES, ODEOptions, flow_dataset, hollow_dynamics
+from hodphys.flows import (CNF, DATASETS, ESTIMATORS, JACOBIAN_FRACTION, NOISES, ODEOptions, flow_dataset,
+                           hollow_dynamics)
 from hodphys.flows.evaluation import grid_density, log_likelihood
 from hodphys.flows.figures import plot_density, plot_digits, plot_training
 from hodphys.train import TrainConfig, solve
@@ -55,6 +56,9 @@ class Config(TrainConfig):
     adjoint: bool = False
     kinetic: float = 0.1  # RNODE λ_K
     jacobian: float = 0.1  # RNODE λ_J
+    # the λ_J integrand ‖εᵀ∂f/∂z‖² at a random share of the rk4 evaluations, weighted 1/share (unbiased,
+    # the same draws for every trace): the exact trace pays the conditioner's backward pass there only
+    jacobian_fraction: float = JACOBIAN_FRACTION
     eval_atol: float = 1e-5  # exact evaluation (validation, test, grid, samples): dopri5 tolerances
     eval_rtol: float = 1e-5
     n_interior: int = 256  # minibatch size (split across torchrun ranks)
@@ -99,6 +103,7 @@ class CNFProblem:
         self.data = flow_dataset(config.dataset, config.seed, config.n_validation, config.n_test)
         self.flow_options = dict(trace=config.trace, noise=config.noise, t1=config.t1,
                                  kinetic=config.kinetic, jacobian=config.jacobian,
+                                 jacobian_fraction=config.jacobian_fraction,
                                  ode=ODEOptions(config.method, config.atol, config.rtol, config.steps,
                                                 config.adjoint))
         self.exact_ode = ODEOptions("dopri5", config.eval_atol, config.eval_rtol)

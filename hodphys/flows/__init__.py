@@ -12,13 +12,14 @@
 
 The ODE is torchdiffeq's (dopri5 by default, "rk4" with fixed steps, adjoint on request).
 """
-from hodphys.flows.cnf import CNF, NFE, FlowTerms, standard_normal_log_prob
+from hodphys.flows.cnf import CNF, JACOBIAN_FRACTION, NFE, FlowTerms, standard_normal_log_prob
 from hodphys.flows.data import DATASETS, FlowDataset, flow_dataset
 from hodphys.flows.datasets import TOY_DATASETS, toy_data
 from hodphys.flows.dynamics import TimeConditionedMLP, bind, hollow_dynamics
 from hodphys.flows.ode import ODEOptions
 from hodphys.flows.trace import ESTIMATORS, NOISES, evaluate_field, probe_noise
 
-__all__ = ["CNF", "NFE", "FlowTerms", "ODEOptions", "hollow_dynamics", "TimeConditionedMLP", "bind",
+__all__ = ["CNF", "JACOBIAN_FRACTION", "NFE", "FlowTerms", "ODEOptions", "hollow_dynamics", "TimeConditionedMLP",
+           "bind",
            "ESTIMATORS", "NOISES", "evaluate_field", "probe_noise", "standard_normal_log_prob",
            "DATASETS", "TOY_DATASETS", "FlowDataset", "flow_dataset", "toy_data"]

@@ -6,7 +6,11 @@ Data x at t = 0 is carried to z = z(T) by dz/dt = f(z, t[, c]); the base density
 
 The trace is "exact" (default: ``hp.divergence``, one backward pass for a HollowNet), "hutchinson"
 (Rademacher or Gaussian probe ε, fixed for one solve) or "brute" (d backward passes). The RNODE
-regularisers (Finlay et al. 2020) λ_K ∫‖f‖² dt + λ_J ∫‖εᵀ∂f/∂z‖² dt are added by :meth:`CNF.loss`.
+regularisers (Finlay et al. 2020) λ_K ∫‖f‖² dt + λ_J ∫‖εᵀ∂f/∂z‖² dt are added by :meth:`CNF.loss`;
+the Jacobian term's integrand (E‖εᵀ∂f/∂z‖² = ‖∂f/∂z‖_F²) is taken, for every estimator alike, at a
+random ``jacobian_fraction`` of a fixed-step solve's evaluations and weighted by its inverse
+(unbiased), so the exact trace of a HollowNet pays the backward pass through its conditioner there
+only (see :mod:`hodphys.flows.ode`).
 
 Context: with ``context_features = q`` every call takes ``context`` of shape (B, q) or (q,),
 passed to the dynamics as f(z, t, context) — a conditional density p(x | c), e.g. p(x, s) with
@@ -23,8 +27,11 @@ import torch
 from torch import Tensor, nn
 
 from hodphys.flows.dynamics import check_dynamics, dimension_of
-from hodphys.flows.ode import AugmentedDynamics, ODEOptions, integrate
+from hodphys.flows.ode import FIXED, AugmentedDynamics, JacobianDraws, ODEOptions, integrate
 from hodphys.flows.trace import check_estimator, probe_noise
+
+
+JACOBIAN_FRACTION = 0.25  # default share of a fixed-step solve's evaluations that take the Jacobian term
 
 
 class NFE(NamedTuple):
@@ -71,6 +78,9 @@ class CNF(nn.Module):
         ode: :class:`ODEOptions` (dopri5 with atol = rtol = 1e-5 by default; "rk4" with
             ``steps``; ``adjoint``).
         kinetic, jacobian: RNODE weights λ_K, λ_J (0: off).
+        jacobian_fraction: p ∈ (0, 1], the probability that an evaluation of a fixed-step solve
+            takes the Jacobian integrand (weighted 1/p); adaptive and adjoint solves take it at every
+            evaluation. 1: RNODE's estimate, every evaluation.
 
     Example::
 
@@ -82,7 +92,8 @@ class CNF(nn.Module):
 
     def __init__(self, dynamics: nn.Module, d: int | None = None, context_features: int = 0,
                  trace: str = "exact", noise: str = "rademacher", t1: float = 1.0,
-                 ode: ODEOptions | None = None, kinetic: float = 0.0, jacobian: float = 0.0):
+                 ode: ODEOptions | None = None, kinetic: float = 0.0, jacobian: float = 0.0,
+                 jacobian_fraction: float = JACOBIAN_FRACTION):
         super().__init__()
         owner = f"CNF({type(dynamics).__name__}, trace={trace!r})"
         if isinstance(context_features, bool) or not isinstance(context_features, int) or context_features < 0:
@@ -102,6 +113,9 @@ class CNF(nn.Module):
         self.ode = (ode or ODEOptions()).check(owner)
         self.kinetic = _positive(owner, "kinetic", kinetic, allow_zero=True)
         self.jacobian = _positive(owner, "jacobian", jacobian, allow_zero=True)
+        self.jacobian_fraction = _positive(owner, "jacobian_fraction", jacobian_fraction)
+        if self.jacobian_fraction > 1:
+            raise ValueError(f"{owner}: expected jacobian_fraction in (0, 1], got {jacobian_fraction!r}")
         self.func = AugmentedDynamics(dynamics, trace)  # registers the dynamics' parameters once
         self._forward_nfe = 0
 
@@ -115,7 +129,7 @@ class CNF(nn.Module):
         ``flow.with_options(trace="exact", ode=ODEOptions(atol=1e-6, rtol=1e-6))``."""
         options = {"d": self.d, "context_features": self.context_features, "trace": self.trace,
                    "noise": self.noise, "t1": self.t1, "ode": self.ode, "kinetic": self.kinetic,
-                   "jacobian": self.jacobian}
+                   "jacobian": self.jacobian, "jacobian_fraction": self.jacobian_fraction}
         unknown = sorted(set(changes) - set(options))
         if unknown:
             raise ValueError(f"CNF.with_options: unknown option(s) {unknown}; expected some of {sorted(options)}")
@@ -158,8 +172,10 @@ class CNF(nn.Module):
         return None
 
     def _solve(self, state: tuple[Tensor, ...], context: Tensor | None, t0: float, t1: float,
-               noise: Tensor | None, density: bool, regularise: bool) -> tuple[Tensor, ...]:
-        self.func.prepare(context, noise, density, regularise)
+               noise: Tensor | None, density: bool, regularise: bool,
+               generator: torch.Generator | None = None) -> tuple[Tensor, ...]:
+        share = self.jacobian_fraction if regularise and self.ode.method in FIXED and not self.ode.adjoint else 1.0
+        self.func.prepare(context, noise, density, regularise, JacobianDraws(share, generator))
         final, self._forward_nfe = integrate(self.func, state, t0, t1, self.ode)
         return final
 
@@ -172,7 +188,7 @@ class CNF(nn.Module):
         zeros = x.new_zeros(x.shape[0], 1)
         state = (x, zeros, zeros, zeros) if regularise else (x, zeros)
         final = self._solve(state, context, 0.0, self.t1, self._probe(x, regularise, generator),
-                            density=True, regularise=regularise)
+                            density=True, regularise=regularise, generator=generator)
         z, integral = final[0], final[1].squeeze(-1)
         log_prob = standard_normal_log_prob(z) + integral
         if not regularise:
@@ -228,4 +244,5 @@ class CNF(nn.Module):
 
     def extra_repr(self) -> str:
         return (f"d={self.d}, context_features={self.context_features}, trace={self.trace!r}, "
-                f"t1={self.t1}, ode={self.ode}, kinetic={self.kinetic}, jacobian={self.jacobian}")
+                f"t1={self.t1}, ode={self.ode}, kinetic={self.kinetic}, jacobian={self.jacobian}, "
+                f"jacobian_fraction={self.jacobian_fraction}")

@@ -2,10 +2,15 @@
 
 State (z, Δ, K, J), each row one sample:
 
-    dz/dt = f(z, t),   dΔ/dt = div f,   dK/dt = ‖f‖²,   dJ/dt = ‖εᵀ ∂f/∂z‖²
+    dz/dt = f(z, t),   dΔ/dt = div f,   dK/dt = ‖f‖²,   dJ/dt = (b/p) ‖εᵀ ∂f/∂z‖²
 
 Δ(T) = ∫ div f dt gives log p(x) = log N(z(T)) + Δ(T); K and J are RNODE's kinetic-energy and
-Jacobian–Frobenius integrals (present only when asked). Every ODE is solved by torchdiffeq
+Jacobian–Frobenius integrals (present only when asked). b ~ Bernoulli(p) is drawn anew at every
+evaluation (:class:`JacobianDraws`; p = 1: b = 1, no draw), so J is an unbiased estimate of the
+solver's quadrature of ∫‖εᵀ∂f/∂z‖² dt, and the evaluations with b = 0 need no εᵀ∂f/∂z — for a
+HollowNet's exact trace no backward pass through the conditioner. J never feeds back into the
+other components; p < 1 only for fixed-step solves (a random right-hand side would upset an
+adaptive solver's step-size control and the adjoint's re-evaluations). Every ODE is solved by torchdiffeq
 (``odeint``, or ``odeint_adjoint`` for O(1)-memory gradients).
 
 NFE: the right-hand side counts its evaluations; a gradient hook on each evaluation's f counts
@@ -57,6 +62,18 @@ class ODEOptions:
         return {"method": self.method, "options": {"step_size": abs(span) / self.steps}}
 
 
+@dataclass
+class JacobianDraws:
+    """b ~ Bernoulli(share) per evaluation, from ``generator`` (None: torch's global one)."""
+
+    share: float = 1.0
+    generator: torch.Generator | None = None
+
+    def draw(self) -> bool:
+        """Whether this evaluation takes the Jacobian integrand (always, without a draw, at share 1)."""
+        return self.share >= 1 or bool(torch.rand((), generator=self.generator) < self.share)
+
+
 class AugmentedDynamics(nn.Module):
     """The right-hand side of the augmented state, for one solve at a time (see :meth:`prepare`)."""
 
@@ -71,12 +88,16 @@ class AugmentedDynamics(nn.Module):
         self.estimator = trace
         self.noise: Tensor | None = None
         self.density = self.regularise = False
+        self.jacobian_draws = JacobianDraws()
         self.calls = 0
         self.backward_calls = torch.zeros(())
 
-    def prepare(self, context: Tensor | None, noise: Tensor | None, density: bool, regularise: bool) -> None:
-        """Fix what one solve needs: the context, the probe ε, and which parts of the state move."""
+    def prepare(self, context: Tensor | None, noise: Tensor | None, density: bool, regularise: bool,
+                jacobian_draws: JacobianDraws | None = None) -> None:
+        """Fix what one solve needs: the context, the probe ε, which parts of the state move, and
+        which evaluations take the Jacobian integrand."""
         self.noise, self.density, self.regularise = noise, density, regularise
+        self.jacobian_draws = jacobian_draws or JacobianDraws()
         self.backward_calls = torch.zeros(())  # a new counter: earlier results keep their value
         self._field[0].context = context
         # the generic engines evaluate a module one sample at a time, which a per-sample context
@@ -99,11 +120,16 @@ class AugmentedDynamics(nn.Module):
         field.t = t
         if not self.density:
             return (self._counted(field(state[0])),)
-        evaluation = evaluate_field(field, state[0], self.estimator, self.noise)
+        jacobian = self.regularise and self.jacobian_draws.draw()
+        # the exact estimators need ε only for the Jacobian integrand; Hutchinson's trace always
+        needs_noise = jacobian or self.estimator == "hutchinson"
+        evaluation = evaluate_field(field, state[0], self.estimator, self.noise if needs_noise else None)
         f = self._counted(evaluation.value)
         derivatives = [f, evaluation.divergence.unsqueeze(-1)]
         if self.regularise:
-            derivatives += [f.square().sum(-1, keepdim=True), evaluation.vjp.square().sum(-1, keepdim=True)]
+            derivatives.append(f.square().sum(-1, keepdim=True))
+            derivatives.append(evaluation.vjp.square().sum(-1, keepdim=True) / self.jacobian_draws.share
+                               if jacobian else torch.zeros_like(derivatives[-1]))
         return tuple(derivatives)
 
 

@@ -4,9 +4,10 @@ Each estimator evaluates a field f (a module of z alone, see :func:`hodphys.flow
 at z (B, d) and returns f (B, d), div f (B,) and, when asked, the vector–Jacobian product
 εᵀ ∂f/∂z (B, d) that RNODE's Jacobian–Frobenius regulariser ‖εᵀ∂f/∂z‖² needs:
 
-* ``"exact"``: ``hp.divergence(field, z, return_value=True, vjp=ε)`` — f, div f and εᵀ∂f/∂z
-  from one forward and one backward pass for a HollowNet; the cheapest exact engine ("auto")
-  for any other module.
+* ``"exact"``: ``hp.divergence(field, z, return_value=True[, vjp=ε])`` — f and div f from one
+  forward and one backward pass for a HollowNet, through the transformer alone; with ε also
+  εᵀ∂f/∂z from the same pass, then through the whole net. The cheapest exact engine ("auto") for
+  any other module.
 * ``"hutchinson"``: εᵀ(∂f/∂z)ε with ε Rademacher or Gaussian (E εεᵀ = I), one backward pass,
   unbiased but noisy (FFJORD).
 * ``"brute"``: Σ_i ∂f_i/∂z_i by d backward passes, one per output (the textbook reference).
@@ -88,7 +89,7 @@ def evaluate_field(field: nn.Module, z: Tensor, trace: str, noise: Tensor | None
     """f(z), div f(z) by the estimator ``trace`` and, when noise is given, εᵀ∂f/∂z.
 
     noise (B, d): Hutchinson's probe ε (required for "hutchinson"), also the ε of the
-    Jacobian–Frobenius regulariser; None for the exact estimators without regulariser.
+    Jacobian–Frobenius regulariser; None for the exact estimators where no Jacobian term is taken.
     """
     keep = torch.is_grad_enabled()
     with torch.enable_grad():

@@ -27,12 +27,14 @@ def test_log_prob_parameter_gradients_equal_brute_force(context_features):
         assert_close_rel(e, b, 1e-8)
 
 
-def test_regularised_gradients_equal_brute_force_with_the_same_probe():
+@pytest.mark.parametrize("jacobian_fraction", [1.0, 0.25])
+def test_regularised_gradients_equal_brute_force_with_the_same_probe(jacobian_fraction):
+    """The same generator gives both the same ε and the same evaluations taking the Jacobian term."""
     net = small_hollow(3)
     x, ode = points(10, 3), ODEOptions(method="rk4", steps=3)
     grads = []
     for trace in ("exact", "brute"):
-        flow = CNF(net, trace=trace, ode=ode, kinetic=0.3, jacobian=0.2)
+        flow = CNF(net, trace=trace, ode=ode, kinetic=0.3, jacobian=0.2, jacobian_fraction=jacobian_fraction)
         loss, terms = flow.loss(x, generator=torch.Generator().manual_seed(7))
         assert terms["kinetic"] > 0 and terms["jacobian"] > 0
         grads.append(torch.autograd.grad(loss, list(net.parameters())))

@@ -212,3 +212,17 @@ def test_auto_choice_is_remembered_for_hollownets(net_factory, monkeypatch):
     net.transformer = net_factory(5, torch.float64, 15).transformer
     hp.divergence(net, x)
     assert len(asked) == 2
+
+
+def test_divergence_and_vjp_of_a_hollownet_without_grad_for_an_input_that_requires_grad(net_factory):
+    """Under torch.no_grad the flattened input is a view made there: the fused pass starts afresh."""
+    net = net_factory(4, torch.float64, 21, "sum", time=True)
+    bound = net.bind(t=torch.tensor(0.3, dtype=torch.float64))
+    x = torch.randn(5, 4, dtype=torch.float64, requires_grad=True)
+    v = torch.randn(5, 4, dtype=torch.float64).sign()
+    reference = hp.divergence(bound, x, vjp=v)
+    with torch.no_grad():
+        value, divergence, vjp = hp.divergence(bound, x, vjp=v)
+    assert not vjp.requires_grad
+    for ours, expected in zip((value, divergence, vjp), reference):
+        assert_close_rel(ours, expected.detach(), 1e-12)

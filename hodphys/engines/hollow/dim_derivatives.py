@@ -100,7 +100,9 @@ def value_divergence_vjp_flat(net: HollowNet, x: Tensor, extra: Tensor | None,
     """
     keep_graph = torch.is_grad_enabled()
     with torch.enable_grad():
-        x = x if x.requires_grad and not x.is_inference() else x.detach().clone().requires_grad_(True)
+        # under no_grad x may be a view made there (requires_grad, but no path back): start afresh
+        connected = keep_graph and x.requires_grad and not x.is_inference()
+        x = x if connected else x.detach().clone().requires_grad_(True)
         u = x.clone()
         value = net.transform(u, net.conditioner(x, extra), extra)
         scaled, vjp = torch.autograd.grad(value, (u, x), v, create_graph=keep_graph)
