@@ -49,7 +49,7 @@ from hodphys.sde.processes import DoubleWell, OrnsteinUhlenbeck
 from hodphys.sde.sampling import sample_paths
 from hodphys.sde.selection import select_components
 from hodphys.sde.snapshots import Snapshots, check_diffusion, check_snapshots, simulate_snapshots
-from hodphys.sde.weak_form import GaussianTests, draw_tests, weak_loss
+from hodphys.sde.weak_form import GaussianTests, draw_tests, mean_test_values, weak_loss
 from hodphys.train import TrainConfig
 from hodphys.train.config import dtype_of, validate
 
@@ -95,7 +95,8 @@ class InverseConfig(TrainConfig):
     hidden_features: int = 8  # c, the size of each h_i
     residual: Optional[str] = None  # "weak": tested on the snapshots (hodphys.sde.weak_form); "strong": at points
     # of p; None: the process's (PROCESS_DEFAULTS)
-    test_functions: int = 64  # Gaussian test functions per step (weak residual)
+    test_functions: int = 64  # Gaussian test functions per step (weak residual), drawn from a bank of
+    test_bank: int = 4096  # test functions drawn once, their means over every sample computed once
     test_widths: list[float] = field(default_factory=lambda: [0.2, 0.4, 0.8])  # × the data's std per coordinate
     test_coordinates: int = 2  # coordinates each test function depends on (a Gaussian of all d vanishes in 8-D)
     weak_batch: int = 512  # samples per snapshot in each of the two minibatches of E[Lφ] (weak residual)
@@ -152,11 +153,14 @@ class InverseFokkerPlanck:
             raise ValueError(f"config key 'residual': expected one of {list(RESIDUALS)}, got {config.residual!r}")
         if config.density not in DENSITIES:
             raise ValueError(f"config key 'density': expected one of {list(DENSITIES)}, got {config.density!r}")
-        sizes = (config.n_per_time, config.n_held_out, config.weak_batch, config.nll_batch)
+        sizes = (config.n_per_time, config.n_held_out, config.weak_batch, config.nll_batch, config.test_bank)
         if config.dim < 2 or min(sizes) < 2 or config.components < 0 or not config.fp_weight >= 0:
-            raise ValueError(f"InverseConfig: expected dim ≥ 2, n_per_time, n_held_out, weak_batch, nll_batch ≥ 2, "
-                             f"components ≥ 0, fp_weight ≥ 0, got {config.dim}, {sizes}, {config.components}, "
-                             f"{config.fp_weight}")
+            raise ValueError(f"InverseConfig: expected dim ≥ 2, n_per_time, n_held_out, weak_batch, nll_batch, "
+                             f"test_bank ≥ 2, components ≥ 0, fp_weight ≥ 0, got {config.dim}, {sizes}, "
+                             f"{config.components}, {config.fp_weight}")
+        if not 1 <= config.test_functions <= config.test_bank:
+            raise ValueError(f"config key 'test_functions': expected 1 ≤ test_functions ≤ test_bank = "
+                             f"{config.test_bank}, got {config.test_functions}")
         self.config, self.dtype, self.device = config, dtype_of(config), torch.device("cpu")
         self.truth = ground_truth(config)
         times = check_snapshots(config.times, [torch.zeros(2, config.dim)] * len(config.times)).times
@@ -174,6 +178,11 @@ class InverseFokkerPlanck:
         self.held_out = Snapshots(both.times, [x[:n] for x in both.samples])
         self.reference = Snapshots(both.times, [x[n:] for x in both.samples])
         self.components, self.component_scores = config.components, {}
+        if config.residual == "weak":  # E_k[φ] needs no network: over every sample, once, for a bank of φ
+            bank = torch.Generator().manual_seed(config.data_seed + 2)
+            self.tests = draw_tests(self.pooled, config.test_bank, tuple(config.test_widths), bank,
+                                    config.test_coordinates)
+            self.test_means = mean_test_values(self.samples, self.tests)
         if config.density == "mixture" and config.components == 0:
             chosen = torch.randperm(len(self.pooled), generator=torch.Generator().manual_seed(config.seed))
             chosen = chosen[:config.nll_batch * 4]  # the selection fits each candidate on a subsample: seconds
@@ -212,20 +221,20 @@ class InverseFokkerPlanck:
         t_col = times[0] + (times[-1] - times[0]) * torch.rand(n, generator=generator, dtype=torch.float64)
         batch = {"x_data": self.pooled[rows], "t_data": self.pooled_times[rows], "t_col": t_col.to(self.dtype)}
         if c.residual == "weak":
-            tests = draw_tests(self.pooled, c.test_functions, tuple(c.test_widths), generator, c.test_coordinates)
+            chosen = torch.randperm(c.test_bank, generator=generator)[:c.test_functions]
             sizes = torch.tensor([len(x) for x in self.samples], dtype=torch.float64).unsqueeze(-1)
             weak_a, weak_b = ((torch.rand(len(sizes), c.weak_batch, generator=generator, dtype=torch.float64)
                                * sizes).long() for _ in range(2))
-            batch |= {"test_centres": tests.centres, "test_precisions": tests.precisions,
-                      "weak_a": weak_a, "weak_b": weak_b}
+            batch |= {"tests": chosen, "weak_a": weak_a, "weak_b": weak_b}
         return batch
 
     def loss(self, model: SDEModel, batch: dict[str, Tensor]) -> tuple[Tensor, dict[str, Tensor]]:
         nll = -model.density(space_time(batch["x_data"], batch["t_data"])).mean()
         if self.config.residual == "weak":
-            tests = GaussianTests(batch["test_centres"], batch["test_precisions"])
+            chosen = batch["tests"]
+            tests = GaussianTests(self.tests.centres[chosen], self.tests.precisions[chosen])
             fp = weak_loss(model.drift, model.diffusion, self.data.times, self.samples, tests,
-                           (list(batch["weak_a"]), list(batch["weak_b"])))
+                           (list(batch["weak_a"]), list(batch["weak_b"])), self.test_means[:, chosen])
             return nll + self.config.fp_weight * fp, {"nll": nll, "fp": fp}
         return self._strong_loss(model, batch, nll)
 

@@ -52,6 +52,12 @@ def draw_tests(pooled: Tensor, count: int, width_factors: tuple[float, ...], gen
     return GaussianTests(centres.to(pooled), precisions)
 
 
+def gaussian_values(tests: GaussianTests, x: Tensor) -> Tensor:
+    """φ (N, M) of every test function at x (N, d)."""
+    offset = x.unsqueeze(-2) - tests.centres
+    return torch.exp(-0.5 * (tests.precisions * offset**2).sum(-1))
+
+
 def gaussian_terms(tests: GaussianTests, x: Tensor) -> tuple[Tensor, Tensor, Tensor]:
     """φ (N, M), ∇φ (N, M, d) and diag ∇²φ (N, M, d) of every test function at x (N, d)."""
     offset = x.unsqueeze(-2) - tests.centres  # (N, M, d)
@@ -62,20 +68,25 @@ def gaussian_terms(tests: GaussianTests, x: Tensor) -> tuple[Tensor, Tensor, Ten
     return phi, gradient, hessian_diagonal
 
 
+def generator_values(drift: nn.Module, diffusion: nn.Module, x: Tensor, t: Tensor, tests: GaussianTests) -> Tensor:
+    """L φ_m at every sample: x (N, d) at times t (N,) → (N, M)."""
+    f, a = evaluate(drift, x, t), evaluate(diffusion, x, t) ** 2
+    _, gradient, hessian_diagonal = gaussian_terms(tests, x)
+    return (f.unsqueeze(-2) * gradient).sum(-1) + 0.5 * (a.unsqueeze(-2) * hessian_diagonal).sum(-1)
+
+
 def generator_mean(drift: nn.Module, diffusion: nn.Module, x: Tensor, t: float, tests: GaussianTests,
                    weights: Tensor | None = None) -> Tensor:
     """E[L φ_m] (M,) over the samples x (N, d) at time t (uniform, or ``weights`` (N,) summing to 1)."""
     times = torch.full((len(x),), float(t), dtype=x.dtype, device=x.device)
-    f, a = evaluate(drift, x, times), evaluate(diffusion, x, times) ** 2
-    _, gradient, hessian_diagonal = gaussian_terms(tests, x)
-    generator = (f.unsqueeze(-2) * gradient).sum(-1) + 0.5 * (a.unsqueeze(-2) * hessian_diagonal).sum(-1)
-    return generator.mean(0) if weights is None else weights @ generator
+    values = generator_values(drift, diffusion, x, times, tests)
+    return values.mean(0) if weights is None else weights @ values
 
 
 @torch.no_grad()
 def mean_test_values(samples: list[Tensor], tests: GaussianTests, chunk: int = 8192) -> Tensor:
     """E_k[φ_m] (T, M) over every sample of every snapshot (no network: cheap, no minibatch needed)."""
-    return torch.stack([sum(gaussian_terms(tests, part)[0].sum(0) for part in x.split(chunk)) / len(x)
+    return torch.stack([sum(gaussian_values(tests, part).sum(0) for part in x.split(chunk)) / len(x)
                         for x in samples])
 
 
@@ -106,19 +117,21 @@ def weak_residual(drift: nn.Module, diffusion: nn.Module, times: Tensor, samples
 
 
 def weak_loss(drift: nn.Module, diffusion: nn.Module, times: Tensor, samples: list[Tensor], tests: GaussianTests,
-              batches: tuple[list[Tensor], list[Tensor]]) -> Tensor:
+              batches: tuple[list[Tensor], list[Tensor]], means: Tensor | None = None) -> Tensor:
     """An unbiased estimate of mean R² (R over all samples) whose E[Lφ] sees only minibatches:
     mean(R_A ⊙ R_B), R_A and R_B from two independent minibatches ``batches[0][k]``, ``batches[1][k]``
-    (index tensors into samples[k]); E_k[φ] over all samples. (Squaring one minibatch's R would add its
-    variance, which depends on f and g, to the loss.)"""
+    (index tensors into samples[k]); E_k[φ] (T, M) over all samples, ``means`` if precomputed. (Squaring one
+    minibatch's R would add its variance, which depends on f and g, to the loss.)"""
     _check(times, samples)
-    means = mean_test_values(samples, tests)
-    residuals = []
-    for batch in batches:
-        generators = torch.stack([generator_mean(drift, diffusion, x[index], float(t), tests)
-                                  for t, x, index in zip(times, samples, batch)])
-        residuals.append(pairwise_residual(times, means.to(generators), generators))
-    return (residuals[0] * residuals[1]).mean()
+    means = mean_test_values(samples, tests) if means is None else means
+    picked = [x[index] for batch in batches for x, index in zip(samples, batch)]  # one network call for all
+    x = torch.cat(picked)
+    t = torch.cat([torch.full((len(part),), float(tk), dtype=x.dtype, device=x.device)
+                   for tk, part in zip([*times, *times], picked)])
+    values = generator_values(drift, diffusion, x, t, tests).split([len(part) for part in picked])
+    generators = torch.stack([part.mean(0) for part in values]).unflatten(0, (2, len(times)))  # (2, T, M)
+    first, second = (pairwise_residual(times, means.to(generators), g) for g in generators)
+    return (first * second).mean()
 
 
 def _check(times: Tensor, samples: list[Tensor]) -> None:

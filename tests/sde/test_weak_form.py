@@ -154,11 +154,15 @@ def test_inverse_problem_residual_option():
                  hollow_width=8, hidden_features=2, dtype="float64")
     with pytest.raises(ValueError, match="config key 'residual'"):
         InverseFokkerPlanck(InverseConfig(residual="pointwise", **small))
+    with pytest.raises(ValueError, match="config key 'test_functions'"):
+        InverseFokkerPlanck(InverseConfig(test_functions=20, test_bank=10, **small))
     problem = InverseFokkerPlanck(InverseConfig(residual="weak", test_functions=8, **small))
     torch.manual_seed(0)
     model = problem.build_model()
     batch = problem.sample(torch.Generator().manual_seed(0), 16)
-    assert batch["test_centres"].shape == (8, 2) and batch["test_precisions"].shape == (8, 2)
+    assert batch["tests"].shape == (8,) and len(set(batch["tests"].tolist())) == 8
+    assert problem.tests.precisions.shape == (problem.config.test_bank, 2)
+    assert problem.test_means.shape == (3, problem.config.test_bank)
     assert batch["weak_a"].shape == batch["weak_b"].shape == (3, problem.config.weak_batch)
     _, terms = problem.loss(model, batch)
     grads = dict(zip([n for n, _ in model.named_parameters()],
