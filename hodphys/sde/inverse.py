@@ -64,9 +64,10 @@ RESIDUALS = ("weak", "strong")
 # the better estimator (0.089 / 0.077 vs 0.215 / 0.231 for the weak one).
 PROCESS_DEFAULTS: dict[str, dict[str, Any]] = {
     "double-well": dict(residual="weak", activation="tanh", times=[round(0.1 * k, 1) for k in range(16)],
-                        n_per_time=10000),  # the weak estimator is variance limited: data is generated in code
+                        n_per_time=10000, adam_steps=2000),  # the weak estimator is variance limited: data
+    # is generated in code
     "ornstein-uhlenbeck": dict(residual="strong", activation="softplus", times=[0.0, 0.25, 0.5, 1.0, 1.5],
-                               n_per_time=1000),
+                               n_per_time=1000, adam_steps=1000),
 }
 
 
@@ -100,13 +101,13 @@ class InverseConfig(TrainConfig):
     test_widths: list[float] = field(default_factory=lambda: [0.2, 0.4, 0.8])  # × the data's std per coordinate
     test_coordinates: int = 2  # coordinates each test function depends on (a Gaussian of all d vanishes in 8-D)
     weak_batch: int = 512  # samples per snapshot in each of the two minibatches of E[Lφ] (weak residual)
-    nll_batch: int = 4096  # data points of the likelihood per step (all of them when there are fewer)
+    nll_batch: int = 8192  # data points of the likelihood per step (all of them when there are fewer)
     fp_weight: float = 1.0
     form: str = "log"  # the residual's form: "log" (r/p) or "plain" (r, i.e. weighted by p)
     fp_trains_density: bool = False  # let the residual's gradient reach the density too (it can then cheat:
     # a density that stops moving and f = g = 0 make the residual small)
     n_interior: int = 256  # collocation points per step
-    adam_steps: int = 2000
+    adam_steps: Optional[int] = None  # None: the process's (PROCESS_DEFAULTS)
     lr: float = 3e-3
     lr_final: float = 3e-4
     optimizer: str = "none"
@@ -185,7 +186,7 @@ class InverseFokkerPlanck:
             self.test_means = mean_test_values(self.samples, self.tests)
         if config.density == "mixture" and config.components == 0:
             chosen = torch.randperm(len(self.pooled), generator=torch.Generator().manual_seed(config.seed))
-            chosen = chosen[:config.nll_batch * 4]  # the selection fits each candidate on a subsample: seconds
+            chosen = chosen[:2 * config.nll_batch]  # the selection fits each candidate on a subsample: seconds
             self.components, self.component_scores = select_components(
                 self.pooled[chosen], self.pooled_times[chosen], config.component_candidates, config.selection_steps,
                 config.seed, min_scale=config.min_scale)

@@ -101,8 +101,8 @@ def cumulative_trapezoid_weights(times: Tensor) -> Tensor:
 
 
 def pairwise_residual(times: Tensor, means: Tensor, generators: Tensor) -> Tensor:
-    """R (P, M) of the module docstring from E_k[φ] (T, M) and E_k[Lφ] (T, M), every pair t_j < t_k."""
-    integrals = cumulative_trapezoid_weights(times).to(generators) @ generators  # C_k, (T, M)
+    """R (P, M, …) of the module docstring from E_k[φ] (T, M, …) and E_k[Lφ] (T, M, …), every pair t_j < t_k."""
+    integrals = torch.tensordot(cumulative_trapezoid_weights(times).to(generators), generators, dims=1)  # C_k
     net = means - integrals  # R_jk = net_k − net_j
     later, earlier = torch.triu_indices(len(times), len(times), offset=1).flip(0)
     return net[later] - net[earlier]

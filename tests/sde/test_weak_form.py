@@ -48,7 +48,8 @@ def test_draw_tests_depend_on_the_asked_coordinates():
 
 
 def _gaussian_expectation(tests: GaussianTests, mean: torch.Tensor, variance: torch.Tensor) -> torch.Tensor:
-    """E[φ_j] under N(mean, diag variance), closed form: Π_i (1 + λ_i v_i)^{−½} exp(−λ_i (m_i − c_i)² / 2(1 + λ_i v_i))."""
+    """E[φ_j] under N(mean, diag variance), closed form:
+    Π_i (1 + λ_i v_i)^{−½} exp(−λ_i (m_i − c_i)² / 2(1 + λ_i v_i))."""
     spread = 1 + tests.precisions * variance
     return (spread.rsqrt() * torch.exp(-0.5 * tests.precisions * (mean - tests.centres) ** 2 / spread)).prod(-1)
 
