@@ -100,6 +100,7 @@ class InverseConfig(TrainConfig):
     test_bank: int = 4096  # test functions drawn once, their means over every sample computed once
     test_widths: list[float] = field(default_factory=lambda: [0.2, 0.4, 0.8])  # × the data's std per coordinate
     test_coordinates: int = 2  # coordinates each test function depends on (a Gaussian of all d vanishes in 8-D)
+    weak_span: int = 0  # weak residual between snapshots t_j < t_k with k − j ≤ weak_span (0: every pair)
     weak_batch: int = 512  # samples per snapshot in each of the two minibatches of E[Lφ] (weak residual)
     nll_batch: int = 8192  # data points of the likelihood per step (all of them when there are fewer)
     fp_weight: float = 1.0
@@ -235,7 +236,8 @@ class InverseFokkerPlanck:
             chosen = batch["tests"]
             tests = GaussianTests(self.tests.centres[chosen], self.tests.precisions[chosen])
             fp = weak_loss(model.drift, model.diffusion, self.data.times, self.samples, tests,
-                           (list(batch["weak_a"]), list(batch["weak_b"])), self.test_means[:, chosen])
+                           (list(batch["weak_a"]), list(batch["weak_b"])), self.test_means[:, chosen],
+                           self.config.weak_span)
             return nll + self.config.fp_weight * fp, {"nll": nll, "fp": fp}
         return self._strong_loss(model, batch, nll)
 

@@ -39,7 +39,8 @@ class GaussianTests(NamedTuple):
 def draw_tests(pooled: Tensor, count: int, width_factors: tuple[float, ...], generator: torch.Generator,
                coordinates: int = 2) -> GaussianTests:
     """``count`` Gaussians centred at random samples of ``pooled`` (N, d), each of ``coordinates`` random
-    coordinates (all when ≥ d), width in coordinate i = a random factor of ``width_factors`` · std_i."""
+    coordinates (all when ≥ d), width = a random factor of ``width_factors`` · the pooled std of all coordinates
+    (per-coordinate stds, narrower along x₂ of the double well, raise the exact-family floor: docs/sde.md)."""
     if count < 1 or not width_factors or min(width_factors) <= 0 or coordinates < 1:
         raise ValueError(f"draw_tests: expected count ≥ 1, positive width factors and coordinates ≥ 1, "
                          f"got {count}, {list(width_factors)}, {coordinates}")
@@ -48,7 +49,7 @@ def draw_tests(pooled: Tensor, count: int, width_factors: tuple[float, ...], gen
     factors = torch.as_tensor(width_factors, dtype=pooled.dtype)
     factor = factors[torch.randint(len(factors), (count,), generator=generator)]
     chosen = torch.rand(count, d, generator=generator).argsort(-1) < min(coordinates, d)  # (M, d)
-    precisions = chosen.to(pooled) / (factor.unsqueeze(-1) * pooled.std(0)) ** 2
+    precisions = chosen.to(pooled) / (factor.unsqueeze(-1) * pooled.std()) ** 2
     return GaussianTests(centres.to(pooled), precisions)
 
 
@@ -100,11 +101,14 @@ def cumulative_trapezoid_weights(times: Tensor) -> Tensor:
     return torch.cat([per_step.new_zeros(1, len(times)), per_step.cumsum(0)])
 
 
-def pairwise_residual(times: Tensor, means: Tensor, generators: Tensor) -> Tensor:
-    """R (P, M, …) of the module docstring from E_k[φ] (T, M, …) and E_k[Lφ] (T, M, …), every pair t_j < t_k."""
+def pairwise_residual(times: Tensor, means: Tensor, generators: Tensor, span: int = 0) -> Tensor:
+    """R (P, M, …) of the module docstring from E_k[φ] (T, M, …) and E_k[Lφ] (T, M, …), every pair t_j < t_k
+    with k − j ≤ ``span`` (0: every pair; 1: consecutive snapshots only)."""
     integrals = torch.tensordot(cumulative_trapezoid_weights(times).to(generators), generators, dims=1)  # C_k
     net = means - integrals  # R_jk = net_k − net_j
-    later, earlier = torch.triu_indices(len(times), len(times), offset=1).flip(0)
+    earlier, later = torch.triu_indices(len(times), len(times), offset=1)
+    if span > 0:
+        earlier, later = earlier[later - earlier <= span], later[later - earlier <= span]
     return net[later] - net[earlier]
 
 
@@ -117,7 +121,7 @@ def weak_residual(drift: nn.Module, diffusion: nn.Module, times: Tensor, samples
 
 
 def weak_loss(drift: nn.Module, diffusion: nn.Module, times: Tensor, samples: list[Tensor], tests: GaussianTests,
-              batches: tuple[list[Tensor], list[Tensor]], means: Tensor | None = None) -> Tensor:
+              batches: tuple[list[Tensor], list[Tensor]], means: Tensor | None = None, span: int = 0) -> Tensor:
     """An unbiased estimate of mean R² (R over all samples) whose E[Lφ] sees only minibatches:
     mean(R_A ⊙ R_B), R_A and R_B from two independent minibatches ``batches[0][k]``, ``batches[1][k]``
     (index tensors into samples[k]); E_k[φ] (T, M) over all samples, ``means`` if precomputed. (Squaring one
@@ -130,7 +134,7 @@ def weak_loss(drift: nn.Module, diffusion: nn.Module, times: Tensor, samples: li
                    for tk, part in zip([*times, *times], picked)])
     values = generator_values(drift, diffusion, x, t, tests).split([len(part) for part in picked])
     generators = torch.stack([part.mean(0) for part in values]).unflatten(0, (2, len(times)))  # (2, T, M)
-    first, second = (pairwise_residual(times, means.to(generators), g) for g in generators)
+    first, second = (pairwise_residual(times, means.to(generators), g, span) for g in generators)
     return (first * second).mean()
 
 

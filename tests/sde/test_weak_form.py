@@ -42,7 +42,7 @@ def test_draw_tests_depend_on_the_asked_coordinates():
     tests = draw_tests(pooled, 40, (0.5,), torch.Generator().manual_seed(0), coordinates=2)
     assert ((tests.precisions > 0).sum(-1) == 2).all()
     widths = tests.precisions.rsqrt()[tests.precisions > 0]
-    stds = (0.5 * pooled.std(0)).expand(40, 8)[tests.precisions > 0]
+    stds = (0.5 * pooled.std()).expand(40, 8)[tests.precisions > 0]
     assert torch.allclose(widths, stds, rtol=1e-12)
     assert ((draw_tests(pooled, 4, (0.5,), torch.Generator(), coordinates=20).precisions > 0).all())
 
@@ -202,3 +202,15 @@ def test_process_defaults_fill_what_the_config_leaves_open():
     assert (well.residual, well.activation, well.times) == ("weak", "tanh", PROCESS_DEFAULTS["double-well"]["times"])
     chosen = InverseConfig(process="ornstein-uhlenbeck", residual="weak", activation="tanh", times=[0.0, 1.0])
     assert (chosen.residual, chosen.activation, chosen.times) == ("weak", "tanh", [0.0, 1.0])
+
+
+def test_pairwise_residual_span_keeps_the_nearby_pairs():
+    generator = torch.Generator().manual_seed(0)
+    times = torch.tensor([0.0, 0.1, 0.3, 0.4], dtype=torch.float64)
+    means, generators = (torch.randn(4, 3, generator=generator, dtype=torch.float64) for _ in range(2))
+    consecutive = pairwise_residual(times, means, generators, span=1)
+    steps = (times[1:] - times[:-1]).unsqueeze(-1)
+    assert torch.allclose(consecutive, means[1:] - means[:-1] - steps / 2 * (generators[1:] + generators[:-1]),
+                          rtol=1e-12)
+    assert pairwise_residual(times, means, generators, span=2).shape == (5, 3)
+    assert pairwise_residual(times, means, generators).shape == (6, 3)
