@@ -193,7 +193,7 @@ def test_weak_loss_is_an_unbiased_estimate_of_the_full_mean_square():
 
 
 def test_process_defaults_fill_what_the_config_leaves_open():
-    from hodphys.sde.inverse import PROCESS_DEFAULTS
+    from hodphys.sde.inverse_config import PROCESS_DEFAULTS
 
     ou = InverseConfig(process="ornstein-uhlenbeck")
     assert (ou.residual, ou.activation, ou.times, ou.n_per_time) == ("strong", "softplus", [0.0, 0.25, 0.5, 1.0, 1.5],
