@@ -48,7 +48,7 @@ from hodphys.sde.mixture import GaussianMixtureDensity
 from hodphys.sde.sampling import sample_paths
 from hodphys.sde.selection import select_components
 from hodphys.sde.snapshots import Snapshots, check_diffusion, check_snapshots, simulate_snapshots
-from hodphys.sde.weak_form import GaussianTests, draw_tests, mean_test_values, weak_loss
+from hodphys.sde.weak_form import GaussianTests, draw_tests, mean_test_values, weak_loss, weak_residual
 from hodphys.sde.inverse_config import InverseConfig, check_config, ground_truth
 from hodphys.train.config import dtype_of
 
@@ -137,9 +137,13 @@ class InverseFokkerPlanck:
         if self.config.residual == "weak":
             chosen = batch["tests"]
             tests = GaussianTests(self.tests.centres[chosen], self.tests.precisions[chosen])
-            fp = weak_loss(model.drift, model.diffusion, self.data.times, self.samples, tests,
-                           (list(batch["weak_a"]), list(batch["weak_b"])), self.test_means[:, chosen],
-                           self.config.weak_span)
+            means, span = self.test_means[:, chosen], self.config.weak_span
+            if self.config.weak_batch == 0:  # every sample, the plain square
+                fp = weak_residual(model.drift, model.diffusion, self.data.times, self.samples, tests, means,
+                                   span).square().mean()
+            else:
+                fp = weak_loss(model.drift, model.diffusion, self.data.times, self.samples, tests,
+                               (list(batch["weak_a"]), list(batch["weak_b"])), means, span)
             return nll + self.config.fp_weight * fp, {"nll": nll, "fp": fp}
         return self._strong_loss(model, batch, nll)
 

@@ -59,7 +59,7 @@ class InverseConfig(TrainConfig):
     test_widths: list[float] = field(default_factory=lambda: [0.2, 0.4, 0.8])  # × the data's std per coordinate
     test_coordinates: int = 2  # coordinates each test function depends on (a Gaussian of all d vanishes in 8-D)
     weak_span: int = 0  # weak residual between snapshots t_j < t_k with k − j ≤ weak_span (0: every pair)
-    weak_batch: int = 512  # samples per snapshot in each of the two minibatches of E[Lφ] (weak residual)
+    weak_batch: int = 512  # samples per snapshot in each of the two minibatches of E[Lφ]; 0: every sample, R²
     nll_batch: int = 8192  # data points of the likelihood per step (all of them when there are fewer)
     fp_weight: float = 1.0
     form: str = "log"  # the residual's form: "log" (r/p) or "plain" (r, i.e. weighted by p)
@@ -103,10 +103,10 @@ def check_config(config: InverseConfig) -> None:
         raise ValueError(f"config key 'residual': expected one of {list(RESIDUALS)}, got {config.residual!r}")
     if config.density not in DENSITIES:
         raise ValueError(f"config key 'density': expected one of {list(DENSITIES)}, got {config.density!r}")
-    sizes = (config.n_per_time, config.n_held_out, config.weak_batch, config.nll_batch, config.test_bank)
+    sizes = (config.n_per_time, config.n_held_out, config.weak_batch or 2, config.nll_batch, config.test_bank)
     if config.dim < 2 or min(sizes) < 2 or config.components < 0 or not config.fp_weight >= 0:
-        raise ValueError(f"InverseConfig: expected dim ≥ 2, n_per_time, n_held_out, weak_batch, nll_batch, "
-                         f"test_bank ≥ 2, components ≥ 0, fp_weight ≥ 0, got {config.dim}, {sizes}, "
+        raise ValueError(f"InverseConfig: expected dim ≥ 2, n_per_time, n_held_out, weak_batch (or 0), "
+                         f"nll_batch, test_bank ≥ 2, components ≥ 0, fp_weight ≥ 0, got {config.dim}, {sizes}, "
                          f"{config.components}, {config.fp_weight}")
     if not 1 <= config.test_functions <= config.test_bank:
         raise ValueError(f"config key 'test_functions': expected 1 ≤ test_functions ≤ test_bank = "

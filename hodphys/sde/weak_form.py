@@ -113,11 +113,13 @@ def pairwise_residual(times: Tensor, means: Tensor, generators: Tensor, span: in
 
 
 def weak_residual(drift: nn.Module, diffusion: nn.Module, times: Tensor, samples: list[Tensor],
-                  tests: GaussianTests) -> Tensor:
-    """R (P, M) from snapshots ``samples[k]`` (n_k, d) at ``times[k]``, every expectation over all samples."""
+                  tests: GaussianTests, means: Tensor | None = None, span: int = 0) -> Tensor:
+    """R (P, M) from snapshots ``samples[k]`` (n_k, d) at ``times[k]``, every expectation over all samples
+    (E_k[φ] (T, M) given as ``means`` if precomputed; ``span`` as in :func:`pairwise_residual`)."""
     _check(times, samples)
+    means = mean_test_values(samples, tests) if means is None else means
     generators = torch.stack([generator_mean(drift, diffusion, x, float(t), tests) for t, x in zip(times, samples)])
-    return pairwise_residual(times, mean_test_values(samples, tests).to(generators), generators)
+    return pairwise_residual(times, means.to(generators), generators, span)
 
 
 def weak_loss(drift: nn.Module, diffusion: nn.Module, times: Tensor, samples: list[Tensor], tests: GaussianTests,

@@ -214,3 +214,19 @@ def test_pairwise_residual_span_keeps_the_nearby_pairs():
                           rtol=1e-12)
     assert pairwise_residual(times, means, generators, span=2).shape == (5, 3)
     assert pairwise_residual(times, means, generators).shape == (6, 3)
+
+
+def test_inverse_problem_full_data_weak_loss_is_the_plain_square():
+    small = dict(n_per_time=40, simulation_dt=0.05, times=[0.0, 0.3, 0.6], held_out_times=[0.45], components=2,
+                 hollow_width=8, hidden_features=2, dtype="float64", test_functions=8, weak_batch=0, weak_span=1)
+    problem = InverseFokkerPlanck(InverseConfig(**small))
+    torch.manual_seed(0)
+    model = problem.build_model()
+    batch = problem.sample(torch.Generator().manual_seed(0), 16)
+    _, terms = problem.loss(model, batch)
+    tests = GaussianTests(problem.tests.centres[batch["tests"]], problem.tests.precisions[batch["tests"]])
+    residual = weak_residual(model.drift, model.diffusion, problem.data.times, problem.samples, tests, span=1)
+    assert residual.shape == (2, 8)
+    assert float(terms["fp"]) == pytest.approx(float(residual.square().mean()), rel=1e-10)
+    with pytest.raises(ValueError, match=r"weak_batch \(or 0\)"):
+        InverseFokkerPlanck(InverseConfig(**(small | {"weak_batch": 1})))
