@@ -76,6 +76,7 @@ def plot_snapshots(problem: InverseFokkerPlanck, model: SDEModel, path: Path) ->
     extent = (gx.min(), gx.max(), gy.min(), gy.max())
     for j, (t, column) in enumerate(zip(times, columns)):
         data = problem.data.samples[observed.index(t)] if t in observed else problem.held_out.samples[column - 1]
+        data = data[:len(samples[j])]  # as many points as the learned SDE's
         axes[0, j].scatter(data[:, 0], data[:, 1], s=1, alpha=0.4, color="tab:blue")
         axes[0, j].set_title(f"t = {t:g}" + ("" if t in observed else " (held out)"), fontsize=9)
         tt = torch.full((len(xy),), t, dtype=problem.dtype, device=problem.device)

@@ -1,10 +1,12 @@
 """The inverse problem: drift f, diffusion g and a time-conditioned density p from population snapshots.
 
-    residual="weak" (default):  loss = − mean_k,n log p(x_kn, t_k) + fp_weight · mean_kj R_kj²
-    residual="strong":          loss = − mean_k,n log p(x_kn, t_k) + fp_weight · mean r_FP(x, t)²,  x ~ p(·, t)
+    residual="weak":    loss = − mean_k,n log p(x_kn, t_k) + fp_weight · mean(R_A ⊙ R_B)   (double well's default)
+    residual="strong":  loss = − mean_k,n log p(x_kn, t_k) + fp_weight · mean r_FP(x, t)²,  x ~ p(·, t)   (OU's)
 
-R is the Fokker–Planck equation tested against Gaussian test functions φ_j on the snapshots
-themselves, trapezoidal in time (:mod:`hodphys.sde.weak_form`): the density model's error between
+(defaults per ground truth: :data:`hodphys.sde.inverse_config.PROCESS_DEFAULTS`). R is the Fokker–Planck
+equation tested against Gaussian test functions on the snapshots themselves, integrated between every
+pair of snapshot times, R_A and R_B from two independent minibatches (:mod:`hodphys.sde.weak_form`,
+an unbiased estimate of the full-data mean R²): the density model's error between
 snapshots and its noisy ∂_t s, ∂²s cannot reach f and g (with the strong residual they do: the
 mixture's d/dt E[φ] is 21–55 % off the truth, see docs/sde.md). The density is fitted by the
 likelihood; the residual trains f and g only (``fp_trains_density=False``, strong form), since
@@ -29,7 +31,6 @@ Glossary: N points, d dimensions, T observation times.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -40,71 +41,16 @@ from hodphys.nn import HollowNet
 from hodphys.nn.activations import ACTIVATIONS
 from hodphys.sde.coefficients import DiagonalDiffusion
 from hodphys.sde.density import DensityTerms, density_terms, plain_terms, space_time
-from hodphys.sde.fokker_planck import FORMS, fokker_planck_residual
+from hodphys.sde.fokker_planck import fokker_planck_residual
 from hodphys.sde.flow_density import FlowLogDensity, flow_density_terms, time_conditioned_flow
 from hodphys.sde.metrics import median_bandwidth, mmd, wasserstein2
 from hodphys.sde.mixture import GaussianMixtureDensity
-from hodphys.sde.processes import DoubleWell, OrnsteinUhlenbeck
 from hodphys.sde.sampling import sample_paths
 from hodphys.sde.selection import select_components
 from hodphys.sde.snapshots import Snapshots, check_diffusion, check_snapshots, simulate_snapshots
-from hodphys.sde.weak_form import GaussianTests, draw_tests, weak_residual
-from hodphys.train import TrainConfig
-from hodphys.train.config import dtype_of, validate
-
-DENSITIES = ("mixture", "cnf")
-RESIDUALS = ("weak", "strong")
-PROCESSES = ("double-well", "ornstein-uhlenbeck")
-
-
-@dataclass
-class InverseConfig(TrainConfig):
-    """The true SDE (``process``: the double well or an OU process), the data, the models, the loss."""
-
-    dim: int = 2
-    process: str = "double-well"  # the ground truth: "double-well" or "ornstein-uhlenbeck" (see ground_truth)
-    rotation: float = 1.0  # ω of the rotational drift
-    sigma: float = 0.5  # g_i = σ (1 + ½ tanh x_i)
-    times: list[float] = field(default_factory=lambda: [round(0.1 * k, 1) for k in range(16)])  # observed: every
-    # 0.1 (the unstable start grows like e^{4t}; with 5 snapshots even an exact-family fit misses f by ≈ 50 %)
-    held_out_times: list[float] = field(default_factory=lambda: [0.75])  # only for evaluation
-    n_per_time: int = 1000  # samples per snapshot (training, held-out and reference sets alike)
-    data_seed: int = 2024
-    simulation_dt: float = 5e-3  # Euler–Maruyama step of the data and of the learned SDE's samples
-    density: str = "mixture"  # "mixture" or "cnf" (time-conditioned CNF: exact, ≈ 50–100× dearer a step)
-    components: int = 0  # Gaussian mixture components of the density; 0: chosen by held-out likelihood
-    component_candidates: list[int] = field(default_factory=lambda: [1, 2, 4, 8])  # for components = 0
-    selection_steps: int = 300  # Adam steps of each candidate mixture
-    flow_steps: int = 4  # rk4 steps of the CNF density
-    min_scale: float = 0.1  # σ_min of every component (smooth ∇²s)
-    hollow_width: int = 32  # width of the HollowNets' conditioner and transformer MLPs
-    hidden_features: int = 8  # c, the size of each h_i
-    residual: str = "weak"  # "weak": tested on the snapshots (hodphys.sde.weak_form); "strong": at points of p
-    test_functions: int = 64  # Gaussian test functions per step (weak residual)
-    test_widths: list[float] = field(default_factory=lambda: [0.2, 0.4, 0.8])  # × the data's std
-    fp_weight: float = 1.0
-    form: str = "log"  # the residual's form: "log" (r/p) or "plain" (r, i.e. weighted by p)
-    fp_trains_density: bool = False  # let the residual's gradient reach the density too (it can then cheat:
-    # a density that stops moving and f = g = 0 make the residual small)
-    n_interior: int = 256  # collocation points per step
-    adam_steps: int = 2000
-    lr: float = 3e-3
-    lr_final: float = 3e-4
-    optimizer: str = "none"
-    eval_every: int = 1000  # each evaluation samples the learned SDE (seconds)
-    checkpoint_every: int = 500
-    grid_size: int = 41
-
-
-def ground_truth(config: InverseConfig) -> DoubleWell | OrnsteinUhlenbeck:
-    """The SDE whose snapshots are fitted: :class:`DoubleWell` (default) or an OU process whose odd / even
-    coordinates have θ = 1 / 0.5, σ = 0.8 / 0.6, x(0) ~ N(1.5, 0.2) / N(−1, 0.3) (Gaussian at every time)."""
-    if config.process == "double-well":
-        return DoubleWell(config.dim, config.rotation, config.sigma)
-    pattern = [(1.0, 0.8, 1.5, 0.2), (0.5, 0.6, -1.0, 0.3)]  # θ, σ, mean₀, var₀ of odd and even coordinates
-    theta, sigma, mean0, var0 = zip(*(pattern[i % 2] for i in range(config.dim)))
-    return OrnsteinUhlenbeck(theta, sigma, mean0, var0, d=config.dim)
-
+from hodphys.sde.weak_form import GaussianTests, draw_tests, mean_test_values, weak_loss, weak_residual
+from hodphys.sde.inverse_config import InverseConfig, check_config, ground_truth
+from hodphys.train.config import dtype_of
 
 class SDEModel(nn.Module):
     """What the inverse problem learns: drift (N, d) → (N, d), diffusion (N, d) → (N, d) > 0, density z → log p."""
@@ -118,18 +64,7 @@ class InverseFokkerPlanck:
     """The ``hodphys.train`` problem for SDE fitting from snapshots (see the module docstring)."""
 
     def __init__(self, config: InverseConfig, data: Snapshots | None = None):
-        validate(config)
-        if config.form not in FORMS:
-            raise ValueError(f"config key 'form': expected one of {list(FORMS)}, got {config.form!r}")
-        if config.process not in PROCESSES:
-            raise ValueError(f"config key 'process': expected one of {list(PROCESSES)}, got {config.process!r}")
-        if config.residual not in RESIDUALS:
-            raise ValueError(f"config key 'residual': expected one of {list(RESIDUALS)}, got {config.residual!r}")
-        if config.density not in DENSITIES:
-            raise ValueError(f"config key 'density': expected one of {list(DENSITIES)}, got {config.density!r}")
-        if config.dim < 2 or config.n_per_time < 2 or config.components < 0 or not config.fp_weight >= 0:
-            raise ValueError(f"InverseConfig: expected dim ≥ 2, n_per_time ≥ 2, components ≥ 0, fp_weight ≥ 0, "
-                             f"got {config.dim}, {config.n_per_time}, {config.components}, {config.fp_weight}")
+        check_config(config)
         self.config, self.dtype, self.device = config, dtype_of(config), torch.device("cpu")
         self.truth = ground_truth(config)
         times = check_snapshots(config.times, [torch.zeros(2, config.dim)] * len(config.times)).times
@@ -137,23 +72,31 @@ class InverseFokkerPlanck:
         if min(self.eval_times) <= times[0] or max(self.eval_times) > times[-1]:
             raise ValueError(f"config key 'held_out_times': expected times in ({times[0]:g}, {times[-1]:g}], "
                              f"got {config.held_out_times}")
-        self.data = self._simulate(times.tolist(), 0) if data is None else check_snapshots(data.times, data.samples,
-                                                                                             config.dim)
+        self.data = (self._simulate(times.tolist(), 0, config.n_per_time) if data is None
+                     else check_snapshots(data.times, data.samples, config.dim))
+        self.samples = [x.to(self.device, self.dtype) for x in self.data.samples]
+        self.pooled, self.pooled_times = (v.to(self.device, self.dtype) for v in self.data.stacked())
         # held-out and reference: two independent true sample sets per evaluation time, one simulation
-        both = self._simulate(self.eval_times, 1, copies=2)
-        n = config.n_per_time
+        both = self._simulate(self.eval_times, 1, 2 * config.n_held_out)
+        n = config.n_held_out
         self.held_out = Snapshots(both.times, [x[:n] for x in both.samples])
         self.reference = Snapshots(both.times, [x[n:] for x in both.samples])
         self.components, self.component_scores = config.components, {}
+        if config.residual == "weak":  # E_k[φ] needs no network: over every sample, once, for a bank of φ
+            bank = torch.Generator().manual_seed(config.data_seed + 2)
+            self.tests = draw_tests(self.pooled, config.test_bank, tuple(config.test_widths), bank,
+                                    config.test_coordinates)
+            self.test_means = mean_test_values(self.samples, self.tests)
         if config.density == "mixture" and config.components == 0:
-            x, t = (v.to(self.dtype) for v in self.data.stacked())
+            chosen = torch.randperm(len(self.pooled), generator=torch.Generator().manual_seed(config.seed))
+            chosen = chosen[:2 * config.nll_batch]  # the selection fits each candidate on a subsample: seconds
             self.components, self.component_scores = select_components(
-                x, t, config.component_candidates, config.selection_steps, config.seed, min_scale=config.min_scale)
+                self.pooled[chosen], self.pooled_times[chosen], config.component_candidates, config.selection_steps,
+                config.seed, min_scale=config.min_scale)
 
-    def _simulate(self, times: list[float], stream: int, copies: int = 1) -> Snapshots:
-        return simulate_snapshots(self.truth.drift, self.truth.diffusion, self.truth.initial, times,
-                                  copies * self.config.n_per_time, self.config.data_seed + stream,
-                                  self.config.simulation_dt)
+    def _simulate(self, times: list[float], stream: int, n: int) -> Snapshots:
+        return simulate_snapshots(self.truth.drift, self.truth.diffusion, self.truth.initial, times, n,
+                                  self.config.data_seed + stream, self.config.simulation_dt)
 
     # --- the trainer's protocol ---------------------------------------------------------------
     def build_model(self) -> SDEModel:
@@ -162,8 +105,7 @@ class InverseFokkerPlanck:
                       activation=ACTIVATIONS[c.activation]())  # tanh (the default): softplus learns the cubic slowly
         model = SDEModel(HollowNet(d, **hollow), DiagonalDiffusion(HollowNet(d, **hollow)), self._density())
         model = model.to(self.device, self.dtype)
-        x, t = self.data.stacked()
-        check_diffusion(model.diffusion, x.to(self.device, self.dtype), t.to(self.device, self.dtype))
+        check_diffusion(model.diffusion, self.pooled, self.pooled_times)
         return model
 
     def _density(self) -> nn.Module:
@@ -171,26 +113,37 @@ class InverseFokkerPlanck:
         if c.density == "cnf":
             flow = time_conditioned_flow(c.dim, c.flow_steps, c.hollow_width, c.hidden_features)
             return FlowLogDensity(flow)
-        pooled = torch.cat(self.data.samples)
-        centres = pooled[torch.randperm(len(pooled))[:self.components]]
-        return GaussianMixtureDensity(c.dim, self.components, centres=centres, scale=0.5 * float(pooled.std()),
+        centres = self.pooled[torch.randperm(len(self.pooled))[:self.components]]
+        return GaussianMixtureDensity(c.dim, self.components, centres=centres, scale=0.5 * float(self.pooled.std()),
                                       min_scale=c.min_scale)
 
     def sample(self, generator: torch.Generator, n: int) -> dict[str, Tensor]:
-        x, t = self.data.stacked()
-        times = self.data.times
+        """The likelihood's data points (all, or ``nll_batch`` of them), collocation times, test functions and the
+        weak residual's two independent minibatches (with replacement: indices (T, weak_batch) into each snapshot)."""
+        c, times, total = self.config, self.data.times, len(self.pooled)
+        rows = torch.randperm(total, generator=generator)[:c.nll_batch] if total > c.nll_batch else torch.arange(total)
         t_col = times[0] + (times[-1] - times[0]) * torch.rand(n, generator=generator, dtype=torch.float64)
-        tests = draw_tests(x, self.config.test_functions, tuple(self.config.test_widths), generator)
-        return {name: v.to(self.device, self.dtype) for name, v in (("x_data", x), ("t_data", t), ("t_col", t_col),
-                                                                      ("test_centres", tests.centres),
-                                                                      ("test_widths", tests.widths))}
+        batch = {"x_data": self.pooled[rows], "t_data": self.pooled_times[rows], "t_col": t_col.to(self.dtype)}
+        if c.residual == "weak":
+            chosen = torch.randperm(c.test_bank, generator=generator)[:c.test_functions]
+            sizes = torch.tensor([len(x) for x in self.samples], dtype=torch.float64).unsqueeze(-1)
+            weak_a, weak_b = ((torch.rand(len(sizes), c.weak_batch, generator=generator, dtype=torch.float64)
+                               * sizes).long() for _ in range(2))
+            batch |= {"tests": chosen, "weak_a": weak_a, "weak_b": weak_b}
+        return batch
 
     def loss(self, model: SDEModel, batch: dict[str, Tensor]) -> tuple[Tensor, dict[str, Tensor]]:
         nll = -model.density(space_time(batch["x_data"], batch["t_data"])).mean()
         if self.config.residual == "weak":
-            tests = GaussianTests(batch["test_centres"], batch["test_widths"])
-            samples = [x.to(self.device, self.dtype) for x in self.data.samples]
-            fp = weak_residual(model.drift, model.diffusion, self.data.times, samples, tests).square().mean()
+            chosen = batch["tests"]
+            tests = GaussianTests(self.tests.centres[chosen], self.tests.precisions[chosen])
+            means, span = self.test_means[:, chosen], self.config.weak_span
+            if self.config.weak_batch == 0:  # every sample, the plain square
+                fp = weak_residual(model.drift, model.diffusion, self.data.times, self.samples, tests, means,
+                                   span).square().mean()
+            else:
+                fp = weak_loss(model.drift, model.diffusion, self.data.times, self.samples, tests,
+                               (list(batch["weak_a"]), list(batch["weak_b"])), means, span)
             return nll + self.config.fp_weight * fp, {"nll": nll, "fp": fp}
         return self._strong_loss(model, batch, nll)
 
@@ -229,7 +182,7 @@ class InverseFokkerPlanck:
     @torch.no_grad()
     def learned_samples(self, model: SDEModel) -> Tensor:
         """The learned SDE sampled from the first snapshot, at [t_0, *eval_times]: (1 + E, n, d)."""
-        x0 = self.data.samples[0].to(self.device, self.dtype)
+        x0 = self.samples[0][:self.config.n_held_out]  # as many as the held-out sets: MMDs of equal sizes
         times = [float(self.data.times[0]), *self.eval_times]
         return sample_paths(model.drift, model.diffusion, x0, times, method="euler",
                             dt=self.config.simulation_dt, seed=self.config.data_seed + 3)

@@ -1,17 +1,23 @@
-"""The Fokker–Planck equation in weak form, tested on the snapshots themselves.
+"""The Fokker–Planck equation in weak, time-integrated form, tested on the snapshots themselves.
 
 For a test function φ(x) and the generator L φ = f·∇φ + ½ Σ_i a_i ∂_i²φ (a = g²), the Fokker–Planck
-equation is equivalent to  d/dt E_{p_t}[φ] = E_{p_t}[L φ]  for every φ (integrate φ · r_plain by parts:
-E_{p_t}[φ r_log] = d/dt E[φ] − E[Lφ]). Integrated over an observation interval with the trapezoidal rule,
+equation is equivalent to  d/dt E_{p_t}[φ] = E_{p_t}[L φ]  for every φ (integrate φ · r_plain by parts).
+Integrated between any two observation times t_j < t_k:
 
-    R_kj = (E_{k+1}[φ_j] − E_k[φ_j]) / Δt_k − ½ (E_k[L φ_j] + E_{k+1}[L φ_j]),
+    R_jkm = E_k[φ_m] − E_j[φ_m] − ∫_{t_j}^{t_k} E_t[L φ_m] dt,     C_k = ∫_{t_0}^{t_k} E_t[Lφ] dt = Σ_l W_kl E_l[Lφ]
 
-where E_k is the mean over the samples of snapshot k: no density model and no derivative of f or g
-enter, so neither a density's error between snapshots nor its noisy ∂²s can leak into f and g.
-R is linear in (f, a); its square's minimiser is a least-squares fit whose regressors are averages
-over whole snapshots. Test functions: Gaussians φ_j(x) = exp(−‖x − c_j‖² / 2w_j²).
+with W the cumulative trapezoidal rule over the snapshot times (error O(Δt²)), E_k the mean over
+snapshot k's samples. No finite difference in time divides the sampling noise of E_k[φ] by Δt, and
+no density model or derivative of f or g enters. R is linear in (f, a): its mean square is a
+least-squares fit whose regressors are averages over whole snapshots. E_k[φ] needs no network, so
+it is taken over every sample; E_k[Lφ] is taken over minibatches, and the square of R is estimated
+without bias by the product of two residuals from independent minibatches (:func:`weak_loss`).
 
-Glossary: N samples, d dimensions, M test functions, T snapshot times.
+Test functions: Gaussians of a few coordinates each, φ_m(x) = exp(−½ Σ_i λ_mi (x_i − c_mi)²), λ_mi = 0
+for the coordinates φ_m does not depend on: a Gaussian of all d coordinates is ≈ 0 at almost every
+sample once d is large (the squared distance to its centre grows like d).
+
+Glossary: N samples, d dimensions, M test functions, T snapshot times, P = T(T − 1)/2 pairs of times.
 """
 from __future__ import annotations
 
@@ -24,52 +30,117 @@ from hodphys.sde.coefficients import evaluate
 
 
 class GaussianTests(NamedTuple):
-    """M Gaussian test functions: centres (M, d), widths (M,)."""
+    """M Gaussian test functions: centres (M, d), precisions λ = 1/width² (M, d), 0 where φ ignores x_i."""
 
     centres: Tensor
-    widths: Tensor
+    precisions: Tensor
 
 
-def draw_tests(pooled: Tensor, count: int, width_factors: tuple[float, ...], generator: torch.Generator
-               ) -> GaussianTests:
-    """``count`` Gaussians centred at random samples of ``pooled`` (N, d), widths = factor · pooled std."""
-    if count < 1 or not width_factors or min(width_factors) <= 0:
-        raise ValueError(f"draw_tests: expected count ≥ 1 and positive width factors, "
-                         f"got {count}, {list(width_factors)}")
-    index = torch.randint(len(pooled), (count,), generator=generator)
+def draw_tests(pooled: Tensor, count: int, width_factors: tuple[float, ...], generator: torch.Generator,
+               coordinates: int = 2) -> GaussianTests:
+    """``count`` Gaussians centred at random samples of ``pooled`` (N, d), each of ``coordinates`` random
+    coordinates (all when ≥ d), width = a random factor of ``width_factors`` · the pooled std of all coordinates
+    (per-coordinate stds, narrower along x₂ of the double well, raise the exact-family floor: docs/sde.md)."""
+    if count < 1 or not width_factors or min(width_factors) <= 0 or coordinates < 1:
+        raise ValueError(f"draw_tests: expected count ≥ 1, positive width factors and coordinates ≥ 1, "
+                         f"got {count}, {list(width_factors)}, {coordinates}")
+    d = pooled.shape[-1]
+    centres = pooled[torch.randint(len(pooled), (count,), generator=generator)]
     factors = torch.as_tensor(width_factors, dtype=pooled.dtype)
-    widths = float(pooled.std()) * factors[torch.randint(len(factors), (count,), generator=generator)]
-    return GaussianTests(pooled[index].to(pooled), widths.to(pooled))
+    factor = factors[torch.randint(len(factors), (count,), generator=generator)]
+    chosen = torch.rand(count, d, generator=generator).argsort(-1) < min(coordinates, d)  # (M, d)
+    precisions = chosen.to(pooled) / (factor.unsqueeze(-1) * pooled.std()) ** 2
+    return GaussianTests(centres.to(pooled), precisions)
+
+
+def gaussian_values(tests: GaussianTests, x: Tensor) -> Tensor:
+    """φ (N, M) of every test function at x (N, d)."""
+    offset = x.unsqueeze(-2) - tests.centres
+    return torch.exp(-0.5 * (tests.precisions * offset**2).sum(-1))
 
 
 def gaussian_terms(tests: GaussianTests, x: Tensor) -> tuple[Tensor, Tensor, Tensor]:
     """φ (N, M), ∇φ (N, M, d) and diag ∇²φ (N, M, d) of every test function at x (N, d)."""
     offset = x.unsqueeze(-2) - tests.centres  # (N, M, d)
-    w2 = tests.widths.unsqueeze(-1) ** 2  # (M, 1)
-    phi = torch.exp(-0.5 * (offset**2 / w2).sum(-1))
-    gradient = -offset / w2 * phi.unsqueeze(-1)
-    hessian_diagonal = (offset**2 / w2**2 - 1 / w2) * phi.unsqueeze(-1)
+    scaled = tests.precisions * offset  # λ (x − c)
+    phi = torch.exp(-0.5 * (scaled * offset).sum(-1))
+    gradient = -scaled * phi.unsqueeze(-1)
+    hessian_diagonal = (scaled**2 - tests.precisions) * phi.unsqueeze(-1)
     return phi, gradient, hessian_diagonal
 
 
-def snapshot_expectations(drift: nn.Module, diffusion: nn.Module, x: Tensor, t: float,
-                          tests: GaussianTests) -> tuple[Tensor, Tensor]:
-    """E[φ_j] and E[L φ_j] over the samples x (N, d) of one snapshot at time t: two (M,) tensors."""
+def generator_values(drift: nn.Module, diffusion: nn.Module, x: Tensor, t: Tensor, tests: GaussianTests) -> Tensor:
+    """L φ_m at every sample: x (N, d) at times t (N,) → (N, M)."""
+    f, a = evaluate(drift, x, t), evaluate(diffusion, x, t) ** 2
+    _, gradient, hessian_diagonal = gaussian_terms(tests, x)
+    return (f.unsqueeze(-2) * gradient).sum(-1) + 0.5 * (a.unsqueeze(-2) * hessian_diagonal).sum(-1)
+
+
+def generator_mean(drift: nn.Module, diffusion: nn.Module, x: Tensor, t: float, tests: GaussianTests,
+                   weights: Tensor | None = None) -> Tensor:
+    """E[L φ_m] (M,) over the samples x (N, d) at time t (uniform, or ``weights`` (N,) summing to 1)."""
     times = torch.full((len(x),), float(t), dtype=x.dtype, device=x.device)
-    f, a = evaluate(drift, x, times), evaluate(diffusion, x, times) ** 2
-    phi, gradient, hessian_diagonal = gaussian_terms(tests, x)
-    generator = (f.unsqueeze(-2) * gradient).sum(-1) + 0.5 * (a.unsqueeze(-2) * hessian_diagonal).sum(-1)
-    return phi.mean(0), generator.mean(0)
+    values = generator_values(drift, diffusion, x, times, tests)
+    return values.mean(0) if weights is None else weights @ values
+
+
+@torch.no_grad()
+def mean_test_values(samples: list[Tensor], tests: GaussianTests, chunk: int = 8192) -> Tensor:
+    """E_k[φ_m] (T, M) over every sample of every snapshot (no network: cheap, no minibatch needed)."""
+    return torch.stack([sum(gaussian_values(tests, part).sum(0) for part in x.split(chunk)) / len(x)
+                        for x in samples])
+
+
+def cumulative_trapezoid_weights(times: Tensor) -> Tensor:
+    """W (T, T) with (W g)_k = ∫_{t_0}^{t_k} g dt by the trapezoidal rule on the points ``times`` (T,)."""
+    steps = times[1:] - times[:-1]
+    per_step = torch.zeros(len(steps), len(times), dtype=times.dtype)
+    index = torch.arange(len(steps))
+    per_step[index, index] += steps / 2
+    per_step[index, index + 1] += steps / 2
+    return torch.cat([per_step.new_zeros(1, len(times)), per_step.cumsum(0)])
+
+
+def pairwise_residual(times: Tensor, means: Tensor, generators: Tensor, span: int = 0) -> Tensor:
+    """R (P, M, …) of the module docstring from E_k[φ] (T, M, …) and E_k[Lφ] (T, M, …), every pair t_j < t_k
+    with k − j ≤ ``span`` (0: every pair; 1: consecutive snapshots only)."""
+    integrals = torch.tensordot(cumulative_trapezoid_weights(times).to(generators), generators, dims=1)  # C_k
+    net = means - integrals  # R_jk = net_k − net_j
+    earlier, later = torch.triu_indices(len(times), len(times), offset=1)
+    if span > 0:
+        earlier, later = earlier[later - earlier <= span], later[later - earlier <= span]
+    return net[later] - net[earlier]
 
 
 def weak_residual(drift: nn.Module, diffusion: nn.Module, times: Tensor, samples: list[Tensor],
-                  tests: GaussianTests) -> Tensor:
-    """R (T − 1, M) of the module docstring, from snapshots ``samples[k]`` (n_k, d) at ``times[k]``."""
+                  tests: GaussianTests, means: Tensor | None = None, span: int = 0) -> Tensor:
+    """R (P, M) from snapshots ``samples[k]`` (n_k, d) at ``times[k]``, every expectation over all samples
+    (E_k[φ] (T, M) given as ``means`` if precomputed; ``span`` as in :func:`pairwise_residual`)."""
+    _check(times, samples)
+    means = mean_test_values(samples, tests) if means is None else means
+    generators = torch.stack([generator_mean(drift, diffusion, x, float(t), tests) for t, x in zip(times, samples)])
+    return pairwise_residual(times, means.to(generators), generators, span)
+
+
+def weak_loss(drift: nn.Module, diffusion: nn.Module, times: Tensor, samples: list[Tensor], tests: GaussianTests,
+              batches: tuple[list[Tensor], list[Tensor]], means: Tensor | None = None, span: int = 0) -> Tensor:
+    """An unbiased estimate of mean R² (R over all samples) whose E[Lφ] sees only minibatches:
+    mean(R_A ⊙ R_B), R_A and R_B from two independent minibatches ``batches[0][k]``, ``batches[1][k]``
+    (index tensors into samples[k]); E_k[φ] (T, M) over all samples, ``means`` if precomputed. (Squaring one
+    minibatch's R would add its variance, which depends on f and g, to the loss.)"""
+    _check(times, samples)
+    means = mean_test_values(samples, tests) if means is None else means
+    picked = [x[index] for batch in batches for x, index in zip(samples, batch)]  # one network call for all
+    x = torch.cat(picked)
+    t = torch.cat([torch.full((len(part),), float(tk), dtype=x.dtype, device=x.device)
+                   for tk, part in zip([*times, *times], picked)])
+    values = generator_values(drift, diffusion, x, t, tests).split([len(part) for part in picked])
+    generators = torch.stack([part.mean(0) for part in values]).unflatten(0, (2, len(times)))  # (2, T, M)
+    first, second = (pairwise_residual(times, means.to(generators), g, span) for g in generators)
+    return (first * second).mean()
+
+
+def _check(times: Tensor, samples: list[Tensor]) -> None:
     if len(times) != len(samples) or len(times) < 2:
         raise ValueError(f"weak_residual: expected one sample set per time and at least two times, "
                          f"got {len(times)} times and {len(samples)} sample sets")
-    means, generators = zip(*(snapshot_expectations(drift, diffusion, x, float(t), tests)
-                              for t, x in zip(times, samples)))
-    means, generators = torch.stack(means), torch.stack(generators)
-    steps = (times[1:] - times[:-1]).to(means).unsqueeze(-1)
-    return (means[1:] - means[:-1]) / steps - 0.5 * (generators[1:] + generators[:-1])

@@ -9,13 +9,16 @@ from torch import nn
 
 import hodphys.sde as sde
 from hodphys.sde.inverse import InverseConfig, InverseFokkerPlanck
-from hodphys.sde.weak_form import GaussianTests, draw_tests, gaussian_terms, weak_residual
+from hodphys.sde.weak_form import (GaussianTests, cumulative_trapezoid_weights, draw_tests, gaussian_terms,
+                                    generator_mean, pairwise_residual, weak_loss, weak_residual)
 
 
 def _tests(d=2, m=5, seed=0):
+    """m Gaussians, some of them ignoring a coordinate (precision 0)."""
     generator = torch.Generator().manual_seed(seed)
-    return GaussianTests(torch.randn(m, d, generator=generator, dtype=torch.float64),
-                         0.3 + torch.rand(m, generator=generator, dtype=torch.float64))
+    precisions = 1 / (0.3 + torch.rand(m, d, generator=generator, dtype=torch.float64)) ** 2
+    precisions[::2, 0] = 0.0
+    return GaussianTests(torch.randn(m, d, generator=generator, dtype=torch.float64), precisions)
 
 
 def test_gaussian_terms_match_torch_func():
@@ -24,9 +27,9 @@ def test_gaussian_terms_match_torch_func():
     phi, gradient, hessian_diagonal = gaussian_terms(tests, x)
 
     def one(j):
-        return lambda z: torch.exp(-0.5 * ((z - tests.centres[j]) ** 2).sum() / tests.widths[j] ** 2)
+        return lambda z: torch.exp(-0.5 * (tests.precisions[j] * (z - tests.centres[j]) ** 2).sum())
 
-    for j in range(len(tests.widths)):
+    for j in range(len(tests.centres)):
         for n in range(len(x)):
             assert torch.allclose(phi[n, j], one(j)(x[n]), rtol=1e-12, atol=0)
             assert torch.allclose(gradient[n, j], torch.func.grad(one(j))(x[n]), rtol=1e-10, atol=1e-14)
@@ -34,27 +37,64 @@ def test_gaussian_terms_match_torch_func():
             assert torch.allclose(hessian_diagonal[n, j], torch.diagonal(hessian), rtol=1e-10, atol=1e-14)
 
 
+def test_draw_tests_depend_on_the_asked_coordinates():
+    pooled = torch.randn(500, 8, dtype=torch.float64) * torch.arange(1, 9, dtype=torch.float64)
+    tests = draw_tests(pooled, 40, (0.5,), torch.Generator().manual_seed(0), coordinates=2)
+    assert ((tests.precisions > 0).sum(-1) == 2).all()
+    widths = tests.precisions.rsqrt()[tests.precisions > 0]
+    stds = (0.5 * pooled.std()).expand(40, 8)[tests.precisions > 0]
+    assert torch.allclose(widths, stds, rtol=1e-12)
+    assert ((draw_tests(pooled, 4, (0.5,), torch.Generator(), coordinates=20).precisions > 0).all())
+
+
 def _gaussian_expectation(tests: GaussianTests, mean: torch.Tensor, variance: torch.Tensor) -> torch.Tensor:
-    """E[φ_j] under N(mean, diag variance), closed form: Π_i w/√(w² + v_i) exp(−(m_i − c_i)² / 2(w² + v_i))."""
-    s2 = tests.widths[:, None] ** 2 + variance
-    return (tests.widths[:, None] / s2.sqrt() * torch.exp(-0.5 * (mean - tests.centres) ** 2 / s2)).prod(-1)
+    """E[φ_j] under N(mean, diag variance), closed form:
+    Π_i (1 + λ_i v_i)^{−½} exp(−λ_i (m_i − c_i)² / 2(1 + λ_i v_i))."""
+    spread = 1 + tests.precisions * variance
+    return (spread.rsqrt() * torch.exp(-0.5 * tests.precisions * (mean - tests.centres) ** 2 / spread)).prod(-1)
+
+
+_OU = sde.OrnsteinUhlenbeck([1.0, 0.5], [0.8, 0.6], [1.5, -1.0], [0.2, 0.3])
+
+
+def _exact_expectations(tests, t):
+    """E_t[φ] closed form, E_t[Lφ] by a 30 × 30 Gauss–Hermite rule (exact to float64 here), OU at time t."""
+    nodes, weights = (torch.as_tensor(v) for v in np.polynomial.hermite_e.hermegauss(30))
+    grid = torch.stack(torch.meshgrid(nodes, nodes, indexing="ij"), -1).reshape(-1, 2)
+    grid_weights = (weights[:, None] * weights[None, :]).reshape(-1) / (2 * np.pi)
+    tt = torch.tensor([t], dtype=torch.float64)
+    x = _OU.mean(tt) + _OU.variance(tt).sqrt() * grid  # quadrature nodes of p_t
+    generator = generator_mean(_OU.drift, _OU.diffusion, x, t, tests, weights=grid_weights)
+    return _gaussian_expectation(tests, _OU.mean(tt)[0], _OU.variance(tt)[0]), generator
 
 
 def test_generator_expectation_is_the_rate_of_the_test_function_mean_on_ou():
     """d/dt E_{p_t}[φ] = E_{p_t}[Lφ]: closed-form E[φ] differentiated in t vs Gauss–Hermite E[Lφ] (float64)."""
-    ou = sde.OrnsteinUhlenbeck([1.0, 0.5], [0.8, 0.6], [1.5, -1.0], [0.2, 0.3])
     tests = _tests()
-    nodes, weights = (torch.as_tensor(v) for v in np.polynomial.hermite_e.hermegauss(30))
-    grid = torch.stack(torch.meshgrid(nodes, nodes, indexing="ij"), -1).reshape(-1, 2)
-    grid_weights = (weights[:, None] * weights[None, :]).reshape(-1) / (2 * np.pi)
     for t in (0.1, 0.7, 1.3):
         tt = torch.tensor([t], dtype=torch.float64)
-        x = ou.mean(tt) + ou.variance(tt).sqrt() * grid  # quadrature nodes of p_t
-        _, gradient, hessian_diagonal = gaussian_terms(tests, x)
-        f, a = ou.drift(x), ou.diffusion(x) ** 2
-        generator = (f[:, None] * gradient).sum(-1) + 0.5 * (a[:, None] * hessian_diagonal).sum(-1)
-        rate = torch.func.jacfwd(lambda s: _gaussian_expectation(tests, ou.mean(s)[0], ou.variance(s)[0]))(tt)[:, 0]
-        assert torch.allclose(grid_weights @ generator, rate, rtol=1e-9, atol=1e-12)
+        rate = torch.func.jacfwd(lambda s: _gaussian_expectation(tests, _OU.mean(s)[0], _OU.variance(s)[0]))(tt)[:, 0]
+        assert torch.allclose(_exact_expectations(tests, t)[1], rate, rtol=1e-9, atol=1e-12)
+
+
+def test_pairwise_residual_of_the_exact_law_vanishes_at_second_order():
+    """With exact E_t[φ] and E_t[Lφ] of OU, R is the trapezoidal rule's error alone: it shrinks like Δt²."""
+    tests = _tests(m=8)
+    largest = []
+    for count in (6, 11, 21, 41):  # Δt = 0.3, 0.15, 0.075, 0.0375
+        times = torch.linspace(0, 1.5, count, dtype=torch.float64)
+        means, generators = (torch.stack(v) for v in zip(*(_exact_expectations(tests, float(t)) for t in times)))
+        residual = pairwise_residual(times, means, generators)
+        assert residual.shape == (count * (count - 1) // 2, 8)
+        largest.append(float(residual.abs().max()))
+    slopes = np.diff(np.log(largest)) / np.log(0.5)
+    assert largest[-1] < 2.5e-4 and (np.abs(slopes - 2) < 0.1).all(), (largest, slopes)
+
+
+def test_cumulative_trapezoid_weights_integrate_lines_exactly_on_uneven_times():
+    times = torch.tensor([0.0, 0.1, 0.35, 0.4, 1.0], dtype=torch.float64)
+    integrals = cumulative_trapezoid_weights(times) @ (2 * times + 1)
+    assert torch.allclose(integrals, times**2 + times, rtol=0, atol=1e-15)
 
 
 class _LinearDrift(nn.Module):
@@ -100,10 +140,14 @@ def test_weak_residual_bad_input():
     drift, diffusion = _LinearDrift(2), _ConstantDiffusion(2)
     with pytest.raises(ValueError, match="expected one sample set per time and at least two times"):
         weak_residual(drift, diffusion, torch.tensor([0.0, 1.0]), [torch.randn(4, 2, dtype=torch.float64)], tests)
-    with pytest.raises(ValueError, match="expected count ≥ 1 and positive width factors"):
+    with pytest.raises(ValueError, match="expected count ≥ 1, positive width factors and coordinates ≥ 1"):
         draw_tests(torch.randn(10, 2), 0, (0.5,), torch.Generator())
-    with pytest.raises(ValueError, match="expected count ≥ 1 and positive width factors"):
+    with pytest.raises(ValueError, match="expected count ≥ 1, positive width factors and coordinates ≥ 1"):
         draw_tests(torch.randn(10, 2), 4, (0.5, -1.0), torch.Generator())
+    with pytest.raises(ValueError, match="expected count ≥ 1, positive width factors and coordinates ≥ 1"):
+        draw_tests(torch.randn(10, 2), 4, (0.5,), torch.Generator(), coordinates=0)
+    with pytest.raises(ValueError, match="expected one sample set per time and at least two times"):
+        weak_loss(drift, diffusion, torch.tensor([0.0]), [torch.randn(4, 2, dtype=torch.float64)], tests, ([], []))
 
 
 def test_inverse_problem_residual_option():
@@ -111,13 +155,78 @@ def test_inverse_problem_residual_option():
                  hollow_width=8, hidden_features=2, dtype="float64")
     with pytest.raises(ValueError, match="config key 'residual'"):
         InverseFokkerPlanck(InverseConfig(residual="pointwise", **small))
+    with pytest.raises(ValueError, match="config key 'test_functions'"):
+        InverseFokkerPlanck(InverseConfig(test_functions=20, test_bank=10, **small))
     problem = InverseFokkerPlanck(InverseConfig(residual="weak", test_functions=8, **small))
     torch.manual_seed(0)
     model = problem.build_model()
     batch = problem.sample(torch.Generator().manual_seed(0), 16)
-    assert batch["test_centres"].shape == (8, 2) and batch["test_widths"].shape == (8,)
+    assert batch["tests"].shape == (8,) and len(set(batch["tests"].tolist())) == 8
+    assert problem.tests.precisions.shape == (problem.config.test_bank, 2)
+    assert problem.test_means.shape == (3, problem.config.test_bank)
+    assert batch["weak_a"].shape == batch["weak_b"].shape == (3, problem.config.weak_batch)
     _, terms = problem.loss(model, batch)
     grads = dict(zip([n for n, _ in model.named_parameters()],
                      torch.autograd.grad(terms["fp"], list(model.parameters()), allow_unused=True)))
     assert all(g is None for n, g in grads.items() if n.startswith("density"))
     assert any(g is not None and float(g.abs().max()) > 0 for n, g in grads.items() if n.startswith("diffusion"))
+
+
+def test_weak_loss_is_an_unbiased_estimate_of_the_full_mean_square():
+    """mean(R_A ⊙ R_B) over independent minibatches averages to mean R² (all samples); squaring one minibatch's
+    R does not (it adds the minibatch variance). With every sample as both minibatches it is mean R² exactly."""
+    generator = torch.Generator().manual_seed(0)
+    times = torch.tensor([0.0, 0.4, 0.8], dtype=torch.float64)
+    samples = [_OU.sample(float(t), 60, generator) for t in times]
+    drift, diffusion, tests = _OU.drift, _OU.diffusion, _tests(m=6)  # the truth: R is sampling noise alone
+    with torch.no_grad():
+        target = float(weak_residual(drift, diffusion, times, samples, tests).square().mean())
+        everything = [torch.arange(60)] * 3
+        assert weak_loss(drift, diffusion, times, samples, tests, (everything, everything)) == pytest.approx(
+            target, rel=1e-12)
+        draws = [[torch.randint(60, (8,), generator=generator) for _ in times] for _ in range(2 * 200)]
+        paired = torch.tensor([float(weak_loss(drift, diffusion, times, samples, tests, (a, b)))
+                               for a, b in zip(draws[::2], draws[1::2])])
+        squared = torch.tensor([float(weak_loss(drift, diffusion, times, samples, tests, (a, a))) for a in draws[::2]])
+    assert abs(float(paired.mean()) - target) < 3 * float(paired.std()) / 200 ** 0.5
+    assert float(squared.mean()) - target > 3 * float(squared.std()) / 200 ** 0.5
+
+
+def test_process_defaults_fill_what_the_config_leaves_open():
+    from hodphys.sde.inverse_config import PROCESS_DEFAULTS
+
+    ou = InverseConfig(process="ornstein-uhlenbeck")
+    assert (ou.residual, ou.activation, ou.times, ou.n_per_time) == ("strong", "softplus", [0.0, 0.25, 0.5, 1.0, 1.5],
+                                                                     1000)
+    well = InverseConfig()
+    assert (well.residual, well.activation, well.times) == ("weak", "tanh", PROCESS_DEFAULTS["double-well"]["times"])
+    chosen = InverseConfig(process="ornstein-uhlenbeck", residual="weak", activation="tanh", times=[0.0, 1.0])
+    assert (chosen.residual, chosen.activation, chosen.times) == ("weak", "tanh", [0.0, 1.0])
+
+
+def test_pairwise_residual_span_keeps_the_nearby_pairs():
+    generator = torch.Generator().manual_seed(0)
+    times = torch.tensor([0.0, 0.1, 0.3, 0.4], dtype=torch.float64)
+    means, generators = (torch.randn(4, 3, generator=generator, dtype=torch.float64) for _ in range(2))
+    consecutive = pairwise_residual(times, means, generators, span=1)
+    steps = (times[1:] - times[:-1]).unsqueeze(-1)
+    assert torch.allclose(consecutive, means[1:] - means[:-1] - steps / 2 * (generators[1:] + generators[:-1]),
+                          rtol=1e-12)
+    assert pairwise_residual(times, means, generators, span=2).shape == (5, 3)
+    assert pairwise_residual(times, means, generators).shape == (6, 3)
+
+
+def test_inverse_problem_full_data_weak_loss_is_the_plain_square():
+    small = dict(n_per_time=40, simulation_dt=0.05, times=[0.0, 0.3, 0.6], held_out_times=[0.45], components=2,
+                 hollow_width=8, hidden_features=2, dtype="float64", test_functions=8, weak_batch=0, weak_span=1)
+    problem = InverseFokkerPlanck(InverseConfig(**small))
+    torch.manual_seed(0)
+    model = problem.build_model()
+    batch = problem.sample(torch.Generator().manual_seed(0), 16)
+    _, terms = problem.loss(model, batch)
+    tests = GaussianTests(problem.tests.centres[batch["tests"]], problem.tests.precisions[batch["tests"]])
+    residual = weak_residual(model.drift, model.diffusion, problem.data.times, problem.samples, tests, span=1)
+    assert residual.shape == (2, 8)
+    assert float(terms["fp"]) == pytest.approx(float(residual.square().mean()), rel=1e-10)
+    with pytest.raises(ValueError, match=r"weak_batch \(or 0\)"):
+        InverseFokkerPlanck(InverseConfig(**(small | {"weak_batch": 1})))

@@ -1,0 +1,114 @@
+"""The inverse problem's settings: :class:`InverseConfig`, the defaults of each built-in ground truth
+(:data:`PROCESS_DEFAULTS`), the checks that run before any data is simulated, and the ground truth itself."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Optional  # Optional: the settings parser reads typing.Union
+
+from hodphys.errors import InputError
+from hodphys.sde.fokker_planck import FORMS
+from hodphys.sde.processes import DoubleWell, OrnsteinUhlenbeck
+from hodphys.train import TrainConfig
+from hodphys.train.config import validate
+
+DENSITIES = ("mixture", "cnf")
+RESIDUALS = ("weak", "strong")
+
+# What works for each built-in ground truth (measured, docs/sde.md), used where the config leaves it None.
+# Double well: the weak residual (the mixture's ∂_t p is 21–55 % off, the strong residual feeds it to f and g),
+# tanh (softplus learns the cubic drift slowly), a snapshot every 0.1 (the start at the barrier grows like
+# e^{4t}; with 5 snapshots even an exact-family fit misses f by ≈ 50 %). OU: the density is Gaussian at every
+# time, a one-component mixture is exact, and the strong residual with its dimension-wise derivatives is
+# the better estimator (0.089 / 0.077 vs 0.215 / 0.231 for the weak one).
+PROCESS_DEFAULTS: dict[str, dict[str, Any]] = {
+    "double-well": dict(residual="weak", activation="tanh", times=[round(0.1 * k, 1) for k in range(16)],
+                        n_per_time=1000, adam_steps=2000),
+    "ornstein-uhlenbeck": dict(residual="strong", activation="softplus", times=[0.0, 0.25, 0.5, 1.0, 1.5],
+                               n_per_time=1000, adam_steps=1000),
+}
+
+
+@dataclass
+class InverseConfig(TrainConfig):
+    """The true SDE (``process``: the double well or an OU process), the data, the models, the loss."""
+
+    dim: int = 2
+    process: str = "double-well"  # the ground truth: "double-well" or "ornstein-uhlenbeck" (see ground_truth)
+    rotation: float = 1.0  # ω of the rotational drift
+    sigma: float = 0.5  # g_i = σ (1 + ½ tanh x_i)
+    activation: Optional[str] = None  # the HollowNets' activation; None: the process's (PROCESS_DEFAULTS)
+    times: list[float] = field(default_factory=list)  # observed times; empty: the process's (PROCESS_DEFAULTS)
+    held_out_times: list[float] = field(default_factory=lambda: [0.75])  # only for evaluation
+    n_per_time: Optional[int] = None  # training samples per snapshot; None: the process's (PROCESS_DEFAULTS)
+    n_held_out: int = 1000  # held-out and reference samples per evaluation time (and learned-SDE samples)
+    data_seed: int = 2024
+    simulation_dt: float = 5e-3  # Euler–Maruyama step of the data and of the learned SDE's samples
+    density: str = "mixture"  # "mixture" or "cnf" (time-conditioned CNF: exact, ≈ 50–100× dearer a step)
+    components: int = 0  # Gaussian mixture components of the density; 0: chosen by held-out likelihood
+    component_candidates: list[int] = field(default_factory=lambda: [1, 2, 4, 8])  # for components = 0
+    selection_steps: int = 300  # Adam steps of each candidate mixture
+    flow_steps: int = 4  # rk4 steps of the CNF density
+    min_scale: float = 0.1  # σ_min of every component (smooth ∇²s)
+    hollow_width: int = 32  # width of the HollowNets' conditioner and transformer MLPs
+    hidden_features: int = 8  # c, the size of each h_i
+    residual: Optional[str] = None  # "weak": tested on the snapshots (hodphys.sde.weak_form); "strong": at points
+    # of p; None: the process's (PROCESS_DEFAULTS)
+    test_functions: int = 64  # Gaussian test functions per step (weak residual), drawn from a bank of
+    test_bank: int = 4096  # test functions drawn once, their means over every sample computed once
+    test_widths: list[float] = field(default_factory=lambda: [0.2, 0.4, 0.8])  # × the data's std per coordinate
+    test_coordinates: int = 2  # coordinates each test function depends on (a Gaussian of all d vanishes in 8-D)
+    # weak_span = 1, weak_batch = 0 by default: every pair with minibatches (0, 512) has the lower exact-family
+    # floor but trained the HollowNets worse (0.73 / 0.87 vs 0.6 / 0.3 in drift / diffusion, docs/sde.md)
+    weak_span: int = 1  # weak residual between snapshots t_j < t_k with k − j ≤ weak_span (0: every pair)
+    weak_batch: int = 0  # samples per snapshot in each of two minibatches of E[Lφ] (unbiased R²); 0: every sample
+    nll_batch: int = 8192  # data points of the likelihood per step (all of them when there are fewer)
+    fp_weight: float = 1.0
+    form: str = "log"  # the residual's form: "log" (r/p) or "plain" (r, i.e. weighted by p)
+    fp_trains_density: bool = False  # let the residual's gradient reach the density too (it can then cheat:
+    # a density that stops moving and f = g = 0 make the residual small)
+    n_interior: int = 256  # collocation points per step
+    adam_steps: Optional[int] = None  # None: the process's (PROCESS_DEFAULTS)
+    lr: float = 3e-3
+    lr_final: float = 3e-4
+    optimizer: str = "none"
+    eval_every: int = 1000  # each evaluation samples the learned SDE (seconds)
+    checkpoint_every: int = 500
+    grid_size: int = 41
+
+    def __post_init__(self):
+        """Every key left None (``times``: empty) takes its process's value in :data:`PROCESS_DEFAULTS` (so the
+        saved config shows what ran)."""
+        if self.process not in PROCESS_DEFAULTS:
+            raise InputError(f"config key 'process': expected one of {list(PROCESS_DEFAULTS)}, got {self.process!r}")
+        for key, value in PROCESS_DEFAULTS[self.process].items():
+            if getattr(self, key) in (None, []):
+                setattr(self, key, list(value) if isinstance(value, list) else value)
+
+
+def ground_truth(config: InverseConfig) -> DoubleWell | OrnsteinUhlenbeck:
+    """The SDE whose snapshots are fitted: :class:`DoubleWell` (default) or an OU process whose odd / even
+    coordinates have θ = 1 / 0.5, σ = 0.8 / 0.6, x(0) ~ N(1.5, 0.2) / N(−1, 0.3) (Gaussian at every time)."""
+    if config.process == "double-well":
+        return DoubleWell(config.dim, config.rotation, config.sigma)
+    pattern = [(1.0, 0.8, 1.5, 0.2), (0.5, 0.6, -1.0, 0.3)]  # θ, σ, mean₀, var₀ of odd and even coordinates
+    theta, sigma, mean0, var0 = zip(*(pattern[i % 2] for i in range(config.dim)))
+    return OrnsteinUhlenbeck(theta, sigma, mean0, var0, d=config.dim)
+
+
+def check_config(config: InverseConfig) -> None:
+    """ValueError naming the key, before anything is simulated or trained."""
+    validate(config)
+    if config.form not in FORMS:
+        raise ValueError(f"config key 'form': expected one of {list(FORMS)}, got {config.form!r}")
+    if config.residual not in RESIDUALS:
+        raise ValueError(f"config key 'residual': expected one of {list(RESIDUALS)}, got {config.residual!r}")
+    if config.density not in DENSITIES:
+        raise ValueError(f"config key 'density': expected one of {list(DENSITIES)}, got {config.density!r}")
+    sizes = (config.n_per_time, config.n_held_out, config.weak_batch or 2, config.nll_batch, config.test_bank)
+    if config.dim < 2 or min(sizes) < 2 or config.components < 0 or not config.fp_weight >= 0:
+        raise ValueError(f"InverseConfig: expected dim ≥ 2, n_per_time, n_held_out, weak_batch (or 0), "
+                         f"nll_batch, test_bank ≥ 2, components ≥ 0, fp_weight ≥ 0, got {config.dim}, {sizes}, "
+                         f"{config.components}, {config.fp_weight}")
+    if not 1 <= config.test_functions <= config.test_bank:
+        raise ValueError(f"config key 'test_functions': expected 1 ≤ test_functions ≤ test_bank = "
+                         f"{config.test_bank}, got {config.test_functions}")
