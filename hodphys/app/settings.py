@@ -8,6 +8,7 @@ import dataclasses
 import json
 import math
 import tomllib
+import types
 import typing
 from pathlib import Path
 from typing import Any
@@ -49,7 +50,7 @@ def _coerce(key: str, value: Any, kind: Any) -> Any:
         if not isinstance(value, (list, tuple)):
             raise ValueError(f"expected a list, e.g. [{value!r}], got {value!r}")
         return [_coerce(key, v, item) for v in value]
-    if origin is typing.Union:  # Optional[X]
+    if origin in (typing.Union, types.UnionType):  # Optional[X], X | None
         if value is None or (isinstance(value, str) and value.lower() == "none"):
             return None
         kind = next(a for a in typing.get_args(kind) if a is not type(None))
@@ -77,7 +78,7 @@ def _coerce(key: str, value: Any, kind: Any) -> Any:
 def resolve_config(config_cls: type, toml_path: str | Path | None = None,
                    overrides: list[str] | tuple[str, ...] = ()) -> Any:
     """Defaults ← TOML file ← ``key=value`` overrides; unknown keys and bad values raise ValueError."""
-    types = _field_types(config_cls)
+    kinds = _field_types(config_cls)
     values: dict[str, Any] = {}
     if toml_path is not None:
         try:
@@ -90,14 +91,14 @@ def resolve_config(config_cls: type, toml_path: str | Path | None = None,
         if not sep:
             raise InputError(f"--set {item!r}: expected key=value")
         values[key.strip()] = text.strip()
-    unknown = sorted(set(values) - set(types))
+    unknown = sorted(set(values) - set(kinds))
     if unknown:
         raise InputError(f"unknown config key(s) {unknown} for {config_cls.__name__}; "
-                         f"known keys: {sorted(types)}")
+                         f"known keys: {sorted(kinds)}")
     coerced = {}
     for key, value in values.items():
         try:
-            coerced[key] = _coerce(key, value, types[key])
+            coerced[key] = _coerce(key, value, kinds[key])
         except (TypeError, ValueError, RecursionError) as err:
             raise InputError(f"config key {key!r}: {err}") from None
     return config_cls(**coerced)

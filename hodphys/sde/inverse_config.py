@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Optional  # Optional: the settings parser reads typing.Union
+from typing import Any  # Optional: the settings parser reads typing.Union
 
 from hodphys.errors import InputError
 from hodphys.sde.fokker_planck import FORMS
@@ -36,10 +36,10 @@ class InverseConfig(TrainConfig):
     process: str = "double-well"  # the ground truth: "double-well" or "ornstein-uhlenbeck" (see ground_truth)
     rotation: float = 1.0  # ω of the rotational drift
     sigma: float = 0.5  # g_i = σ (1 + ½ tanh x_i)
-    activation: Optional[str] = None  # the HollowNets' activation; None: the process's (PROCESS_DEFAULTS)
+    activation: str | None = None  # the HollowNets' activation; None: the process's (PROCESS_DEFAULTS)
     times: list[float] = field(default_factory=list)  # observed times; empty: the process's (PROCESS_DEFAULTS)
     held_out_times: list[float] = field(default_factory=lambda: [0.75])  # only for evaluation
-    n_per_time: Optional[int] = None  # training samples per snapshot; None: the process's (PROCESS_DEFAULTS)
+    n_per_time: int | None = None  # training samples per snapshot; None: the process's (PROCESS_DEFAULTS)
     n_held_out: int = 1000  # held-out and reference samples per evaluation time (and learned-SDE samples)
     data_seed: int = 2024
     simulation_dt: float = 5e-3  # Euler–Maruyama step of the data and of the learned SDE's samples
@@ -51,7 +51,7 @@ class InverseConfig(TrainConfig):
     min_scale: float = 0.1  # σ_min of every component (smooth ∇²s)
     hollow_width: int = 32  # width of the HollowNets' conditioner and transformer MLPs
     hidden_features: int = 8  # c, the size of each h_i
-    residual: Optional[str] = None  # "weak": tested on the snapshots (hodphys.sde.weak_form); "strong": at points
+    residual: str | None = None  # "weak": tested on the snapshots (hodphys.sde.weak_form); "strong": at points
     # of p; None: the process's (PROCESS_DEFAULTS)
     test_functions: int = 64  # Gaussian test functions per step (weak residual), drawn from a bank of
     test_bank: int = 4096  # test functions drawn once, their means over every sample computed once
@@ -67,7 +67,7 @@ class InverseConfig(TrainConfig):
     fp_trains_density: bool = False  # let the residual's gradient reach the density too (it can then cheat:
     # a density that stops moving and f = g = 0 make the residual small)
     n_interior: int = 256  # collocation points per step
-    adam_steps: Optional[int] = None  # None: the process's (PROCESS_DEFAULTS)
+    adam_steps: int | None = None  # None: the process's (PROCESS_DEFAULTS)
     lr: float = 3e-3
     lr_final: float = 3e-4
     optimizer: str = "none"

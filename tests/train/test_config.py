@@ -40,3 +40,20 @@ def test_a_number_that_is_not_a_number_says_what_was_expected():
     cls = find_problem("poisson").Config
     with pytest.raises(ValueError, match="config key 'lr': expected a number, got 'fast'"):
         resolve_config(cls, None, ["lr=fast"])
+
+
+def test_optional_fields_in_both_spellings_take_none_or_a_value():
+    """``X | None`` and ``Optional[X]`` fields (a problem's "None: use the default" knobs)."""
+    import dataclasses
+    from typing import Optional
+
+    @dataclasses.dataclass
+    class Knobs:
+        steps: int | None = None
+        name: Optional[str] = None  # noqa: UP045 - the old spelling must work too
+
+    config = resolve_config(Knobs, None, ["steps=12", "name=weak"])
+    assert (config.steps, config.name) == (12, "weak")
+    assert resolve_config(Knobs, None, ["steps=none"]).steps is None
+    with pytest.raises(ValueError, match="expected an integer"):
+        resolve_config(Knobs, None, ["steps=1.5"])
