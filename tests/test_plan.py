@@ -197,3 +197,13 @@ def test_a_compiled_plan_that_cannot_compile_runs_eagerly_and_says_why(monkeypat
     fallback = hp.plan(frozen, X, "jacobian").compile()
     assert_close_rel(fallback(X2), hp.jacobian(frozen, X2), 1e-14)
     assert fallback.failure == "RuntimeError: no compiler here"
+
+
+def test_a_compiled_batch_one_reverse_jacobian_matches_torch_func():
+    """Its value sweep's GEMVs read W through t(W) and its adjoint sweep W itself (hodphys.engines.traced)."""
+    frozen = mlp(10, [8, 8], 2).requires_grad_(False)
+    compiled = hp.plan(frozen, randn(1, 10), "jacobian", method="analytic-backward").compile()
+    x2 = randn(1, 10, seed=1)
+    got = compiled(x2)
+    assert compiled.failure is None
+    assert_close_rel(got, vmap(jacrev(frozen))(x2), 1e-10)

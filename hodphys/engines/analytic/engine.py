@@ -214,9 +214,12 @@ class AnalyticBackward(_Analytic):
         """f (N, m) and J (N, m, d): one value sweep, m adjoint seeds."""
         rules = _rules(request)
         out, saved = sweep.forward(rules, Jet.seed(request.x, None), save=True)
-        eye = torch.eye(out.value.shape[-1], dtype=request.x.dtype, device=request.x.device)
-        grad = run_adjoint(rules, saved, sweep.seeds(eye, 1, 0)).rows[:, 0]  # (m, N, d)
-        return out.value, _batch(grad.transpose(0, 1), request.n_batch)
+        back, seeds = sweep.output_seeds(rules, request.m, request.x)
+        del saved[len(back):]  # a closing linear layer's (it keeps nothing)
+        rows = run_adjoint(back, saved, seeds).rows
+        if rows is seeds.rows:  # rules that all passed the adjoint on as is: not a view of W to the caller
+            rows = rows.clone()
+        return out.value, _batch(rows[:, 0].transpose(0, 1), request.n_batch)  # (N, m, d)
 
     def jacobian(self, request: Request) -> Tensor:
         return self._value_and_jacobian(request)[1]

@@ -103,6 +103,18 @@ def seeds(weights: Tensor, rows: int, row: int) -> Adjoint:
     return Adjoint(out)
 
 
+def output_seeds(rules: Sequence[Any], m: int, like: Tensor) -> tuple[Sequence[Any], Adjoint]:
+    """The m output seeds e_k as value-only adjoints, and the rules they still have to go back through.
+
+    After a closing linear layer W (m, w) the seeds' adjoints are W's rows (e_kᵀW is row k of W, a
+    view: the m × m × w GEMM eye·W is skipped, exactly) and the rules are the ones before it; with a
+    single rule or another closing layer, eye(m) and all the rules."""
+    if len(rules) > 1 and isinstance(rules[-1], LinearRule):
+        weight = parameter(rules[-1].module, "weight")
+        return rules[:-1], Adjoint(weight.reshape(m, 1, 1, weight.shape[1]))
+    return rules, seeds(torch.eye(m, dtype=like.dtype, device=like.device), 1, 0)
+
+
 STACK_BYTES = 1 << 16  # sites are contracted at once while their scaled tangents (m copies) stay below this
 
 
@@ -183,21 +195,14 @@ def curvature(start_: Start, m: int, hessian: bool, output: bool = True) -> tupl
 
     Returns the output jet (value and Jacobian rows) and the Hessian (N, m, p, p) in start
     coordinates, or the Laplacian (N, m). Without ``output`` a closing linear layer is not run
-    forward (its adjoint needs nothing from it) and the jet returned is None.
+    forward (its adjoint needs nothing from it: :func:`output_seeds`) and the jet returned is None.
     """
-    x, rules = start_.x, start_.rules
-    if not output and len(rules) > 1 and isinstance(rules[-1], LinearRule):
-        # the m seeds e_k through the closing W (m, w): the adjoints are W's rows, a view
-        out, saved = forward(rules[:-1], Jet.seed(x, start_.directions), save=True)
-        out, rules = None, rules[:-1]
-        weight = parameter(start_.rules[-1].module, "weight")
-        adjoint = Adjoint(weight.reshape(m, 1, 1, weight.shape[1]))
-    else:
-        out, saved = forward(rules, Jet.seed(x, start_.directions), save=True)
-        adjoint = seeds(torch.eye(m, dtype=x.dtype, device=x.device), 1, 0)
+    back, adjoint = output_seeds(start_.rules, m, start_.x)
+    out, saved = forward(start_.rules if output else back, Jet.seed(start_.x, start_.directions), save=True)
+    del saved[len(back):]  # a closing linear layer's (it keeps nothing)
     adjoint.sites = Curvature(hessian)
-    run_adjoint(rules, saved, adjoint)
-    return out, adjoint.sites.result(start_.x.shape[0], m, start_.directions.shape[0], start_.x)
+    run_adjoint(back, saved, adjoint)
+    return (out if output else None), adjoint.sites.result(start_.x.shape[0], m, start_.directions.shape[0], start_.x)
 
 
 def batch_first(t: Tensor) -> Tensor:
