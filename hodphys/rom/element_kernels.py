@@ -136,11 +136,6 @@ class TorchCubature:
         stress, _ = self.law(deformation, None)
         return (self.weighted_t @ stress.reshape(-1, 1))[:, 0]
 
-    def force_and_stiffness_product(self, z: Tensor, directions: Tensor) -> tuple[Tensor, Tensor]:
-        """(F(z) (p,), K(z) Γ (p, r)) for directions Γ (p, r)."""
-        _, stress, variation = self._stress(z, directions)
-        return (self.weighted_t @ stress)[:, 0], self.weighted_t @ variation.T
-
     def force_and_projected_stiffness(self, z: Tensor, directions: Tensor) -> tuple[Tensor, Tensor]:
         """(F(z) (p,), Γᵀ K(z) Γ (r, r)) — the latter as Σ_e w_e V_e (D_e Γ)ᵀ dP[D_e Γ], never K Γ."""
         linear, stress, variation = self._stress(z, directions)
