@@ -24,9 +24,9 @@ import numpy as np
 import torch
 
 from hodphys.fem import NewtonFailure, NewtonOptions, State
-from hodphys.rom.compiled_newton import FusedEulerLagrange, compiled_iteration
+from hodphys.rom.compiled_newton import compiled_iteration
 from hodphys.rom.model import ReducedModel
-from hodphys.rom.newton import ReducedNewtonResult, solve, stopping_tolerance
+from hodphys.rom.newton import ReducedNewtonResult, solve
 
 EPS = np.finfo(np.float64).eps
 DEFAULT_OPTIONS = NewtonOptions()
@@ -58,19 +58,29 @@ class ReducedIntegrator:
     def step(self, state: State, dt: float) -> tuple[State, ReducedNewtonResult]:
         """Advance by dt; raises hodphys.fem.NewtonFailure when Newton does not converge."""
         system = self.system(state, dt)
-        external = system.external
-        scale = float(np.linalg.norm(external))
+        scale = float(np.linalg.norm(system.external))
+        return self.advance(state, dt, lambda x0: solve(system, x0, self.options, scale))
+
+    def advance(self, state: State, dt: float, solve_from) -> tuple[State, ReducedNewtonResult]:
+        """The step whose q solve_from(x₀) finds, from the predictor q_n + h q̇_n + h² q̈_n."""
         try:
-            result = solve(system, state.displacement + dt * state.velocity + dt**2 * state.acceleration,
-                           self.options, scale)
+            result = solve_from(state.displacement + dt * state.velocity + dt**2 * state.acceleration)
         except NewtonFailure:    # the predictor can overshoot (inverted elements): start from q_n
-            result = solve(system, state.displacement, self.options, scale)
+            result = solve_from(state.displacement)
         q = result.x
         velocity = (q - state.displacement) / dt
         return State(state.time + dt, q, velocity, (velocity - state.velocity) / dt), result
 
     def system(self, state: State, dt: float):
         raise NotImplementedError
+
+
+def external_force(model: ReducedModel, time: float) -> np.ndarray:
+    """F_ext(time) (p,), refused where it is not finite."""
+    external = model.load(time)
+    if not np.all(np.isfinite(external)):
+        raise ValueError(f"reduced step: the external force at t = {time:.6g} has non-finite entries (NaN or inf)")
+    return external
 
 
 class StepSystem:
@@ -81,10 +91,7 @@ class StepSystem:
 
     def __init__(self, model: ReducedModel, state: State, dt: float) -> None:
         self.model, self.state, self.dt = model, state, dt
-        self.external = model.load(state.time + dt)
-        if not np.all(np.isfinite(self.external)):
-            raise ValueError(f"reduced step: the external force at t = {state.time + dt:.6g} has "
-                             f"non-finite entries (NaN or inf)")
+        self.external = external_force(model, state.time + dt)
         self._at: tuple | None = None           # (q, evaluation)
         self._merit: tuple | None = None        # (q, merit)
 
@@ -142,52 +149,6 @@ class EulerLagrangeSystem(StepSystem):
         return 0.5 * float(residual @ residual)
 
 
-class FusedEulerLagrangeSystem(StepSystem):
-    """The same R(q) and ∂R/∂q as :class:`EulerLagrangeSystem`, from the compiled graphs of
-    :class:`~hodphys.rom.compiled_newton.FusedEulerLagrange`. Each point costs one call: R
-    with ∂R/∂q (Newton asks for the Jacobian at every point but the last), or R alone where
-    quadratic convergence predicts the last point — ‖R_next‖ ≈ ‖R_k‖³/‖R_{k−1}‖² below a tenth
-    of the tolerance. A wrong prediction costs one more call, never a different iterate."""
-
-    def __init__(self, model: ReducedModel, state: State, dt: float, iteration: FusedEulerLagrange,
-                 options: NewtonOptions) -> None:
-        super().__init__(model, state, dt)
-        self.iteration, self.options = iteration, options
-        self.step_inputs = tuple(torch.from_numpy(np.array(x, dtype=np.float64)) for x in (
-            state.displacement, state.velocity, self.external, 1.0 / dt))          # q_n, v_n, F_ext, 1/h
-        self.force_scale = float(np.linalg.norm(self.external))
-        self.norms: list[float] = []
-        self.tolerance: float | None = None
-
-    def _predicts_last(self) -> bool:
-        if len(self.norms) < 2:
-            return False
-        previous, last = self.norms[-2:]
-        return 0 < last < previous and last**3 / previous**2 <= 0.1 * self.tolerance
-
-    def evaluate(self, q: np.ndarray) -> dict:
-        point = torch.from_numpy(q)
-        if self._predicts_last():
-            (residual, floor), jacobian = self.iteration.residual(point, *self.step_inputs), None
-        else:
-            residual, floor, jacobian = self.iteration.jacobian(point, *self.step_inputs)
-        residual, floor = residual.numpy(), float(floor)
-        norm = float(np.linalg.norm(residual))
-        if self.tolerance is None:
-            self.tolerance = stopping_tolerance(self.options, norm, self.force_scale, floor)
-        self.norms.append(norm)
-        return {"residual": residual, "floor": floor, "jacobian": jacobian}
-
-    def jacobian(self, q: np.ndarray) -> np.ndarray:
-        self.residual(q)
-        at = self._at[1]
-        if at["jacobian"] is None:
-            at["jacobian"] = self.iteration.jacobian(torch.from_numpy(self._at[0]), *self.step_inputs)[2]
-        return at["jacobian"].numpy()
-
-    merit = EulerLagrangeSystem.merit
-
-
 class EulerLagrangeEuler(ReducedIntegrator):
     """The projected Euler–Lagrange equations by implicit Euler on (q, q̇), Newton with the
     third-order decoder terms (``third_order=False`` drops them). With a compiled neural decoder
@@ -206,9 +167,17 @@ class EulerLagrangeEuler(ReducedIntegrator):
     def compile_seconds(self) -> float:
         return 0.0 if self.iteration is None else self.iteration.compile_seconds
 
+    def step(self, state: State, dt: float) -> tuple[State, ReducedNewtonResult]:
+        if self.iteration is None:
+            return super().step(state, dt)
+        external = external_force(self.model, state.time + dt)
+        inputs = tuple(torch.from_numpy(np.array(x, dtype=np.float64)) for x in (
+            state.displacement, state.velocity, external, 1.0 / dt))                 # q_n, v_n, F_ext, 1/h
+        scale = float(np.linalg.norm(external))
+        return self.advance(state, dt, lambda x0: self.iteration.solve(torch.from_numpy(x0), inputs,
+                                                                        self.options, scale))
+
     def system(self, state: State, dt: float) -> StepSystem:
-        if self.iteration is not None:
-            return FusedEulerLagrangeSystem(self.model, state, dt, self.iteration, self.options)
         return EulerLagrangeSystem(self.model, state, dt, self.third_order)
 
 
