@@ -207,3 +207,19 @@ def test_a_compiled_batch_one_reverse_jacobian_matches_torch_func():
     got = compiled(x2)
     assert compiled.failure is None
     assert_close_rel(got, vmap(jacrev(frozen))(x2), 1e-10)
+
+
+@pytest.mark.parametrize("cpp_wrapper", [False, True])
+def test_compile_traced_direct_entry_gives_the_wrapped_results(cpp_wrapper):
+    """direct=True calls Inductor's own entry (one tensor or a list out, the unused input kept in
+    its slot): the same values as the function, on inputs other than the traced ones."""
+    from hodphys.plan import compile_traced
+    torch.manual_seed(0)
+    x, y = torch.randn(5, dtype=torch.float64), torch.randn(5, dtype=torch.float64)
+    pair = compile_traced(lambda a, b: ((a * 2).sum(), b.cos() * a), [x, y], cpp_wrapper, direct=True)
+    single = compile_traced(lambda a, b: (b * 3).exp(), [x, y], cpp_wrapper, direct=True)
+    assert "_graph_entry" in pair.__qualname__ and "_graph_entry" in single.__qualname__
+    u, w = x + 1.0, y - 2.0
+    total, product = pair(u, w)
+    assert torch.allclose(total, (u * 2).sum(), rtol=1e-14) and torch.allclose(product, w.cos() * u, rtol=1e-14)
+    assert torch.allclose(single(u, w), (w * 3).exp(), rtol=1e-14)

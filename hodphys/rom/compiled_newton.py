@@ -24,7 +24,6 @@ import math
 import time
 
 import numpy as np
-import scipy.linalg
 import torch
 from torch import Tensor
 
@@ -32,10 +31,9 @@ from hodphys.fem import NewtonFailure, NewtonOptions
 from hodphys.plan import compile_traced
 from hodphys.rom.element_kernels import TorchCubature, material_law
 from hodphys.rom.forces import ElementForces
-from hodphys.rom.newton import ROUNDOFF, ReducedNewtonResult, stopping_tolerance
+from hodphys.rom.newton import ROUNDOFF, ReducedNewtonResult, newton_direction, stopping_tolerance
 
 EPS = float(np.finfo(np.float64).eps)
-GESV = scipy.linalg.lapack.dgesv
 LOG = logging.getLogger("hodphys.rom")
 
 
@@ -68,9 +66,9 @@ class FusedEulerLagrange:
             started = time.perf_counter()
             # make_fx counts the arguments of the function's code: plain functions, not bound methods
             self.last_point = compile_traced(lambda q, q_n, v_n, external, inv_dt: self.last_terms(
-                q, q_n, v_n, external, inv_dt), example, cpp_wrapper=True)
+                q, q_n, v_n, external, inv_dt), example, cpp_wrapper=True, direct=True)
             self.newton_point = compile_traced(lambda q, q_n, v_n, external, inv_dt: self.newton_terms(
-                q, q_n, v_n, external, inv_dt), example, cpp_wrapper=True)
+                q, q_n, v_n, external, inv_dt), example, cpp_wrapper=True, direct=True)
             self.compile_seconds = time.perf_counter() - started
 
     @staticmethod
@@ -141,13 +139,15 @@ class FusedEulerLagrange:
         residual, floor, jacobian = self.jacobian_terms(q, q_n, v_n, external, inv_dt)
         return torch.stack([_norm(residual), floor]), residual, jacobian
 
-    def solve(self, x0: Tensor, step: tuple[Tensor, ...], options: NewtonOptions,
+    def solve(self, x0: np.ndarray, step: tuple[Tensor, ...], options: NewtonOptions,
               force_scale: float) -> ReducedNewtonResult:
         """Newton from x0 (r,) for the step (q_n, v_n, F_ext, 1/h), the iterates of
         :func:`hodphys.rom.newton.solve` (LU direction, Armijo backtracking on ½‖R‖², the same
-        stopping test), with one compiled call and one small conversion per point."""
+        stopping test), with one compiled call and one small conversion per point (q stays a NumPy
+        array: its few operations cost less there)."""
         points = _Points(self, step)
-        x, (norm, floor, direction) = x0, points.at(x0)
+        x = np.array(x0, dtype=np.float64)
+        norm, floor, direction = points.at(x)
         history: list[float] = []
         tolerance = None
         for iteration in range(options.max_iterations + 1):
@@ -157,7 +157,7 @@ class FusedEulerLagrange:
             if tolerance is None:
                 tolerance = points.tolerance = stopping_tolerance(options, norm, force_scale, floor)
             if norm <= tolerance:
-                return ReducedNewtonResult(x.numpy(), iteration, norm, history)
+                return ReducedNewtonResult(x, iteration, norm, history)
             if iteration == options.max_iterations:
                 break
             if direction is None:
@@ -165,15 +165,6 @@ class FusedEulerLagrange:
             x, (norm, floor, direction) = points.line_search(x, direction, norm, options)
         raise NewtonFailure(f"reduced Newton: ‖R‖ = {norm:.3g} still above the tolerance {tolerance:.3g} "
                             f"after {options.max_iterations} iterations")
-
-
-def newton_direction(jacobian: np.ndarray, residual: np.ndarray) -> np.ndarray:
-    """d = −J⁻¹R by LAPACK's LU (gesv: ≈ 1 µs for r = 6, where np.linalg.solve takes ≈ 5 µs and an
-    LU inside the compiled graph ≈ 30 µs); least squares where J is singular."""
-    _, _, direction, info = GESV(jacobian, -residual)
-    if info != 0:
-        return np.linalg.lstsq(jacobian, -residual, rcond=None)[0]
-    return direction
 
 
 class _Points:
@@ -192,20 +183,21 @@ class _Points:
         previous, last = self.norms[-2:]
         return 0 < last < previous and last**3 / previous**2 <= 0.1 * self.tolerance
 
-    def at(self, x: Tensor, newton: bool = False) -> tuple[float, float, Tensor | None]:
+    def at(self, x: np.ndarray, newton: bool = False) -> tuple[float, float, np.ndarray | None]:
+        point = torch.from_numpy(x)
         if not newton and self._predicts_last():
-            norm, floor = self.iteration.last_point(x, *self.step).tolist()
+            norm, floor = self.iteration.last_point(point, *self.step).tolist()
             direction = None
         else:
-            stats, residual, jacobian = self.iteration.newton_point(x, *self.step)
+            stats, residual, jacobian = self.iteration.newton_point(point, *self.step)
             norm, floor = stats.tolist()
-            direction = torch.from_numpy(newton_direction(jacobian.numpy(), residual.numpy()))
+            direction = newton_direction(jacobian.numpy(), residual.numpy(), symmetric=False)
         if not newton:
             self.norms.append(norm)
         return norm, floor, direction
 
-    def line_search(self, x: Tensor, direction: Tensor, norm: float,
-                    options: NewtonOptions) -> tuple[Tensor, tuple[float, float, Tensor | None]]:
+    def line_search(self, x: np.ndarray, direction: np.ndarray, norm: float,
+                    options: NewtonOptions) -> tuple[np.ndarray, tuple[float, float, np.ndarray | None]]:
         """The accepted point x + α d (α = 1, ½, …: Armijo on ½‖R‖², slope −‖R‖²) and its evaluation."""
         merit, slope = 0.5 * norm**2, -norm**2
         step, slack = 1.0, ROUNDOFF * merit

@@ -174,8 +174,7 @@ class EulerLagrangeEuler(ReducedIntegrator):
         inputs = tuple(torch.from_numpy(np.array(x, dtype=np.float64)) for x in (
             state.displacement, state.velocity, external, 1.0 / dt))                 # q_n, v_n, F_ext, 1/h
         scale = float(np.linalg.norm(external))
-        return self.advance(state, dt, lambda x0: self.iteration.solve(torch.from_numpy(x0), inputs,
-                                                                        self.options, scale))
+        return self.advance(state, dt, lambda x0: self.iteration.solve(x0, inputs, self.options, scale))
 
     def system(self, state: State, dt: float) -> StepSystem:
         return EulerLagrangeSystem(self.model, state, dt, self.third_order)
