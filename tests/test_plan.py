@@ -223,3 +223,20 @@ def test_compile_traced_direct_entry_gives_the_wrapped_results(cpp_wrapper):
     total, product = pair(u, w)
     assert torch.allclose(total, (u * 2).sum(), rtol=1e-14) and torch.allclose(product, w.cos() * u, rtol=1e-14)
     assert torch.allclose(single(u, w), (w * 3).exp(), rtol=1e-14)
+
+
+def test_compile_traced_with_inlined_small_gemms_equals_eager_and_restores_inductor():
+    """inline_gemm_rows: GEMMs of few rows compiled as multiply-sums give the same values (to
+    round-off), and Inductor's module setting is what it was afterwards."""
+    from torch._inductor.fx_passes import decompose_mem_bound_mm as decompose
+    from hodphys.plan import compile_traced
+    torch.manual_seed(1)
+    w = torch.randn(30, 40, dtype=torch.float64)
+    x, rows = torch.randn(3, 30, dtype=torch.float64), torch.randn(20, 30, dtype=torch.float64)
+    before = decompose.cpu_max_first_dimension_decomposition
+    f = compile_traced(lambda a, b: ((a @ w).tanh(), b @ w), [x, rows], cpp_wrapper=True, direct=True,
+                       inline_gemm_rows=3)
+    assert decompose.cpu_max_first_dimension_decomposition == before
+    small, large = f(x + 0.5, rows - 0.5)
+    assert_close_rel(small, ((x + 0.5) @ w).tanh(), 1e-13)
+    assert_close_rel(large, (rows - 0.5) @ w, 1e-13)

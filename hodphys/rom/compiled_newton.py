@@ -66,9 +66,11 @@ class FusedEulerLagrange:
             started = time.perf_counter()
             # make_fx counts the arguments of the function's code: plain functions, not bound methods
             self.last_point = compile_traced(lambda q, q_n, v_n, external, inv_dt: self.last_terms(
-                q, q_n, v_n, external, inv_dt), example, cpp_wrapper=True, direct=True)
+                q, q_n, v_n, external, inv_dt), example, cpp_wrapper=True, direct=True,
+                inline_gemm_rows=self.r)
             self.newton_point = compile_traced(lambda q, q_n, v_n, external, inv_dt: self.newton_terms(
-                q, q_n, v_n, external, inv_dt), example, cpp_wrapper=True, direct=True)
+                q, q_n, v_n, external, inv_dt), example, cpp_wrapper=True, direct=True,
+                inline_gemm_rows=self.r)
             self.compile_seconds = time.perf_counter() - started
 
     @staticmethod
