@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import torch
 
-from hodphys.fem import Cantilever, NeoHookean, NewtonOptions, State, StVenantKirchhoff, box_tet_mesh
+from hodphys.fem import Cantilever, NeoHookean, NewtonFailure, NewtonOptions, State, StVenantKirchhoff, box_tet_mesh
 from hodphys.fem.material import Material
 from hodphys.rom import Cubature, Decoder, EulerLagrangeEuler, ReducedModel
 from hodphys.rom.compiled_newton import FusedEulerLagrange
@@ -121,3 +121,19 @@ def test_compiled_steps_equal_eager_steps_and_converge_quadratically(beam, neura
     assert len(history) >= 3
     r0, r1, r2 = history[-3:]
     assert np.log(r2 / r1) / np.log(r1 / r0) > 1.8
+
+
+def test_fused_solve_reports_what_stops_it(model, neural_decoder, snapshots):
+    """The fused Newton loop (uncompiled graphs) raises hodphys.fem's NewtonFailure as the NumPy loop does."""
+    state = a_state(neural_decoder, snapshots)
+    fused = FusedEulerLagrange(model, compile=False)
+    step = tuple(torch.from_numpy(np.array(x, dtype=np.float64)) for x in
+                 (state.displacement, state.velocity, model.load(state.time + 0.01), 1 / 0.01))
+    start = state.displacement + 0.01 * state.velocity
+    assert fused.solve(start, step, NewtonOptions(rtol=1e-12), 0.0).residual_norm < 1e-6
+    with pytest.raises(NewtonFailure, match="still above the tolerance"):
+        fused.solve(start, step, NewtonOptions(rtol=1e-12, max_iterations=1), 0.0)
+    with pytest.raises(NewtonFailure, match="no decrease of the merit function after 0 halvings"):
+        fused.solve(start, step, NewtonOptions(max_backtracks=0), 0.0)
+    with pytest.raises(NewtonFailure, match="residual is not finite at iteration 0"):
+        fused.solve(np.full_like(start, np.nan), step, NewtonOptions(), 0.0)
