@@ -102,7 +102,7 @@ class TorchCubature:
     """F(z), K(z) Γ and Γᵀ K(z) Γ of a cubature (an ``ElementForces``) as torch functions of the prefix
     coordinates z (p,) and directions Γ (p, r).
 
-    Stored: Dᵀ (p, 9·c), (w V D)ᵀ (p, 9·c), w V per element (c,) and F⁰ (3, 3, c), the columns
+    Stored: Dᵀ (p, 9·c), w V per element (c,) and F⁰ (3, 3, c), the columns
     ordered (i, J, e) — the element last. Products are laid out with the 9·c axis last (Γᵀ Dᵀ
     rather than D Γ): the library GEMM is several times faster for the long output rows, and the
     material law then runs on (r, 3, 3, c) blocks, vectorised along the elements."""
@@ -121,12 +121,11 @@ class TorchCubature:
                                                    gradients)
         element_scale = forces.weights * forces.geometry.volumes                           # w_e V_e (c,)
         self.linear_t = torch.from_numpy(np.ascontiguousarray(linear))
-        self.weighted_t = torch.from_numpy(np.ascontiguousarray(np.tile(element_scale, 9) * linear))
         self.element_scale = torch.from_numpy(element_scale)
         self.offset = torch.from_numpy(np.ascontiguousarray(offset))                      # F⁰ (3, 3, c)
 
     def _stress(self, z: Tensor, directions: Tensor, leading_identity: bool) -> tuple[Tensor, Tensor, Tensor]:
-        """((D Γ)ᵀ (r, 9·c), P (9·c, 1), w V dP[D Γ] (r, 9·c)) at F = F⁰ + D z. The weights multiply
+        """((D Γ)ᵀ (r, 9·c), w V P (9·c, 1), w V dP[D Γ] (r, 9·c)) at F = F⁰ + D z. The weights multiply
         dP while it has the element axis apart: on the flat (r, 9·c) view compiled code indexed the
         transposed products in dP by division and remainder, element by element (≈ 30 µs, not vectorised)."""
         c, r = self.size, directions.shape[1]
@@ -137,18 +136,22 @@ class TorchCubature:
             both = torch.cat([z[None], directions.T]) @ self.linear_t                     # (1 + r, 9·c)
             deformation, linear = both[:1], both[1:]
         stress, variation = self.law(deformation.reshape(3, 3, c) + self.offset, linear.reshape(-1, 3, 3, c))
-        return linear, stress.reshape(-1, 1), (variation * self.element_scale).reshape(-1, 9 * c)
+        return linear, self._weighted(stress), (variation * self.element_scale).reshape(-1, 9 * c)
+
+    def _weighted(self, stress: Tensor) -> Tensor:
+        """w V P (9·c, 1) of P (3, 3, c): then F = Dᵀ (w V P), one fixed matrix for F and D Γ."""
+        return (stress * self.element_scale).reshape(-1, 1)
 
     def force(self, z: Tensor) -> Tensor:
         """F(z) = Σ_e w_e V_e D_eᵀ P(F_e) (p,)."""
         c = self.size
         deformation = (z[None] @ self.linear_t).reshape(3, 3, c) + self.offset
         stress, _ = self.law(deformation, None)
-        return (self.weighted_t @ stress.reshape(-1, 1))[:, 0]
+        return (self.linear_t @ self._weighted(stress))[:, 0]
 
     def force_and_projected_stiffness(self, z: Tensor, directions: Tensor,
                                       leading_identity: bool = False) -> tuple[Tensor, Tensor]:
         """(F(z) (p,), Γᵀ K(z) Γ (r, r)) — the latter as Σ_e w_e V_e (D_e Γ)ᵀ dP[D_e Γ], never K Γ.
         ``leading_identity``: Γ's first r rows are the identity (the decoder's G = [I; ∂h])."""
         linear, stress, variation = self._stress(z, directions, leading_identity)
-        return (self.weighted_t @ stress)[:, 0], linear @ variation.T
+        return (self.linear_t @ stress)[:, 0], linear @ variation.T
