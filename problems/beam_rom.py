@@ -232,6 +232,7 @@ def compiled(config: Config, run, neural: Decoder) -> tuple[Decoder, dict]:
                      compile=True)
     r = neural.latent_dim
     neural.third_order(np.zeros(r), np.ones(r), neural.jet(np.zeros(r)).jacobian.T)
+    neural.prefix(np.zeros(r))
     run.log.info("compiled the decoder's planned calls in %.1f s", neural.compile_seconds)
     return neural, {"compile": True, "compile_seconds": neural.compile_seconds}
 

@@ -26,6 +26,8 @@ from __future__ import annotations
 
 import copy
 import functools
+import logging
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -35,9 +37,11 @@ from torch import nn
 
 import hodphys as hp
 from hodphys.nn import MLP
+from hodphys.plan import compile_traced
 from hodphys.rom.basis import MassBasis
 
 FORMAT = "hodphys-rom-decoder"
+LOG = logging.getLogger("hodphys.rom")
 
 
 @dataclass(frozen=True)
@@ -143,6 +147,7 @@ class Decoder:
         self.normalisation = normalisation
         self.network = closure
         self._planned: tuple | None = None
+        self._single: tuple | None = None       # (h on one q, seconds spent compiling it)
         self._raw_plans: tuple | None = None
         self._identity = np.eye(latent_dim)
         self._unit_vectors = torch.eye(latent_dim, dtype=torch.float64)
@@ -184,6 +189,10 @@ class Decoder:
         q = self.check_latent(q)
         if self.closure is None:
             return q.copy()
+        if q.ndim == 1:
+            with torch.no_grad():
+                rest = self._single_closure()(torch.from_numpy(np.ascontiguousarray(q))[None])[0].numpy()
+            return np.concatenate([q, rest])
         with torch.no_grad():
             rest = self.closure(torch.from_numpy(q.reshape(-1, self.latent_dim))).numpy()
         return np.concatenate([q, rest.reshape(*q.shape[:-1], -1)], axis=-1)
@@ -200,12 +209,28 @@ class Decoder:
                              f"(the free dofs of the basis), got shape {u.shape}")
         return self.basis.coordinates(u)[..., :self.latent_dim]
 
+    def _single_closure(self):
+        """h on one q, (1, r) → (1, k): with ``compile`` traced and compiled once (≈ 5 µs a call
+        against ≈ 25 µs for the module's eager forward), the module itself otherwise or where
+        compiling fails (one logged warning)."""
+        if self._single is None:
+            closure, started = self.closure, time.perf_counter()
+            if self.compile:
+                try:
+                    example = [torch.zeros(1, self.latent_dim, dtype=torch.float64)]
+                    closure = compile_traced(lambda x: self.closure(x), example, cpp_wrapper=True, direct=True)
+                except Exception as error:  # noqa: BLE001 - any tracing/compiler failure means: eager
+                    LOG.warning("compiling the decoder's closure failed (%s); using the module", type(error).__name__)
+            self._single = (closure, time.perf_counter() - started if self.compile else 0.0)
+        return self._single[0]
+
     @property
     def compile_seconds(self) -> float:
-        """One-time cost of compiling the planned calls so far (0 without ``compile``)."""
+        """One-time cost of compiling the planned calls and the one-q closure so far (0 without ``compile``)."""
+        single = 0.0 if self._single is None else self._single[1]
         if self._planned is None or not self._planned[0][1]:
-            return 0.0
-        return sum(call.compile_seconds for call in self._planned[1:])
+            return single
+        return single + sum(call.compile_seconds for call in self._planned[1:])
 
     def plans(self) -> DecoderPlans:
         """The hp.plan calls on h that a reduced Newton iteration makes (checked and engine-chosen

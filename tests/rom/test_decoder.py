@@ -110,3 +110,15 @@ def test_latent_size_mismatch_is_named(neural_decoder):
 def test_encode_refuses_other_mesh(neural_decoder):
     with pytest.raises(ValueError, match="last dimension 162"):
         neural_decoder.encode(np.zeros(150))
+
+
+def test_compiled_prefix_of_one_q_equals_the_module(neural_decoder):
+    """Decoder(compile=True).prefix of one q runs a compiled closure: the module's values, for one q
+    and (through the module) for a batch; the compile counts in compile_seconds."""
+    compiled = Decoder(neural_decoder.basis, neural_decoder.latent_dim, neural_decoder.network,
+                       neural_decoder.normalisation, compile=True)
+    qs = np.random.default_rng(4).normal(scale=0.05, size=(3, neural_decoder.latent_dim))
+    for q in qs:
+        np.testing.assert_allclose(compiled.prefix(q), neural_decoder.prefix(q), rtol=1e-13, atol=1e-16)
+    np.testing.assert_allclose(compiled.prefix(qs), neural_decoder.prefix(qs), rtol=1e-13, atol=1e-16)
+    assert compiled.compile_seconds > 0 and neural_decoder.compile_seconds == 0
