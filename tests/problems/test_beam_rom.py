@@ -49,6 +49,8 @@ def test_beam_rom_writes_metrics_plots_fields_and_trajectories(finished):
         assert (run.dir / "beam_rom.png").stat().st_size > 10_000
     for model in ("pca", "neural", "neural_cubature"):
         assert metrics[f"{model}_seconds_per_step"] > 0 and metrics[f"{model}_speedup"] > 0
+        assert metrics[f"{model}_speedup_mean"] == pytest.approx(
+            metrics["full_seconds_per_step_mean"] / metrics[f"{model}_seconds_per_step_mean"])
         assert 0 <= metrics[f"{model}_tip_rms_error_m"] <= metrics[f"{model}_tip_max_error_m"]
         assert len(metrics[f"{model}_relative_displacement_error_per_frame"]) == 4
     # the compiled decoder (default) steps as the eager one does; its one-time cost is reported
