@@ -198,10 +198,14 @@ def test_process_defaults_fill_what_the_config_leaves_open():
     ou = InverseConfig(process="ornstein-uhlenbeck")
     assert (ou.residual, ou.activation, ou.times, ou.n_per_time) == ("strong", "softplus", [0.0, 0.25, 0.5, 1.0, 1.5],
                                                                      1000)
+    assert ou.weak_batch == 0
     well = InverseConfig()
     assert (well.residual, well.activation, well.times) == ("weak", "tanh", PROCESS_DEFAULTS["double-well"]["times"])
-    chosen = InverseConfig(process="ornstein-uhlenbeck", residual="weak", activation="tanh", times=[0.0, 1.0])
-    assert (chosen.residual, chosen.activation, chosen.times) == ("weak", "tanh", [0.0, 1.0])
+    assert (well.n_per_time, well.weak_batch) == (10000, 512)  # many samples, seen through unbiased minibatches
+    chosen = InverseConfig(process="ornstein-uhlenbeck", residual="weak", activation="tanh", times=[0.0, 1.0],
+                           weak_batch=64)
+    assert (chosen.residual, chosen.activation, chosen.times, chosen.weak_batch) == ("weak", "tanh", [0.0, 1.0], 64)
+    assert InverseConfig(weak_batch=0).weak_batch == 0  # an explicit 0 (every sample) is kept
 
 
 def test_pairwise_residual_span_keeps_the_nearby_pairs():
