@@ -10,7 +10,8 @@ from torch import nn
 import hodphys.sde as sde
 from hodphys.sde.inverse import InverseConfig, InverseFokkerPlanck
 from hodphys.sde.weak_form import (GaussianTests, cumulative_trapezoid_weights, draw_tests, gaussian_terms,
-                                    generator_mean, pairwise_residual, weak_loss, weak_residual)
+                                    gaussian_values, generator_mean, mean_test_values, pairwise_residual, weak_loss,
+                                    weak_residual)
 
 
 def _tests(d=2, m=5, seed=0):
@@ -35,6 +36,18 @@ def test_gaussian_terms_match_torch_func():
             assert torch.allclose(gradient[n, j], torch.func.grad(one(j))(x[n]), rtol=1e-10, atol=1e-14)
             hessian = torch.func.hessian(one(j))(x[n])
             assert torch.allclose(hessian_diagonal[n, j], torch.diagonal(hessian), rtol=1e-10, atol=1e-14)
+
+
+@pytest.mark.parametrize("d, seed", [(2, 0), (5, 1), (8, 2)])
+def test_gaussian_values_by_gemm_equal_the_direct_exponent(d, seed):
+    tests = _tests(d=d, m=9, seed=seed)
+    x = 2 * torch.randn(40, d, dtype=torch.float64, generator=torch.Generator().manual_seed(seed))
+    direct = torch.exp(-0.5 * (tests.precisions * (x.unsqueeze(-2) - tests.centres) ** 2).sum(-1))
+    assert torch.allclose(gaussian_values(tests, x), direct, rtol=1e-12, atol=1e-300)
+    assert torch.allclose(gaussian_values(tests, x), gaussian_terms(tests, x)[0], rtol=1e-12, atol=1e-300)
+    # the snapshot means, chunked: the same as one mean over every sample
+    means = mean_test_values([x[:25], x[25:]], tests, chunk=7)
+    assert torch.allclose(means, torch.stack([direct[:25].mean(0), direct[25:].mean(0)]), rtol=1e-12, atol=1e-300)
 
 
 def test_draw_tests_depend_on_the_asked_coordinates():
