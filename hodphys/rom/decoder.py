@@ -130,9 +130,10 @@ class DecoderPlans:
 class Decoder:
     """u = u₀ + U [q; h(q)] (see the module docstring); ``closure`` h maps (*B, r) → (*B, p − r),
     None for PCA. ``method`` is the hp.* engine for h's derivatives ("auto": the cheapest);
-    ``compile=True`` runs the two planned calls as compiled plans (``hp.Plan.compile``: traced
-    once, fused by torch.compile; eager with one logged warning where compiling fails; the
-    one-time cost is ``compile_seconds``)."""
+    ``compile=True`` runs the two planned calls and the one-q ``prefix`` compiled (``hp.Plan.compile``
+    and :func:`hodphys.plan.compile_traced`: traced at first use with the closure's weights frozen —
+    rebuild the Decoder after changing them; eager with one logged warning where compiling fails;
+    the one-time cost is ``compile_seconds``)."""
 
     def __init__(self, basis: MassBasis, latent_dim: int, closure: nn.Module | None = None,
                  normalisation: Normalisation | None = None, method: str = "auto",
@@ -147,7 +148,7 @@ class Decoder:
         self.normalisation = normalisation
         self.network = closure
         self._planned: tuple | None = None
-        self._single: tuple | None = None       # (h on one q, seconds spent compiling it)
+        self._single: tuple | None = None       # (compile setting, h on one q, seconds spent compiling it)
         self._raw_plans: tuple | None = None
         self._identity = np.eye(latent_dim)
         self._unit_vectors = torch.eye(latent_dim, dtype=torch.float64)
@@ -212,8 +213,8 @@ class Decoder:
     def _single_closure(self):
         """h on one q, (1, r) → (1, k): with ``compile`` traced and compiled once (≈ 5 µs a call
         against ≈ 25 µs for the module's eager forward), the module itself otherwise or where
-        compiling fails (one logged warning)."""
-        if self._single is None:
+        compiling fails (one logged warning). Remembered per ``compile`` setting, like the plans."""
+        if self._single is None or self._single[0] != self.compile:
             closure, started = self.closure, time.perf_counter()
             if self.compile:
                 try:
@@ -221,13 +222,13 @@ class Decoder:
                     closure = compile_traced(lambda x: self.closure(x), example, cpp_wrapper=True, direct=True)
                 except Exception as error:  # noqa: BLE001 - any tracing/compiler failure means: eager
                     LOG.warning("compiling the decoder's closure failed (%s); using the module", type(error).__name__)
-            self._single = (closure, time.perf_counter() - started if self.compile else 0.0)
-        return self._single[0]
+            self._single = (self.compile, closure, time.perf_counter() - started if self.compile else 0.0)
+        return self._single[1]
 
     @property
     def compile_seconds(self) -> float:
         """One-time cost of compiling the planned calls and the one-q closure so far (0 without ``compile``)."""
-        single = 0.0 if self._single is None else self._single[1]
+        single = 0.0 if self._single is None else self._single[2]
         if self._planned is None or not self._planned[0][1]:
             return single
         return single + sum(call.compile_seconds for call in self._planned[1:])

@@ -122,3 +122,5 @@ def test_compiled_prefix_of_one_q_equals_the_module(neural_decoder):
         np.testing.assert_allclose(compiled.prefix(q), neural_decoder.prefix(q), rtol=1e-13, atol=1e-16)
     np.testing.assert_allclose(compiled.prefix(qs), neural_decoder.prefix(qs), rtol=1e-13, atol=1e-16)
     assert compiled.compile_seconds > 0 and neural_decoder.compile_seconds == 0
+    compiled.compile = False                     # remembered per setting: the module again
+    assert compiled._single_closure() is compiled.closure
