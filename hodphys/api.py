@@ -25,6 +25,7 @@ class Derivatives(NamedTuple):
     jacobian: Tensor | None  # (*B, m, d)
     hessian: Tensor | None  # (*B, m, d, d)
     laplacian: Tensor | None  # (*B, m)
+    third: Tensor | None = None  # (*B, m, d): ∇³f[v, v, ·] for third_along=v
 
 
 QUANTITIES = ("jacobian", "hessian", "laplacian", "hvp", "directional", "directional_grad",
@@ -156,17 +157,25 @@ def divergence(model: nn.Module, x: Tensor, method: str = "auto", return_value: 
 
 
 def derivatives(model: nn.Module, x: Tensor, jacobian: bool = True, laplacian: bool = True,
-                hessian: bool = False, method: str = "auto", **options: Any) -> Derivatives:
-    """Value and the asked-for derivatives in one pass: a :class:`Derivatives` named tuple."""
-    want = frozenset(name for name, on in
-                     (("jacobian", jacobian), ("laplacian", laplacian), ("hessian", hessian)) if on)
-    request = make_request(_call("derivatives"), "derivatives", model, x, want=want, options=options)
+                hessian: bool = False, third_along: Tensor | None = None, method: str = "auto",
+                **options: Any) -> Derivatives:
+    """Value and the asked-for derivatives in one pass: a :class:`Derivatives` named tuple.
+
+    ``third_along=v`` ((d,) or (*B, d)) adds ``third`` = ∇³f[v, v, ·] (*B, m, d), the x-gradient of
+    D²f[v, v] — what Newton on an equation with ∇²f[v, v] in it (a decoder's acceleration
+    term) needs besides J and H; the analytic-forward engine takes it from the same jet as the
+    Hessian (a tangent v, pairs (v, e_i), (v, v) and triples (v, v, e_i) more)."""
+    want = frozenset(name for name, on in (("jacobian", jacobian), ("laplacian", laplacian),
+                                           ("hessian", hessian), ("third", third_along is not None)) if on)
+    vectors = () if third_along is None else (third_along,)
+    request = make_request(_call("derivatives"), "derivatives", model, x, vectors=vectors, want=want,
+                           options=options)
     out = engines.run(request, method)
     return Derivatives(*(request.unflatten(out.get(name)) for name in Derivatives._fields))
 
 
 ARGUMENTS = {"hvp": {"v"}, "directional": {"vs"}, "directional_grad": {"vs", "w"},
-                      "dim_derivative": {"k"}, "derivatives": {"jacobian", "laplacian", "hessian"}}
+                      "dim_derivative": {"k"}, "derivatives": {"jacobian", "laplacian", "hessian", "third_along"}}
 _REQUIRED = {"hvp": {"v"}, "directional": {"vs"}, "directional_grad": {"vs"}}
 
 
@@ -196,10 +205,13 @@ def request_for(call: str, quantity: str, model: nn.Module, x: Tensor, kwargs: d
         vectors = (kwargs["v"],)
     elif "vs" in kwargs:
         vectors = _directions(call, kwargs["vs"])
+    elif kwargs.get("third_along") is not None:
+        vectors = (kwargs["third_along"],)
     order = check_order(call, kwargs.get("k", 1)) if quantity == "dim_derivative" else 0
     flags = {"jacobian": True, "laplacian": True, "hessian": False} | kwargs
-    want = frozenset(k for k in ("jacobian", "laplacian", "hessian") if flags[k]) if quantity == "derivatives" \
-        else frozenset()
+    flags["third"] = flags.get("third_along") is not None
+    want = frozenset(k for k in ("jacobian", "laplacian", "hessian", "third") if flags[k]) \
+        if quantity == "derivatives" else frozenset()
     weight = kwargs.get("w")
     request = make_request(call, quantity, model, x, vectors=vectors, weight=weight, order=order, want=want,
                            options=options)

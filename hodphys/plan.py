@@ -33,7 +33,7 @@ from hodphys.engines.traced import frozen_gemms
 from hodphys.nn.compose import leaf_structure
 from hodphys.request import Request, _first_parameter as first_parameter  # the cheap walk make_request uses
 
-TENSOR_ARGUMENTS = ("v", "vs", "w")
+TENSOR_ARGUMENTS = ("v", "vs", "w", "third_along")
 
 
 def _layout(t: Tensor) -> tuple:
@@ -115,14 +115,14 @@ class Plan:
         return given
 
     def __call__(self, x: Tensor, **tensors: Any) -> Any:
-        """``hp.<quantity>(model, x, …)`` with the planned settings; tensors: new v, vs or w."""
+        """``hp.<quantity>(model, x, …)`` with the planned settings; tensors: new v, vs, w or third_along."""
         self._check("x", x, self._x_layout)
         if self._model_state() != self._model_key:  # layers replaced, parameters moved or cast
             self._prepare(x)
         given = self._given(tensors)
         t = self._template
         flat = {name: tuple(f(u) for f, u in zip(self._flatten[name], ts)) for name, ts in given.items()}
-        vectors = flat.get("vs", flat.get("v", ()))
+        vectors = flat.get("vs", flat.get("v", flat.get("third_along", ())))
         weight = flat["w"][0] if "w" in flat else t.weight
         request = Request(t.call, t.quantity, self.model, x.reshape(-1, t.d), t.batch_shape, t.d, t.m,
                           vectors, weight, t.order, t.want, dict(t.options) if t.options else t.options,

@@ -235,7 +235,7 @@ def make_request(call: str, quantity: str, model: nn.Module, x: Tensor, *,
     if m is None:
         m = _probe_outputs(call, model, x.reshape(-1, d))
     flat_vectors = tuple(
-        _flatten_batched(call, f"vs[{i}]" if quantity != "hvp" else "v", v, batch_shape, d,
+        _flatten_batched(call, {"hvp": "v", "derivatives": "third_along"}.get(quantity, f"vs[{i}]"), v, batch_shape, d,
                          "a direction in input space", x)
         for i, v in enumerate(vectors)
     )

@@ -116,7 +116,8 @@ class AutogradEngine:
             "jacobian": first, "divergence": first, "hessian": second, "laplacian": second,
             "hvp": 2 * (1 + 2 * m), "directional": 2 ** n, "directional_grad": 3 * 2 ** n,
             "dim_derivative": d * 2 ** request.order,
-            "derivatives": second if request.want & {"hessian", "laplacian"} else first,
+            "derivatives": (second if request.want & {"hessian", "laplacian"} else first)
+            + (3 * d * 4 if "third" in request.want else 0),  # jacfwd over two nested jvps
         }[request.quantity]
         depth = {"jacobian": 1, "divergence": 1, "directional": n, "directional_grad": n + 1,
                  "dim_derivative": request.order}.get(request.quantity, 2)
@@ -171,6 +172,14 @@ class AutogradEngine:
     def divergence(self, request: Request) -> Tensor:
         return self.jacobian(request).diagonal(dim1=-2, dim2=-1).sum(-1)
 
+    @_forward_ad_or_reverse
+    def third_along(self, request: Request, reverse_only: bool) -> Tensor:
+        """∇³f[v, v, ·] (N, m, d): the x-Jacobian of D²f[v, v] (two nested jvps)."""
+        g = _nested_jvp(_per_sample(request), reverse_only)
+        outer = jacrev if reverse_only else jacfwd
+        v = _expand(request, request.vectors[0])
+        return vmap(outer(lambda x, v: g(x, v, v)))(request.x, v)
+
     def derivatives(self, request: Request) -> dict[str, Tensor]:
         out = {"value": self.value(request)}
         if request.want & {"hessian", "laplacian"}:
@@ -181,6 +190,8 @@ class AutogradEngine:
                 out["laplacian"] = hess.diagonal(dim1=-2, dim2=-1).sum(-1)
         if "jacobian" in request.want:
             out["jacobian"] = self.jacobian(request)
+        if "third" in request.want:
+            out["third"] = self.third_along(request)
         return out
 
 

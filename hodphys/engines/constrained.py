@@ -73,6 +73,8 @@ class ProductRule:
 
     def unsupported(self, request: Request) -> str | None:
         """Why N's engine cannot serve what the product rule asks of it (None if it can)."""
+        if "third" in request.want:
+            return "the product rule of a HardConstraint stops at second order (derivatives(third_along=…))"
         if self.method == "auto":
             return None
         engine = registry.ENGINES[self.method]

@@ -10,12 +10,15 @@ With z = g(q) = [q; h(q)], G = [I; ∂h], v = (q − q_n)/h, a = (v − v_n)/h (
 
 Each graph is one function of (q, q_n, v_n, F_ext, 1/h): the decoder's derivative calls (the
 ``hp.plan`` calls of :meth:`Decoder.plans`, i.e. the hodphys engines: value and ∂h with
-∇²h[v, v] for the residual; value, ∂h, ∇²h and the third-order rows ∇³h[v, v, e_i] for the
-Jacobian), the cubature's torch kernels (:class:`~hodphys.rom.element_kernels.TorchCubature`:
-F and GᵀKG directly, never the p × r K G) and the assembly, traced into ATen ops and compiled
-together by Inductor (:func:`hodphys.plan.compile_traced`). So an iteration is two calls instead of
-the dozen library calls, array conversions and NumPy kernels of the eager path; the r × r solve,
-the line search and the convergence test stay in :func:`hodphys.rom.newton.solve`, unchanged.
+∇²h[v, v] for the residual; value, ∂h, ∇²h and ∇³h[v, v, ·] for the Jacobian, from one jet
+along [e_1..e_r, v] by ``hp.derivatives(…, third_along=v)`` where the engine has it, else the
+third-order rows ∇³h[v, v, e_i] by a second, directional call), the cubature's torch kernels
+(:class:`~hodphys.rom.element_kernels.TorchCubature`: F and GᵀKG directly, never the p × r K G)
+and the assembly, traced into ATen ops and compiled together by Inductor
+(:func:`hodphys.plan.compile_traced`). So a Newton point is one call instead of the dozen library
+calls, array conversions and NumPy kernels of the eager path; the r × r solve, the line search and
+the convergence test stay in Python (:meth:`FusedEulerLagrange.solve`, the iterates of
+:func:`hodphys.rom.newton.solve`).
 """
 from __future__ import annotations
 
@@ -115,7 +118,8 @@ class FusedEulerLagrange:
         """(R (r,), its floor (), ∂R/∂q (r, r)) (see the module docstring)."""
         r = self.r
         v, a = self._kinematics(q, q_n, v_n, inv_dt)
-        out = self.plans.jet(q)
+        fused = self.third_order and self.plans.jet_third is not None
+        out = self.plans.jet_third(q, third_along=v) if fused else self.plans.jet(q)
         slope, hessian = out.jacobian, out.hessian                                        # (k, r), (k, r, r)
         z, G = self._prefix(q, out.value, slope)
         inertia = G @ a + torch.cat([torch.zeros_like(q), (hessian @ v) @ v])
@@ -123,7 +127,9 @@ class FusedEulerLagrange:
         b, residual, floor = self._residual(G, inertia, force, external)
         jacobian = ((b[r:] @ hessian.reshape(self.p - r, r * r)).reshape(r, r) + G.T @ G * inv_dt**2
                     + slope.T @ (hessian @ (a + 2 * v * inv_dt)) + stiffness)
-        if self.third_order:
+        if fused:
+            jacobian = jacobian + slope.T @ out.third                                      # ∇³h[v, v, ·] (k, r)
+        elif self.third_order:
             rows, direction = q.expand(r, r), v.expand(r, r)
             third = self.plans.third(rows, vs=[direction, direction, self.unit])           # ∇³h[v, v, e_i] (r, k)
             jacobian = jacobian + slope.T @ third.T

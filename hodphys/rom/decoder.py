@@ -119,12 +119,15 @@ class DecoderJet:
 class DecoderPlans:
     """hp.plan calls on the closure h at one q (r,): ``jet`` → value, ∂h (k, r), ∇²h (k, r, r);
     ``slope`` → value, ∂h; ``curvature`` (vs=[v, v]) → ∇²h[v, v] (k,); ``third`` at r copies of q
-    (vs=[v, v, I]) → rows ∇³h[v, v, e_i] (r, k), one forward third-order jet."""
+    (vs=[v, v, I]) → rows ∇³h[v, v, e_i] (r, k), one forward third-order jet; ``jet_third``
+    (third_along=v) → the jet's three and ∇³h[v, v, ·] (k, r) from one jet — None where the
+    method has no such call (then ``jet`` and ``third``)."""
 
     jet: hp.Plan
     slope: hp.Plan
     curvature: hp.Plan
     third: hp.Plan
+    jet_third: hp.Plan | None = None
 
 
 class Decoder:
@@ -246,8 +249,17 @@ class Decoder:
                 jet=plan(q, "derivatives", jacobian=True, laplacian=False, hessian=True),
                 slope=plan(q, "derivatives", jacobian=True, laplacian=False, hessian=False),
                 curvature=plan(q, "directional", vs=[q, q]),
-                third=plan(rows, "directional", vs=[rows, rows, unit])))
+                third=plan(rows, "directional", vs=[rows, rows, unit]),
+                jet_third=self._fused_plan(plan, q)))
         return self._raw_plans[1]
+
+    @staticmethod
+    def _fused_plan(plan, q: torch.Tensor) -> hp.Plan | None:
+        """The jet with ∇³h[v, v, ·] in one call, or None where the method cannot (e.g. multicomplex)."""
+        try:
+            return plan(q, "derivatives", jacobian=True, laplacian=False, hessian=True, third_along=q)
+        except NotImplementedError:
+            return None
 
     def _plans(self) -> tuple:
         """The jet and third-order plans as the NumPy-side calls use them (compiled with ``compile``)."""

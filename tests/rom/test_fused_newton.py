@@ -92,6 +92,24 @@ def test_fused_terms_equal_the_numpy_system(model, neural_decoder, snapshots, th
         assert relative(fused_jacobian.numpy(), jacobian) <= 1e-10
 
 
+def test_the_third_order_term_comes_from_the_jet_or_from_a_directional_call(beam, neural_decoder, snapshots):
+    """method="auto": ∇³h[v, v, ·] from the Hessian's jet (third_along); multicomplex has no such call
+    and takes the directional rows ∇³h[v, v, e_i] — the same Jacobian either way."""
+    state = a_state(neural_decoder, snapshots)
+    cubature = every_third_tet(beam, neural_decoder.basis)
+    jacobians = {}
+    for method in ("auto", "multicomplex"):
+        decoder = Decoder(neural_decoder.basis, neural_decoder.latent_dim, neural_decoder.network,
+                          neural_decoder.normalisation, method)
+        assert (decoder.plans().jet_third is None) == (method == "multicomplex")
+        reduced = ReducedModel.build(beam.body, decoder, tap(beam), cubature)
+        fused = FusedEulerLagrange(reduced, compile=False)
+        step = [torch.from_numpy(np.array(x, dtype=np.float64)) for x in
+                (state.displacement, state.velocity, reduced.load(state.time + 0.01), 100.0)]
+        jacobians[method] = fused.jacobian_terms(torch.from_numpy(state.displacement), *step)[2].numpy()
+    assert relative(jacobians["auto"], jacobians["multicomplex"]) <= 1e-10
+
+
 def test_fused_iteration_refuses_a_linear_decoder_or_the_full_projection(beam, neural_decoder):
     pca = Decoder(neural_decoder.basis, neural_decoder.prefix_size)
     with pytest.raises(ValueError, match="a linear decoder needs no"):

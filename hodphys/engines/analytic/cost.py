@@ -46,8 +46,17 @@ def _forward_rows(request: Request, p: int) -> float:
         "hvp": 2 + 2 * p, "directional_grad": 2 + 2 * p,
         "directional": 1 + n_vs + n_vs * (n_vs - 1) / 2 + (n_vs == 3),  # tangents, pairs, the triple
         "dim_derivative": 1 + request.order * d,
-        "derivatives": (1 + p + pairs if "hessian" in want else 2 + p if "laplacian" in want else 1 + p),
+        "derivatives": _derivative_rows(want, p, pairs),
     }[q]
+
+
+def _derivative_rows(want: frozenset[str], p: int, pairs: float) -> float:
+    """Rows of hp.derivatives' jet; third_along adds a tangent v, pairs (v, c_j), (v, v) and triples
+    (v, v, c_j), and takes a Laplacian from the Hessian's pairs."""
+    third = "third" in want
+    hessian = "hessian" in want or (third and "laplacian" in want)
+    rows = 1 + p + pairs if hessian else 2 + p if "laplacian" in want else 1 + p
+    return rows + (2 + 2 * p if third else 0)
 
 
 def _second_rows(request: Request) -> bool:
@@ -58,7 +67,7 @@ def _second_rows(request: Request) -> bool:
     if q == "dim_derivative":
         return request.order >= 2
     if q == "derivatives":
-        return bool(request.want & {"hessian", "laplacian"})
+        return bool(request.want & {"hessian", "laplacian", "third"})
     return q in ("hessian", "laplacian", "hvp", "directional_grad")
 
 

@@ -25,6 +25,9 @@ from hodphys.engines.registry import register_engine
 from hodphys.request import Request
 
 
+THIRD_ALONG = "derivatives(third_along=…) is computed by method='analytic-forward' or 'autograd'"
+
+
 def _rules(request: Request) -> list:
     """The model's rules, keyed by the leaves the request walked once."""
     return compile_model(request.model, layers=request.layers)
@@ -190,6 +193,8 @@ class AnalyticForward(_Analytic):
 
     def derivatives(self, request: Request) -> dict[str, Tensor]:
         want = request.want
+        if "third" in want:
+            return self._with_third(request)
         pairs = "triu" if "hessian" in want else TRACE if "laplacian" in want else None
         s, out = self._run(request, pairs)
         result = {"value": out.value}
@@ -204,11 +209,46 @@ class AnalyticForward(_Analytic):
         return result
 
 
+    def _with_third(self, request: Request) -> dict[str, Tensor]:
+        """The value, J, H (and Δf) and T = ∇³f[v, v, ·] from one jet: tangents [c_1..c_p, v], pairs
+        (a ≤ b < p) when H or Δf is asked, then (v, c_j) and (v, v); triples (v, v, c_j), whose
+        partners are the pairs (v, c_j), (v, c_j), (v, v). T in start coordinates maps back like J."""
+        want = request.want
+        s = sweep.start(request, _rules(request))
+        p, w = s.directions.shape
+        v = s.lift(request.vectors[0])
+        x = s.x
+        tangents = torch.cat([s.directions.unsqueeze(1).expand(p, v.shape[0], w), v.unsqueeze(0)])
+        upper = torch.triu_indices(p, p, device=x.device) if want & {"hessian", "laplacian"} \
+            else x.new_zeros((2, 0), dtype=torch.long)
+        r = upper.shape[1]
+        last, columns = torch.full((p + 1,), p, device=x.device), torch.arange(p + 1, device=x.device)
+        pairs = (torch.cat([upper[0], last]), torch.cat([upper[1], columns]))   # …, (v, c_j), (v, v)
+        mixed = torch.arange(r, r + p, device=x.device)
+        triples = Triples(last[:p], last[:p], columns[:p], mixed, mixed, torch.full((p,), r + p, device=x.device))
+        out = sweep.forward(s.rules, Jet.seed(x, tangents, pairs, triples))[0]
+        result = {"value": out.value, "third": sweep.to_input(s, sweep.batch_first(out.third_rows()))}
+        if "jacobian" in want:
+            result["jacobian"] = sweep.to_input(s, sweep.batch_first(out.tangents[:p]))
+        if r:
+            h = sweep.hessian_to_input(s, sweep.symmetric(out.second_rows()[:r], (upper[0], upper[1]), p))
+            if "hessian" in want:
+                result["hessian"] = h
+            if "laplacian" in want:
+                result["laplacian"] = h.diagonal(dim1=-2, dim2=-1).sum(-1)
+        return result
+
+
 class AnalyticBackward(_Analytic):
     """Backward mode: adjoint sweeps with m seeds (or one weighted seed)."""
 
     mode = "backward"
     max_order = {"directional": 0, "directional_grad": 2, "dim_derivative": 0}
+
+    def unsupported(self, request: Request) -> str | None:
+        if "third" in request.want:
+            return THIRD_ALONG
+        return super().unsupported(request)
 
     def _value_and_jacobian(self, request: Request) -> tuple[Tensor, Tensor]:
         """f (N, m) and J (N, m, d): one value sweep, m adjoint seeds."""

@@ -76,6 +76,9 @@ class MulticomplexEngine:
             return str(err)
         if request.quantity in ("dim_derivative", "divergence") and request.m != request.d:
             return f"{request.quantity} needs m == d, the model has m={request.m}, d={request.d}"
+        if "third" in request.want:
+            return ("derivatives(third_along=…) is computed by method='analytic-forward' or 'autograd' "
+                    "(here: hp.directional with vs=[v, v, e_i])")
         return None
 
     def _h(self, request: Request, order: int) -> float:
