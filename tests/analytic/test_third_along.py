@@ -134,3 +134,17 @@ def test_plans_take_a_new_direction_eagerly_and_compiled():
             assert_close_rel(getattr(out, name), getattr(expected, name), 1e-12)
     with pytest.raises(ValueError, match="planned for third_along"):
         plan(x_new, third_along=torch.zeros(2, 3, dtype=torch.float64))
+
+
+@pytest.mark.parametrize("kind, d, m, batch", CASES)
+def test_a_loss_on_the_fused_jet_backpropagates_like_torch_func(kind, d, m, batch):
+    """Parameter gradients of a loss on third, H and the value: analytic-forward = autograd (training)."""
+    model = build(kind, d, m, seed=4)
+    x, v = _inputs(d, batch, 4, shared=True)
+    grads = []
+    for method in ("analytic-forward", "autograd"):
+        trained = copy.deepcopy(model)
+        out = hp.derivatives(trained, x, hessian=True, third_along=v[None], method=method)
+        ((out.third ** 2).sum() + out.hessian.sum() + out.value.sum()).backward()
+        grads.append(torch.cat([p.grad.flatten() for p in trained.parameters()]))
+    assert_close_rel(grads[0], grads[1], 1e-10)
