@@ -45,6 +45,9 @@ class InverseConfig(TrainConfig):
     held_out_times: list[float] = field(default_factory=lambda: [0.75])  # only for evaluation
     n_per_time: int | None = None  # training samples per snapshot; None: the process's (PROCESS_DEFAULTS)
     n_held_out: int = 1000  # held-out and reference samples per evaluation time (and learned-SDE samples)
+    # the MMD yardstick: the mean MMD of K independent true sample sets (n_held_out each) to the held-out set, per
+    # evaluation time (one set's MMD is a single noisy draw: it varied 4× across the double well's times)
+    n_reference_sets: int = 8
     data_seed: int = 2024
     simulation_dt: float = 5e-3  # Euler–Maruyama step of the data and of the learned SDE's samples
     density: str = "mixture"  # "mixture" or "cnf" (time-conditioned CNF: exact, ≈ 50–100× dearer a step)
@@ -114,6 +117,9 @@ def check_config(config: InverseConfig) -> None:
         raise ValueError(f"InverseConfig: expected dim ≥ 2, n_per_time, n_held_out, weak_batch (or 0), "
                          f"nll_batch, test_bank ≥ 2, components ≥ 0, fp_weight ≥ 0, got {config.dim}, {sizes}, "
                          f"{config.components}, {config.fp_weight}")
+    if config.n_reference_sets < 2:
+        raise ValueError(f"config key 'n_reference_sets': expected ≥ 2 independent reference sets (the MMD "
+                         f"yardstick's mean and standard deviation), got {config.n_reference_sets}")
     if not 1 <= config.test_functions <= config.test_bank:
         raise ValueError(f"config key 'test_functions': expected 1 ≤ test_functions ≤ test_bank = "
                          f"{config.test_bank}, got {config.test_functions}")
