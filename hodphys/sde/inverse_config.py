@@ -19,7 +19,7 @@ RESIDUALS = ("weak", "strong")
 # tanh (softplus learns the cubic drift slowly), a snapshot every 0.1 (the start at the barrier grows like
 # e^{4t}; with 5 snapshots even an exact-family fit misses f by ≈ 50 %), 10 000 samples a snapshot seen through
 # two minibatches of 512 (unbiased; the step costs what 1000 samples over every sample cost): a flexible fit is
-# variance limited (the generic-family floor falls like n^−0.3), and this took f / g / MMD ratio from
+# variance limited (the generic-family floor falls like n^−0.3), and this took f / g / single-draw MMD ratio from
 # 0.571 / 0.237 / 5.9 (1000, every sample) to 0.440 / 0.193 / 3.1 (with every pair of snapshots instead of
 # consecutive ones g collapses, minibatches or not). OU: the density is Gaussian at every time, a one-component
 # mixture is exact, and the strong residual with its dimension-wise derivatives is the better estimator

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from hodphys.sde.inverse import InverseConfig, InverseFokkerPlanck
-from hodphys.sde.metrics import median_bandwidth, mmd
+from hodphys.sde.metrics import median_bandwidth, mmd, wasserstein2
 
 
 def _problem(**overrides) -> InverseFokkerPlanck:
@@ -37,7 +37,7 @@ def test_reference_sets_are_independent_of_each_other_and_of_held_out(evaluated)
                 assert float(torch.cdist(sets[i], sets[j]).min()) > 1e-9
 
 
-def test_yardstick_is_the_mean_of_the_reference_mmds_with_one_bandwidth(evaluated):
+def test_yardstick_is_the_mean_of_the_reference_distances_with_one_bandwidth(evaluated):
     problem, model, out = evaluated
     learned = problem.learned_samples(model)
     ratios, single_draw = [], []
@@ -49,6 +49,9 @@ def test_yardstick_is_the_mean_of_the_reference_mmds_with_one_bandwidth(evaluate
         assert out[f"mmd_true_t{t:g}"] == pytest.approx(statistics.mean(each), rel=1e-12)
         assert out[f"mmd_true_sd_t{t:g}"] == pytest.approx(statistics.stdev(each), rel=1e-10)
         assert out[f"mmd_t{t:g}"] == pytest.approx(mmd(learned[k + 1], held, h), rel=1e-12)  # the same h
+        w2 = [wasserstein2(r.samples[k], held) for r in problem.references]
+        assert out[f"w2_true_t{t:g}"] == pytest.approx(statistics.mean(w2), rel=1e-12)
+        assert out[f"w2_true_sd_t{t:g}"] == pytest.approx(statistics.stdev(w2), rel=1e-10)
         ratios.append(out[f"mmd_t{t:g}"] / statistics.mean(each))
         single_draw.append(out[f"mmd_t{t:g}"] / each[0])
     assert out["mmd_ratio_max"] == pytest.approx(max(ratios), rel=1e-12)
@@ -59,7 +62,7 @@ def test_yardstick_is_the_mean_of_the_reference_mmds_with_one_bandwidth(evaluate
 def test_metrics_have_the_yardstick_keys_with_finite_values(evaluated):
     _, _, out = evaluated
     for t in ("0.3", "0.45", "0.6"):
-        for key in ("mmd", "mmd_true", "mmd_true_sd", "w2", "w2_true"):
+        for key in ("mmd", "mmd_true", "mmd_true_sd", "w2", "w2_true", "w2_true_sd"):
             assert math.isfinite(out[f"{key}_t{t}"]) and out[f"{key}_t{t}"] > 0
     assert math.isfinite(out["mmd_ratio_max"]) and math.isfinite(out["mmd_ratio_single_draw_max"])
     assert "3 independent true sets of 60" in out["mmd_yardstick"] and "reference set 1" in out["mmd_bandwidth_rule"]
