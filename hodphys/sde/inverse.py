@@ -25,13 +25,16 @@ the current density (detached), so the residual is enforced where the population
 
 Evaluation: the learned SDE is sampled with torchsde from the first snapshot and compared with
 held-out snapshots (every observed time after the first, and ``held_out_times`` between them) by
-MMD, against the MMD between two independent true sample sets of the same size (same bandwidth);
+MMD, against the mean MMD between K independent true sample sets and the held-out set (same size, same
+bandwidth; :attr:`InverseFokkerPlanck.yardstick`);
 drift and diffusion relative L2 errors on the held-out samples (the data's support).
 
-Glossary: N points, d dimensions, T observation times.
+Glossary: N points, d dimensions, T observation times, E evaluation times, K reference sets.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -52,6 +55,16 @@ from hodphys.sde.snapshots import Snapshots, check_diffusion, check_snapshots, s
 from hodphys.sde.weak_form import GaussianTests, draw_tests, mean_test_values, weak_loss, weak_residual
 from hodphys.sde.inverse_config import InverseConfig, check_config, ground_truth
 from hodphys.train.config import dtype_of
+
+@dataclass(frozen=True)
+class Yardstick:
+    """What the learned SDE's samples are measured against, per evaluation time (E of them): the MMD bandwidths
+    (E,), the MMDs (E, K) and the W2 distances (E, K) of K independent true sample sets to the held-out set."""
+
+    bandwidths: list[float]
+    mmd: Tensor
+    w2: Tensor
+
 
 class SDEModel(nn.Module):
     """What the inverse problem learns: drift (N, d) → (N, d), diffusion (N, d) → (N, d) > 0, density z → log p."""
@@ -77,11 +90,10 @@ class InverseFokkerPlanck:
                      else check_snapshots(data.times, data.samples, config.dim))
         self.samples = [x.to(self.device, self.dtype) for x in self.data.samples]
         self.pooled, self.pooled_times = (v.to(self.device, self.dtype) for v in self.data.stacked())
-        # held-out and reference: two independent true sample sets per evaluation time, one simulation
-        both = self._simulate(self.eval_times, 1, 2 * config.n_held_out)
-        n = config.n_held_out
+        # held-out and the first reference set: one simulation (stream 1); the other sets: :attr:`references`
+        both, n = self._simulate(self.eval_times, 1, 2 * config.n_held_out), config.n_held_out
         self.held_out = Snapshots(both.times, [x[:n] for x in both.samples])
-        self.reference = Snapshots(both.times, [x[n:] for x in both.samples])
+        self._first_reference = Snapshots(both.times, [x[n:] for x in both.samples])
         self.components, self.component_scores = config.components, {}
         if config.residual == "weak":  # E_k[φ] needs no network: over every sample, once, for a bank of φ
             bank = torch.Generator().manual_seed(config.data_seed + 2)
@@ -94,6 +106,15 @@ class InverseFokkerPlanck:
             self.components, self.component_scores = select_components(
                 self.pooled[chosen], self.pooled_times[chosen], config.component_candidates, config.selection_steps,
                 config.seed, min_scale=config.min_scale)
+
+    @cached_property
+    def references(self) -> list[Snapshots]:
+        """K = ``n_reference_sets`` independent true sample sets of ``n_held_out`` per evaluation time: the first
+        simulated with the held-out set, each other one by its own simulation (streams 4, 5, …: n_held_out
+        particles per time at once, whatever K is), when evaluation first needs them (seconds each)."""
+        extra = (self._simulate(self.eval_times, 4 + k, self.config.n_held_out)
+                 for k in range(self.config.n_reference_sets - 1))
+        return [self._first_reference, *extra]
 
     def _simulate(self, times: list[float], stream: int, n: int) -> Snapshots:
         return simulate_snapshots(self.truth.drift, self.truth.diffusion, self.truth.initial, times, n,
@@ -188,26 +209,50 @@ class InverseFokkerPlanck:
         return sample_paths(model.drift, model.diffusion, x0, times, method="euler",
                             dt=self.config.simulation_dt, seed=self.config.data_seed + 3)
 
+    @cached_property
+    def yardstick(self) -> Yardstick:
+        """Per evaluation time: the bandwidth h (median heuristic on held-out ∪ reference set 1), the K reference
+        sets' MMDs to the held-out set with that h and their W2 distances to it (exact OT, ≈ 0.15 s at 1000 × 1000:
+        ≈ 20 s for the double well's K × E = 8 × 16). Model-independent: computed once, at the first evaluation."""
+        bandwidths, mmds, w2 = [], [], []
+        for k in range(len(self.eval_times)):
+            held = self.held_out.samples[k].double()
+            references = [r.samples[k].double() for r in self.references]
+            bandwidths.append(median_bandwidth(held, references[0]))
+            mmds.append([mmd(r, held, bandwidths[-1]) for r in references])
+            w2.append([wasserstein2(r, held) for r in references])
+        return Yardstick(bandwidths, torch.tensor(mmds, dtype=torch.float64), torch.tensor(w2, dtype=torch.float64))
+
     def metrics(self, model: SDEModel) -> dict[str, Any]:
-        """Coefficient errors; per evaluation time MMD(learned, held-out), MMD(reference, held-out), W2."""
+        """Coefficient errors; per evaluation time MMD and W2 of (learned, held-out) against the yardstick.
+
+        The yardstick is the mean over K independent true sample sets of MMD(reference_k, held-out), the same h:
+        the learned MMD is one learned set against the held-out set, the same kind of single draw (same sizes, same
+        held-out set, same h) as each reference pair, so it is compared with that draw's expected value under the
+        true SDE, not with one noisy realisation of it (``mmd_ratio_single_draw_max``: against reference set 1).
+        """
         out: dict[str, Any] = self.coefficient_errors(model)
         out["density_components"] = self.components
         out |= {f"heldout_loglik_K{k}": score for k, score in self.component_scores.items()}
-        samples = self.learned_samples(model)
-        ratios = []
+        yardstick, samples = self.yardstick, self.learned_samples(model)
+        ratios, single_draw = [], []
         for k, t in enumerate(self.eval_times):
-            held, ref, learned = (s.double() for s in (self.held_out.samples[k], self.reference.samples[k],
-                                                        samples[k + 1]))
-            if not bool(torch.isfinite(learned).all()):
-                out[f"mmd_t{t:g}"] = float("inf")
-                ratios.append(float("inf"))
-                continue
-            h = median_bandwidth(held, ref)
-            out[f"mmd_t{t:g}"], out[f"mmd_true_t{t:g}"] = mmd(learned, held, h), mmd(ref, held, h)
-            out[f"w2_t{t:g}"], out[f"w2_true_t{t:g}"] = wasserstein2(learned, held), wasserstein2(ref, held)
+            held, learned, reference_mmd = self.held_out.samples[k].double(), samples[k + 1].double(), yardstick.mmd[k]
+            for name, reference in (("mmd", reference_mmd), ("w2", yardstick.w2[k])):
+                out[f"{name}_true_t{t:g}"] = float(reference.mean())
+                out[f"{name}_true_sd_t{t:g}"] = float(reference.std())  # sample sd over the K sets, 1/(K − 1)
+            finite = bool(torch.isfinite(learned).all())
+            out[f"mmd_t{t:g}"] = mmd(learned, held, yardstick.bandwidths[k]) if finite else float("inf")
+            if finite:
+                out[f"w2_t{t:g}"] = wasserstein2(learned, held)
             ratios.append(out[f"mmd_t{t:g}"] / out[f"mmd_true_t{t:g}"])
-        out["mmd_ratio_max"] = max(ratios)
-        out["mmd_bandwidth_rule"] = "Gaussian kernel, h = median pairwise distance of held-out ∪ reference"
+            single_draw.append(out[f"mmd_t{t:g}"] / float(reference_mmd[0]))
+        out["mmd_ratio_max"], out["mmd_ratio_single_draw_max"] = max(ratios), max(single_draw)
+        out["mmd_bandwidth_rule"] = ("Gaussian kernel, h = median pairwise distance of held-out ∪ reference set 1, "
+                                     "the same h for the learned and all K reference MMDs of a time")
+        out["mmd_yardstick"] = (f"mean (sd: mmd_true_sd_t…) of MMD(reference_k, held-out) over "
+                                f"{len(self.references)} independent true sets of {self.config.n_held_out}; "
+                                f"w2_true_t…, w2_true_sd_t… likewise")
         return out
 
     def write_outputs(self, model: SDEModel, run: Any, stages: dict[str, list[int]] | None = None) -> list[Path]:

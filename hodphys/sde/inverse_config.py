@@ -19,7 +19,7 @@ RESIDUALS = ("weak", "strong")
 # tanh (softplus learns the cubic drift slowly), a snapshot every 0.1 (the start at the barrier grows like
 # e^{4t}; with 5 snapshots even an exact-family fit misses f by ≈ 50 %), 10 000 samples a snapshot seen through
 # two minibatches of 512 (unbiased; the step costs what 1000 samples over every sample cost): a flexible fit is
-# variance limited (the generic-family floor falls like n^−0.3), and this took f / g / MMD ratio from
+# variance limited (the generic-family floor falls like n^−0.3), and this took f / g / single-draw MMD ratio from
 # 0.571 / 0.237 / 5.9 (1000, every sample) to 0.440 / 0.193 / 3.1 (with every pair of snapshots instead of
 # consecutive ones g collapses, minibatches or not). OU: the density is Gaussian at every time, a one-component
 # mixture is exact, and the strong residual with its dimension-wise derivatives is the better estimator
@@ -45,6 +45,9 @@ class InverseConfig(TrainConfig):
     held_out_times: list[float] = field(default_factory=lambda: [0.75])  # only for evaluation
     n_per_time: int | None = None  # training samples per snapshot; None: the process's (PROCESS_DEFAULTS)
     n_held_out: int = 1000  # held-out and reference samples per evaluation time (and learned-SDE samples)
+    # the MMD yardstick: the mean MMD of K independent true sample sets (n_held_out each) to the held-out set, per
+    # evaluation time (one set's MMD is a single noisy draw: it varied 4× across the double well's times)
+    n_reference_sets: int = 8
     data_seed: int = 2024
     simulation_dt: float = 5e-3  # Euler–Maruyama step of the data and of the learned SDE's samples
     density: str = "mixture"  # "mixture" or "cnf" (time-conditioned CNF: exact, ≈ 50–100× dearer a step)
@@ -114,6 +117,9 @@ def check_config(config: InverseConfig) -> None:
         raise ValueError(f"InverseConfig: expected dim ≥ 2, n_per_time, n_held_out, weak_batch (or 0), "
                          f"nll_batch, test_bank ≥ 2, components ≥ 0, fp_weight ≥ 0, got {config.dim}, {sizes}, "
                          f"{config.components}, {config.fp_weight}")
+    if config.n_reference_sets < 2:
+        raise ValueError(f"config key 'n_reference_sets': expected ≥ 2 independent reference sets (the MMD "
+                         f"yardstick's mean and standard deviation), got {config.n_reference_sets}")
     if not 1 <= config.test_functions <= config.test_bank:
         raise ValueError(f"config key 'test_functions': expected 1 ≤ test_functions ≤ test_bank = "
                          f"{config.test_bank}, got {config.test_functions}")

@@ -147,10 +147,11 @@ def test_run_writes_metrics_plots_and_resumes(tmp_path):
 
     overrides = ["n_per_time=40", "simulation_dt=0.05", "times=[0.0, 0.3, 0.6]", "held_out_times=[0.45]",
                  "components=2", "hollow_width=8", "hidden_features=2", "n_interior=16", "adam_steps=4",
-                 "checkpoint_every=2", "eval_every=100", "dtype=float64"]
+                 "checkpoint_every=2", "eval_every=100", "dtype=float64", "n_reference_sets=3"]
     run, metrics = run_problem("fokker-planck", overrides=overrides, root=tmp_path)
     written = json.loads((run.dir / "metrics.json").read_text())
-    for key in ("drift_rel_l2", "diffusion_rel_l2", "mmd_t0.45", "mmd_true_t0.45", "w2_t0.6", "mmd_ratio_max"):
+    for key in ("drift_rel_l2", "diffusion_rel_l2", "mmd_t0.45", "mmd_true_t0.45", "mmd_true_sd_t0.45", "w2_t0.6",
+                "mmd_ratio_max", "mmd_ratio_single_draw_max"):
         assert math.isfinite(written[key])
     for name in ("snapshots.png", "drift.png", "diffusion.png"):
         assert (run.dir / "plots" / name).stat().st_size > 5000
