@@ -17,24 +17,23 @@ third-order rows ∇³h[v, v, e_i] by a second, directional call), the cubature'
 and the assembly, traced into ATen ops and compiled together by Inductor
 (:func:`hodphys.plan.compile_traced`). So a Newton point is one call instead of the dozen library
 calls, array conversions and NumPy kernels of the eager path; the r × r solve, the line search and
-the convergence test stay in Python (:meth:`FusedEulerLagrange.solve`, the iterates of
-:func:`hodphys.rom.newton.solve`).
+the convergence test stay in Python (:func:`hodphys.rom.newton.iterate`, the loop every reduced
+Newton solve runs).
 """
 from __future__ import annotations
 
 import logging
-import math
 import time
 
 import numpy as np
 import torch
 from torch import Tensor
 
-from hodphys.fem import NewtonFailure, NewtonOptions
+from hodphys.fem import NewtonOptions
 from hodphys.plan import compile_traced
 from hodphys.rom.element_kernels import TorchCubature, material_law
 from hodphys.rom.forces import ElementForces
-from hodphys.rom.newton import ROUNDOFF, ReducedNewtonResult, newton_direction, stopping_tolerance
+from hodphys.rom.newton import ReducedNewtonResult, iterate, newton_direction, stopping_tolerance
 
 EPS = float(np.finfo(np.float64).eps)
 LOG = logging.getLogger("hodphys.rom")
@@ -149,41 +148,25 @@ class FusedEulerLagrange:
 
     def solve(self, x0: np.ndarray, step: tuple[Tensor, ...], options: NewtonOptions,
               force_scale: float) -> ReducedNewtonResult:
-        """Newton from x0 (r,) for the step (q_n, v_n, F_ext, 1/h), the iterates of
-        :func:`hodphys.rom.newton.solve` (LU direction, Armijo backtracking on ½‖R‖², the same
-        stopping test), with one compiled call and one small conversion per point (q stays a NumPy
-        array: its few operations cost less there)."""
-        points = _Points(self, step)
-        x = np.array(x0, dtype=np.float64)
-        norm, floor, direction = points.at(x)
-        history: list[float] = []
-        tolerance = None
-        for iteration in range(options.max_iterations + 1):
-            if not math.isfinite(norm):
-                raise NewtonFailure(f"reduced Newton: the residual is not finite at iteration {iteration}")
-            history.append(norm)
-            if tolerance is None:
-                tolerance = points.tolerance = stopping_tolerance(options, norm, force_scale, floor)
-            if norm <= tolerance:
-                return ReducedNewtonResult(x, iteration, norm, history)
-            if iteration == options.max_iterations:
-                break
-            if direction is None:
-                _, _, direction = points.at(x, newton=True)
-            x, (norm, floor, direction) = points.line_search(x, direction, norm, options)
-        raise NewtonFailure(f"reduced Newton: ‖R‖ = {norm:.3g} still above the tolerance {tolerance:.3g} "
-                            f"after {options.max_iterations} iterations")
+        """Newton from x0 (r,) for the step (q_n, v_n, F_ext, 1/h): :func:`hodphys.rom.newton.iterate`
+        (LU direction, Armijo backtracking on ½‖R‖², the stopping test) on points that are one
+        compiled call and one small conversion each (q stays a NumPy array: its few operations
+        cost less there)."""
+        return iterate(_Points(self, step, options, force_scale), x0, options, force_scale)
 
 
 class _Points:
-    """The points of one step's Newton solve: (‖R‖, floor, direction or None) at x from one compiled
-    call — R alone where quadratic convergence predicts the last point (‖R_k‖³/‖R_{k−1}‖² below a
-    tenth of the tolerance; a wrong guess costs one more call, never a different iterate)."""
+    """The points of one step's Newton solve (:class:`hodphys.rom.newton.NewtonPoints`): ‖R‖, its
+    floor and the Newton direction at x from one compiled call — R alone where quadratic
+    convergence predicts the last point (‖R_k‖³/‖R_{k−1}‖² below a tenth of the tolerance; a wrong
+    guess costs one more call, never a different iterate). The last point is remembered."""
 
-    def __init__(self, iteration: FusedEulerLagrange, step: tuple[Tensor, ...]) -> None:
-        self.iteration, self.step = iteration, step
+    def __init__(self, iteration: FusedEulerLagrange, step: tuple[Tensor, ...], options: NewtonOptions,
+                 force_scale: float) -> None:
+        self.iteration, self.step, self.options, self.force_scale = iteration, step, options, force_scale
         self.norms: list[float] = []
         self.tolerance: float | None = None
+        self.last: tuple | None = None            # (x, ‖R‖, floor, direction or None)
 
     def _predicts_last(self) -> bool:
         if len(self.norms) < 2:
@@ -191,32 +174,32 @@ class _Points:
         previous, last = self.norms[-2:]
         return 0 < last < previous and last**3 / previous**2 <= 0.1 * self.tolerance
 
-    def at(self, x: np.ndarray, newton: bool = False) -> tuple[float, float, np.ndarray | None]:
-        point = torch.from_numpy(x)
-        if not newton and self._predicts_last():
-            norm, floor = self.iteration.last_point(point, *self.step).tolist()
-            direction = None
-        else:
-            stats, residual, jacobian = self.iteration.newton_point(point, *self.step)
-            norm, floor = stats.tolist()
-            direction = newton_direction(jacobian.numpy(), residual.numpy(), symmetric=False)
-        if not newton:
-            self.norms.append(norm)
-        return norm, floor, direction
+    def _newton_point(self, x: np.ndarray) -> tuple[float, float, np.ndarray]:
+        stats, residual, jacobian = self.iteration.newton_point(torch.from_numpy(x), *self.step)
+        norm, floor = stats.tolist()
+        return norm, floor, newton_direction(jacobian.numpy(), residual.numpy(), symmetric=False)
 
-    def line_search(self, x: np.ndarray, direction: np.ndarray, norm: float,
-                    options: NewtonOptions) -> tuple[np.ndarray, tuple[float, float, np.ndarray | None]]:
-        """The accepted point x + α d (α = 1, ½, …: Armijo on ½‖R‖², slope −‖R‖²) and its evaluation."""
-        merit, slope = 0.5 * norm**2, -norm**2
-        step, slack = 1.0, ROUNDOFF * merit
-        for _ in range(options.max_backtracks):
-            candidate = x + step * direction
-            point = self.at(candidate)
-            if -slope <= slack or 0.5 * point[0]**2 <= merit + options.armijo * step * slope + slack:
-                return candidate, point
-            step *= 0.5
-        raise NewtonFailure(f"reduced Newton line search: no decrease of the merit function after "
-                            f"{options.max_backtracks} halvings (last step length {step:.3g})")
+    def evaluate(self, x: np.ndarray) -> tuple[float, float]:
+        if self.last is not None and self.last[0] is x:
+            return self.last[1], self.last[2]
+        if self._predicts_last():
+            (norm, floor), direction = self.iteration.last_point(torch.from_numpy(x), *self.step).tolist(), None
+        else:
+            norm, floor, direction = self._newton_point(x)
+        self.norms.append(norm)
+        if self.tolerance is None:
+            self.tolerance = stopping_tolerance(self.options, norm, self.force_scale, floor)
+        self.last = (x, norm, floor, direction)
+        return norm, floor
+
+    def direction(self, x: np.ndarray) -> tuple[np.ndarray, float]:
+        _, norm, _, direction = self.last
+        if direction is None:     # predicted to be the last point, and it was not
+            direction = self._newton_point(x)[2]
+        return direction, -norm**2
+
+    def merit(self, x: np.ndarray) -> float:
+        return 0.5 * self.evaluate(x)[0] ** 2
 
 
 def compiled_iteration(model, third_order: bool) -> FusedEulerLagrange | None:

@@ -12,6 +12,7 @@ which the time loop answers by halving the step.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -62,14 +63,52 @@ def newton_direction(jacobian: np.ndarray, residual: np.ndarray, symmetric: bool
     return -residual / scale
 
 
-def line_search(system: NewtonSystem, x: np.ndarray, direction: np.ndarray, merit: float,
-                slope: float, options: NewtonOptions) -> np.ndarray:
+class NewtonPoints(Protocol):
+    """What the Newton loop asks of a system, point by point (``solve`` adapts a NewtonSystem;
+    :class:`hodphys.rom.compiled_newton.FusedEulerLagrange` evaluates a point by one compiled call).
+    A point is evaluated before its direction or merit is asked for; an implementation may
+    remember the last point (the line search's accepted point is the next iteration's)."""
+
+    def evaluate(self, x: np.ndarray) -> tuple[float, float]:
+        """‖R(x)‖ and its round-off floor."""
+
+    def direction(self, x: np.ndarray) -> tuple[np.ndarray, float]:
+        """d from J d = −R at x (evaluated), and the merit's slope along d."""
+
+    def merit(self, x: np.ndarray) -> float:
+        """What the line search decreases, at x."""
+
+
+class _SystemPoints:
+    """A :class:`NewtonSystem` as :class:`NewtonPoints` (R kept for the direction and the merit)."""
+
+    def __init__(self, system: NewtonSystem) -> None:
+        self.system, self.x, self.residual, self.norm = system, None, None, 0.0
+
+    def evaluate(self, x: np.ndarray) -> tuple[float, float]:
+        residual, floor = self.system.residual(x)
+        self.x, self.residual, self.norm = x, residual, float(np.linalg.norm(residual))
+        return self.norm, floor
+
+    def direction(self, x: np.ndarray) -> tuple[np.ndarray, float]:
+        symmetric = self.system.symmetric
+        direction = newton_direction(self.system.jacobian(x), self.residual, symmetric)
+        return direction, float(self.residual @ direction) if symmetric else -self.norm**2
+
+    def merit(self, x: np.ndarray) -> float:
+        return self.system.merit(x, self.residual if x is self.x else None)
+
+
+def line_search(points: NewtonPoints, x: np.ndarray, direction: np.ndarray, slope: float,
+                options: NewtonOptions) -> np.ndarray:
+    """x + α d for the first α = 1, ½, … with merit(x + αd) ≤ merit(x) + c α slope (+ round-off slack)."""
+    merit = points.merit(x)
     step, slack = 1.0, ROUNDOFF * abs(merit)
     if -slope <= slack:
         return x + direction
     for _ in range(options.max_backtracks):
         candidate = x + step * direction
-        if system.merit(candidate, None) <= merit + options.armijo * step * slope + slack:
+        if points.merit(candidate) <= merit + options.armijo * step * slope + slack:
             return candidate
         step *= 0.5
     raise NewtonFailure(f"reduced Newton line search: no decrease of the merit function after "
@@ -81,27 +120,30 @@ def stopping_tolerance(options: NewtonOptions, first_norm: float, force_scale: f
     return max(options.rtol * max(first_norm, force_scale), floor)
 
 
-def solve(system: NewtonSystem, x0: np.ndarray, options: NewtonOptions,
-          force_scale: float = 0.0) -> ReducedNewtonResult:
+def iterate(points: NewtonPoints, x0: np.ndarray, options: NewtonOptions,
+            force_scale: float = 0.0) -> ReducedNewtonResult:
     """Newton iterations from x0 (r,) to ‖R‖ ≤ the tolerance; raises NewtonFailure otherwise."""
     x = np.array(x0, dtype=np.float64)
-    result = ReducedNewtonResult(x, 0, np.inf)
+    history: list[float] = []
     tolerance = None
     for iteration in range(options.max_iterations + 1):
-        residual, floor = system.residual(x)
-        norm = float(np.linalg.norm(residual))
-        if not np.isfinite(norm):
+        norm, floor = points.evaluate(x)
+        if not math.isfinite(norm):
             raise NewtonFailure(f"reduced Newton: the residual is not finite at iteration {iteration}")
-        result.history.append(norm)
+        history.append(norm)
         if tolerance is None:
             tolerance = stopping_tolerance(options, norm, force_scale, floor)
         if norm <= tolerance:
-            result.x, result.iterations, result.residual_norm = x, iteration, norm
-            return result
+            return ReducedNewtonResult(x, iteration, norm, history)
         if iteration == options.max_iterations:
             break
-        direction = newton_direction(system.jacobian(x), residual, system.symmetric)
-        slope = float(residual @ direction) if system.symmetric else -norm**2
-        x = line_search(system, x, direction, system.merit(x, residual), slope, options)
+        direction, slope = points.direction(x)
+        x = line_search(points, x, direction, slope, options)
     raise NewtonFailure(f"reduced Newton: ‖R‖ = {norm:.3g} still above the tolerance {tolerance:.3g} "
                         f"after {options.max_iterations} iterations")
+
+
+def solve(system: NewtonSystem, x0: np.ndarray, options: NewtonOptions,
+          force_scale: float = 0.0) -> ReducedNewtonResult:
+    """Newton iterations on a :class:`NewtonSystem` from x0 (r,) (see :func:`iterate`)."""
+    return iterate(_SystemPoints(system), x0, options, force_scale)
