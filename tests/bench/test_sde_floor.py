@@ -56,3 +56,11 @@ def test_polynomial_family_reaches_the_true_drift_and_is_checked():
         bases("splines")
     with pytest.raises(ValueError, match="degrees ≥ 0"):
         bases("polynomial", drift_degree=-1)
+
+
+def test_known_diffusion_fits_the_drift_alone():
+    """known_diffusion: a is the true g², so g's error is exactly 0 and only f is fitted."""
+    joint = floor(dim=2, n=200, tests=80, step=0.5, final=1.0)
+    known = floor(dim=2, n=200, tests=80, step=0.5, final=1.0, known_diffusion=True)
+    assert known["diffusion_rel_l2"] == 0.0
+    assert math.isfinite(known["drift_rel_l2"]) and known["drift_rel_l2"] != joint["drift_rel_l2"]

@@ -11,6 +11,8 @@ a network is trained with it. Two families (``family``):
     "polynomial" (generic, as flexible as a network is asked to be; it contains the true f when
     drift_degree ≥ 3, never the true a):
         f_i ∈ span{x^α : |α| ≤ drift_degree},   a_i ∈ span{x^α : |α| ≤ diffusion_degree}   (all d coordinates)
+``known_diffusion``: a = g² is the true one, only f is fitted — how much of the drift error is
+the (f, a) trade-off the snapshots leave open, i.e. what a perfect prior on g would buy.
 
 Estimators: ``pairs`` (hodphys.sde.weak_form: every pair of snapshots, cumulative trapezoid) and
 ``steps`` (the earlier finite difference (E_{k+1}[φ] − E_k[φ])/Δt − ½(E_k[Lφ] + E_{k+1}[Lφ])).
@@ -103,12 +105,15 @@ def design(times: Tensor, means: Tensor, generators: Tensor, estimator: str) -> 
 
 def floor(dim: int = 2, n: int = 1000, estimator: str = "pairs", coordinates: int = 2, tests: int = 800,
           step: float = 0.1, final: float = 1.5, seed: int = 0, family: str = "exact", drift_degree: int = 3,
-          diffusion_degree: int = 2) -> dict[str, float | list[float]]:
+          diffusion_degree: int = 2, known_diffusion: bool = False) -> dict[str, float | list[float]]:
     """Drift and diffusion relative L2 errors of the least-squares fit in ``family`` (see the module docstring)."""
     if estimator not in ESTIMATORS:
         raise ValueError(f"sde_floor: expected estimator in {list(ESTIMATORS)}, got {estimator!r}")
-    drift_family, diffusion_family = families = bases(family, drift_degree, diffusion_degree)
     truth = DoubleWell(dim)
+    drift_family, diffusion_family = bases(family, drift_degree, diffusion_degree)
+    if known_diffusion:   # one "basis function" per coordinate, the true a_i, its coefficient fixed at 1 below
+        diffusion_family = lambda x: truth.diffusion(x).square().unsqueeze(-1)  # noqa: E731
+    families = drift_family, diffusion_family
     times = [round(step * k, 6) for k in range(int(round(final / step)) + 1)]
     data = simulate_snapshots(truth.drift, truth.diffusion, truth.initial, times, n, 2024 + seed)
     fresh = simulate_snapshots(truth.drift, truth.diffusion, truth.initial, times[1:], FRESH, 99 + seed)
@@ -116,8 +121,12 @@ def floor(dim: int = 2, n: int = 1000, estimator: str = "pairs", coordinates: in
     bank = draw_tests(torch.cat(data.samples), tests, (0.2, 0.4, 0.8), torch.Generator().manual_seed(seed), coordinates)
     generators = torch.stack([regressors(x, bank, families=families) for x in data.samples])
     A, b = design(data.times, mean_test_values(data.samples, bank), generators, estimator)
-    theta = torch.linalg.lstsq(A, b.unsqueeze(-1), driver="gelsd").solution[:, 0]
     split = dim * drift_family(fresh[:1]).shape[-1]
+    if known_diffusion:   # R = b − A_f θ_f − A_a 1
+        b, A = b - A[:, split:].sum(-1), A[:, :split]
+    theta = torch.linalg.lstsq(A, b.unsqueeze(-1), driver="gelsd").solution[:, 0]
+    if known_diffusion:
+        theta = torch.cat([theta, theta.new_ones(dim)])
     f = torch.einsum("niq,iq->ni", drift_family(fresh), theta[:split].view(dim, -1))
     g = torch.einsum("niq,iq->ni", diffusion_family(fresh), theta[split:].view(dim, -1)).clamp(min=0).sqrt()
     return errors(f, g, truth.drift(fresh), truth.diffusion(fresh))
@@ -152,10 +161,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--family", choices=FAMILIES, default="exact")
     parser.add_argument("--drift-degree", type=int, default=3, help="family polynomial: degree of f_i")
     parser.add_argument("--diffusion-degree", type=int, default=2, help="family polynomial: degree of a_i = g_i²")
+    parser.add_argument("--known-diffusion", action="store_true", help="a = g² is the true one; fit f only")
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
     result = floor(args.dim, args.n, args.estimator, args.coordinates, args.tests, args.step, seed=args.seed,
-                   family=args.family, drift_degree=args.drift_degree, diffusion_degree=args.diffusion_degree)
+                   family=args.family, drift_degree=args.drift_degree, diffusion_degree=args.diffusion_degree,
+                   known_diffusion=args.known_diffusion)
     print(json.dumps(vars(args) | result))
 
 
