@@ -149,8 +149,9 @@ def _resolve(request: Request, method: str) -> tuple[Engine, tuple[int, int] | N
             raise ValueError(f"{request.call}: unknown method={method!r}; expected 'auto' or one of {sorted(ENGINES)}")
         why = composite.unsupported(request)
         if why is not None:
+            alternative = "" if method == "auto" else " or method='auto'"
             raise NotImplementedError(f"{request.call}: method={method!r} cannot do this: {why}. "
-                                      f"Use method='autograd' (torch.func) or method='auto'.")
+                                      f"Use method='autograd' (torch.func){alternative}.")
         return composite, None
     if method == "auto":
         if request.options:
