@@ -157,7 +157,7 @@ def divergence(model: nn.Module, x: Tensor, method: str = "auto", return_value: 
 
 
 def derivatives(model: nn.Module, x: Tensor, jacobian: bool = True, laplacian: bool = True,
-                hessian: bool = False, third_along: Tensor | None = None, method: str = "auto",
+                hessian: bool = False, method: str = "auto", third_along: Tensor | None = None,
                 **options: Any) -> Derivatives:
     """Value and the asked-for derivatives in one pass: a :class:`Derivatives` named tuple.
 

@@ -208,7 +208,6 @@ class AnalyticForward(_Analytic):
             result["laplacian"] = out.second_rows()[0]
         return result
 
-
     def _with_third(self, request: Request) -> dict[str, Tensor]:
         """The value, J, H (and Δf) and T = ∇³f[v, v, ·] from one jet: tangents [c_1..c_p, v], pairs
         (a ≤ b < p) when H or Δf is asked, then (v, c_j) and (v, v); triples (v, v, c_j), whose
