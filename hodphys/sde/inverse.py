@@ -52,7 +52,8 @@ from hodphys.sde.mixture import GaussianMixtureDensity
 from hodphys.sde.sampling import sample_paths
 from hodphys.sde.selection import select_components
 from hodphys.sde.snapshots import Snapshots, check_diffusion, check_snapshots, simulate_snapshots
-from hodphys.sde.weak_form import GaussianTests, draw_tests, mean_test_values, weak_loss, weak_residual
+from hodphys.sde.weak_form import (GaussianTests, draw_tests, mean_test_values, pair_weights, sampling_variances,
+                                   weak_loss, weak_residual)
 from hodphys.sde.inverse_config import InverseConfig, check_config, ground_truth
 from hodphys.train.config import dtype_of
 
@@ -100,6 +101,10 @@ class InverseFokkerPlanck:
             self.tests = draw_tests(self.pooled, config.test_bank, tuple(config.test_widths), bank,
                                     config.test_coordinates)
             self.test_means = mean_test_values(self.samples, self.tests)
+            self.test_weights = None  # (P, M) over the bank
+            if config.weak_weights == "inverse-variance":
+                variances = sampling_variances(self.samples, self.tests, self.test_means)
+                self.test_weights = pair_weights(variances, config.weak_span)
         if config.density == "mixture" and config.components == 0:
             chosen = torch.randperm(len(self.pooled), generator=torch.Generator().manual_seed(config.seed))
             chosen = chosen[:2 * config.nll_batch]  # the selection fits each candidate on a subsample: seconds
@@ -160,12 +165,14 @@ class InverseFokkerPlanck:
             chosen = batch["tests"]
             tests = GaussianTests(self.tests.centres[chosen], self.tests.precisions[chosen])
             means, span = self.test_means[:, chosen], self.config.weak_span
+            weights = None if self.test_weights is None else self.test_weights[:, chosen]
             if self.config.weak_batch == 0:  # every sample, the plain square
-                fp = weak_residual(model.drift, model.diffusion, self.data.times, self.samples, tests, means,
-                                   span).square().mean()
+                square = weak_residual(model.drift, model.diffusion, self.data.times, self.samples, tests, means,
+                                       span).square()
+                fp = (square if weights is None else weights.to(square) * square).mean()
             else:
                 fp = weak_loss(model.drift, model.diffusion, self.data.times, self.samples, tests,
-                               (list(batch["weak_a"]), list(batch["weak_b"])), means, span)
+                               (list(batch["weak_a"]), list(batch["weak_b"])), means, span, weights)
             return nll + self.config.fp_weight * fp, {"nll": nll, "fp": fp}
         return self._strong_loss(model, batch, nll)
 

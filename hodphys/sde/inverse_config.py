@@ -13,6 +13,7 @@ from hodphys.train.config import validate
 
 DENSITIES = ("mixture", "cnf")
 RESIDUALS = ("weak", "strong")
+WEAK_WEIGHTS = ("inverse-variance", "none")
 
 # What works for each built-in ground truth (measured, docs/sde.md), used where the config leaves it None.
 # Double well: the weak residual (the mixture's ∂_t p is 21–55 % off, the strong residual feeds it to f and g),
@@ -67,6 +68,9 @@ class InverseConfig(TrainConfig):
     # weak_span = 1: every pair has the lower exact-family floor, but the HollowNets' g collapses with it, over
     # minibatches (0.73 / 0.87 in drift / diffusion) and over every sample alike (0.72 / 0.91 at step 750; docs/sde.md)
     weak_span: int = 1  # weak residual between snapshots t_j < t_k with k − j ≤ weak_span (0: every pair)
+    # "inverse-variance": each row R_jkm weighted by 1 / (Var E_j[φ_m] + Var E_k[φ_m]) (weak_form.pair_weights);
+    # "none": every row alike, which weights a region by its mass² and leaves the emptier well unfitted
+    weak_weights: str = "inverse-variance"
     weak_batch: int | None = None  # samples per snapshot in each of two minibatches of E[Lφ] (unbiased R²);
     # 0: every sample; None: the process's (PROCESS_DEFAULTS)
     nll_batch: int = 8192  # data points of the likelihood per step (all of them when there are fewer)
@@ -110,6 +114,9 @@ def check_config(config: InverseConfig) -> None:
         raise ValueError(f"config key 'form': expected one of {list(FORMS)}, got {config.form!r}")
     if config.residual not in RESIDUALS:
         raise ValueError(f"config key 'residual': expected one of {list(RESIDUALS)}, got {config.residual!r}")
+    if config.weak_weights not in WEAK_WEIGHTS:
+        raise ValueError(f"config key 'weak_weights': expected one of {list(WEAK_WEIGHTS)}, "
+                         f"got {config.weak_weights!r}")
     if config.density not in DENSITIES:
         raise ValueError(f"config key 'density': expected one of {list(DENSITIES)}, got {config.density!r}")
     sizes = (config.n_per_time, config.n_held_out, config.weak_batch or 2, config.nll_batch, config.test_bank)

@@ -95,6 +95,32 @@ def mean_test_values(samples: list[Tensor], tests: GaussianTests, chunk: int = 8
                         for x in samples])
 
 
+@torch.no_grad()
+def sampling_variances(samples: list[Tensor], tests: GaussianTests, means: Tensor, chunk: int = 8192) -> Tensor:
+    """Var(E_k[φ_m]) = (E_k[φ_m²] − E_k[φ_m]²) / n_k (T, M): the sampling variance of each snapshot mean,
+    ``means`` (T, M) from :func:`mean_test_values`."""
+    second = torch.stack([sum(gaussian_values(tests, part).square().sum(0) for part in x.split(chunk)) / len(x)
+                          for x in samples])
+    sizes = torch.tensor([len(x) for x in samples], dtype=means.dtype).unsqueeze(-1)
+    return (second - means.square()).clamp(min=0) / sizes
+
+
+def pair_weights(variances: Tensor, span: int = 0, floor: float = 0.01) -> Tensor:
+    """Inverse-variance weights (P, M) of the rows R_jkm (pairs as :func:`pairwise_residual` orders them):
+    w = 1 / (Var E_j[φ_m] + Var E_k[φ_m] + ε), ε = ``floor`` · the mean variance (a test function where neither
+    snapshot has mass carries no information, and must not get an unbounded weight), scaled to mean 1.
+
+    Unweighted, a test function where the population is sparse (the emptier well) enters mean R² with a weight
+    ∝ its mass², since R ∝ mass there while its noise is ∝ √mass: the fit then ignores sparsely populated
+    regions. Weighting by the inverse noise variance of the row's data term makes each row count by its
+    signal-to-noise (the noise of E[Lφ], which depends on f and g, is left out; it scales with the mass alike)."""
+    earlier, later = torch.triu_indices(len(variances), len(variances), offset=1)
+    if span > 0:
+        earlier, later = earlier[later - earlier <= span], later[later - earlier <= span]
+    weights = 1 / (variances[earlier] + variances[later] + floor * variances.mean())
+    return weights / weights.mean()
+
+
 def cumulative_trapezoid_weights(times: Tensor) -> Tensor:
     """W (T, T) with (W g)_k = ∫_{t_0}^{t_k} g dt by the trapezoidal rule on the points ``times`` (T,)."""
     steps = times[1:] - times[:-1]
@@ -127,11 +153,13 @@ def weak_residual(drift: nn.Module, diffusion: nn.Module, times: Tensor, samples
 
 
 def weak_loss(drift: nn.Module, diffusion: nn.Module, times: Tensor, samples: list[Tensor], tests: GaussianTests,
-              batches: tuple[list[Tensor], list[Tensor]], means: Tensor | None = None, span: int = 0) -> Tensor:
-    """An unbiased estimate of mean R² (R over all samples) whose E[Lφ] sees only minibatches:
-    mean(R_A ⊙ R_B), R_A and R_B from two independent minibatches ``batches[0][k]``, ``batches[1][k]``
-    (index tensors into samples[k]); E_k[φ] (T, M) over all samples, ``means`` if precomputed. (Squaring one
-    minibatch's R would add its variance, which depends on f and g, to the loss.)"""
+              batches: tuple[list[Tensor], list[Tensor]], means: Tensor | None = None, span: int = 0,
+              weights: Tensor | None = None) -> Tensor:
+    """An unbiased estimate of mean w R² (R over all samples; ``weights`` w (P, M), e.g. :func:`pair_weights`,
+    default 1) whose E[Lφ] sees only minibatches: mean(w ⊙ R_A ⊙ R_B), R_A and R_B from two independent
+    minibatches ``batches[0][k]``, ``batches[1][k]`` (index tensors into samples[k]); E_k[φ] (T, M) over all
+    samples, ``means`` if precomputed. (Squaring one minibatch's R would add its variance, which depends on f
+    and g, to the loss.)"""
     _check(times, samples)
     means = mean_test_values(samples, tests) if means is None else means
     picked = [x[index] for batch in batches for x, index in zip(samples, batch)]  # one network call for all
@@ -141,7 +169,8 @@ def weak_loss(drift: nn.Module, diffusion: nn.Module, times: Tensor, samples: li
     values = generator_values(drift, diffusion, x, t, tests).split([len(part) for part in picked])
     generators = torch.stack([part.mean(0) for part in values]).unflatten(0, (2, len(times)))  # (2, T, M)
     first, second = (pairwise_residual(times, means.to(generators), g, span) for g in generators)
-    return (first * second).mean()
+    product = first * second
+    return (product if weights is None else weights.to(product) * product).mean()
 
 
 def _check(times: Tensor, samples: list[Tensor]) -> None:

@@ -31,6 +31,10 @@ def test_floor_runs_and_rejects_unknown_estimators():
     assert len(result["drift_rel_l2_by_time"]) == 2  # the observed times after 0: 0.5 and 1.0
     with pytest.raises(ValueError, match="expected estimator in"):
         floor(estimator="finite-difference")
+    weighted = floor(dim=2, n=100, tests=50, step=0.5, final=1.0, weights="inverse-variance")
+    assert math.isfinite(weighted["drift_rel_l2"]) and weighted["drift_rel_l2"] != result["drift_rel_l2"]
+    with pytest.raises(ValueError, match="weights only with 'pairs'"):
+        floor(estimator="steps", weights="inverse-variance")
 
 
 def test_monomials_are_every_product_up_to_the_degree():

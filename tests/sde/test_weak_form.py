@@ -10,8 +10,8 @@ from torch import nn
 import hodphys.sde as sde
 from hodphys.sde.inverse import InverseConfig, InverseFokkerPlanck
 from hodphys.sde.weak_form import (GaussianTests, cumulative_trapezoid_weights, draw_tests, gaussian_terms,
-                                    gaussian_values, generator_mean, mean_test_values, pairwise_residual, weak_loss,
-                                    weak_residual)
+                                    gaussian_values, generator_mean, mean_test_values, pair_weights, pairwise_residual,
+                                    sampling_variances, weak_loss, weak_residual)
 
 
 def _tests(d=2, m=5, seed=0):
@@ -244,6 +244,62 @@ def test_inverse_problem_full_data_weak_loss_is_the_plain_square():
     tests = GaussianTests(problem.tests.centres[batch["tests"]], problem.tests.precisions[batch["tests"]])
     residual = weak_residual(model.drift, model.diffusion, problem.data.times, problem.samples, tests, span=1)
     assert residual.shape == (2, 8)
+    weights = problem.test_weights[:, batch["tests"]]  # the default: inverse-variance rows
+    assert float(terms["fp"]) == pytest.approx(float((weights * residual.square()).mean()), rel=1e-10)
+    plain = InverseFokkerPlanck(InverseConfig(**(small | {"weak_weights": "none"})))
+    assert plain.test_weights is None
+    _, terms = plain.loss(model, batch)
     assert float(terms["fp"]) == pytest.approx(float(residual.square().mean()), rel=1e-10)
+    with pytest.raises(ValueError, match="config key 'weak_weights'"):
+        InverseFokkerPlanck(InverseConfig(**(small | {"weak_weights": "mass"})))
     with pytest.raises(ValueError, match=r"weak_batch \(or 0\)"):
         InverseFokkerPlanck(InverseConfig(**(small | {"weak_batch": 1})))
+
+
+def test_sampling_variances_are_the_variance_of_each_snapshot_mean():
+    generator = torch.Generator().manual_seed(3)
+    samples = [torch.randn(n, 2, generator=generator, dtype=torch.float64) + k for k, n in enumerate((30, 50, 80))]
+    tests = _tests(m=7)
+    means = mean_test_values(samples, tests)
+    variances = sampling_variances(samples, tests, means, chunk=11)
+    for k, x in enumerate(samples):
+        phi = gaussian_values(tests, x)
+        assert torch.allclose(variances[k], phi.var(0, unbiased=False) / len(x), rtol=1e-10, atol=1e-300)
+
+
+def test_pair_weights_follow_the_rows_of_the_pairwise_residual():
+    """w_jkm = 1 / (v_jm + v_km + ε) scaled to mean 1, rows in the order of pairwise_residual, for any span; the floor
+    ε bounds the weight of a test function no snapshot has mass on."""
+    generator = torch.Generator().manual_seed(1)
+    variances = torch.rand(5, 6, generator=generator, dtype=torch.float64) * 1e-4
+    variances[:, 0] = 0.0  # a test function far from every sample
+    times = torch.linspace(0, 1, 5, dtype=torch.float64)
+    for span in (0, 1, 2):
+        weights = pair_weights(variances, span, floor=0.01)
+        # the same pairs as the residual: push the variances through pairwise_residual's row selection
+        total = pairwise_residual(times, variances, torch.zeros_like(variances), span)  # v_k − v_j
+        assert weights.shape == total.shape
+        assert float(weights.mean()) == pytest.approx(1.0, rel=1e-12)
+        earlier, later = torch.triu_indices(5, 5, offset=1)
+        keep = (later - earlier <= span) if span else torch.ones_like(later, dtype=torch.bool)
+        expected = 1 / (variances[earlier[keep]] + variances[later[keep]] + 0.01 * variances.mean())
+        assert torch.allclose(weights, expected / expected.mean(), rtol=1e-12)
+        assert torch.allclose(total, variances[later[keep]] - variances[earlier[keep]], rtol=1e-12)
+    weights = pair_weights(variances, 1)
+    assert float(weights.max()) / float(weights.min()) <= (2 * float(variances.max()) / (0.01 * float(variances.mean()))
+                                                           + 1.0) * 1.0000001
+
+
+def test_weighted_weak_loss_with_every_sample_is_the_weighted_mean_square():
+    generator = torch.Generator().manual_seed(0)
+    times = torch.tensor([0.0, 0.4, 0.8], dtype=torch.float64)
+    samples = [_OU.sample(float(t), 60, generator) for t in times]
+    tests = _tests(m=6)
+    drift = nn.Sequential(nn.Linear(2, 8), nn.Tanh(), nn.Linear(8, 2)).double()
+    weights = torch.rand(3, 6, generator=generator, dtype=torch.float64)
+    everything = [torch.arange(60)] * 3
+    residual = weak_residual(drift, _OU.diffusion, times, samples, tests)
+    loss = weak_loss(drift, _OU.diffusion, times, samples, tests, (everything, everything), weights=weights)
+    assert float(loss) == pytest.approx(float((weights * residual.square()).mean()), rel=1e-12)
+    unweighted = weak_loss(drift, _OU.diffusion, times, samples, tests, (everything, everything))
+    assert float(loss) != pytest.approx(float(unweighted), rel=1e-3)

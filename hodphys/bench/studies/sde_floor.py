@@ -36,9 +36,11 @@ from torch import Tensor
 
 from hodphys.sde.processes import DoubleWell
 from hodphys.sde.snapshots import simulate_snapshots
-from hodphys.sde.weak_form import draw_tests, gaussian_terms, mean_test_values, pairwise_residual
+from hodphys.sde.weak_form import (draw_tests, gaussian_terms, mean_test_values, pair_weights, pairwise_residual,
+                                   sampling_variances)
 
 ESTIMATORS = ("pairs", "steps")
+WEIGHTS = ("none", "inverse-variance")
 FAMILIES = ("exact", "polynomial")
 FRESH = 1000  # fresh true samples per observed time at which the errors are measured
 Basis = Callable[[Tensor], Tensor]
@@ -105,10 +107,14 @@ def design(times: Tensor, means: Tensor, generators: Tensor, estimator: str) -> 
 
 def floor(dim: int = 2, n: int = 1000, estimator: str = "pairs", coordinates: int = 2, tests: int = 800,
           step: float = 0.1, final: float = 1.5, seed: int = 0, family: str = "exact", drift_degree: int = 3,
-          diffusion_degree: int = 2, known_diffusion: bool = False) -> dict[str, float | list[float]]:
-    """Drift and diffusion relative L2 errors of the least-squares fit in ``family`` (see the module docstring)."""
-    if estimator not in ESTIMATORS:
-        raise ValueError(f"sde_floor: expected estimator in {list(ESTIMATORS)}, got {estimator!r}")
+          diffusion_degree: int = 2, known_diffusion: bool = False, weights: str = "none"
+          ) -> dict[str, float | list[float]]:
+    """Drift and diffusion relative L2 errors of the least-squares fit in ``family`` (see the module docstring);
+    ``weights="inverse-variance"``: rows of the ``pairs`` estimator weighted as the inverse problem weights them
+    (:func:`hodphys.sde.weak_form.pair_weights`)."""
+    if estimator not in ESTIMATORS or weights not in WEIGHTS or (weights != "none" and estimator != "pairs"):
+        raise ValueError(f"sde_floor: expected estimator in {list(ESTIMATORS)} and weights in {list(WEIGHTS)} "
+                         f"(weights only with 'pairs'), got {estimator!r}, {weights!r}")
     truth = DoubleWell(dim)
     drift_family, diffusion_family = bases(family, drift_degree, diffusion_degree)
     if known_diffusion:   # one "basis function" per coordinate, the true a_i, its coefficient fixed at 1 below
@@ -120,7 +126,11 @@ def floor(dim: int = 2, n: int = 1000, estimator: str = "pairs", coordinates: in
     fresh = torch.cat(fresh.samples)
     bank = draw_tests(torch.cat(data.samples), tests, (0.2, 0.4, 0.8), torch.Generator().manual_seed(seed), coordinates)
     generators = torch.stack([regressors(x, bank, families=families) for x in data.samples])
-    A, b = design(data.times, mean_test_values(data.samples, bank), generators, estimator)
+    means = mean_test_values(data.samples, bank)
+    A, b = design(data.times, means, generators, estimator)
+    if weights == "inverse-variance":  # least squares of √w R
+        root = pair_weights(sampling_variances(data.samples, bank, means)).sqrt().flatten()
+        A, b = A * root.unsqueeze(-1), b * root
     split = dim * drift_family(fresh[:1]).shape[-1]
     if known_diffusion:   # R = b − A_f θ_f − A_a 1
         b, A = b - A[:, split:].sum(-1), A[:, :split]
@@ -161,12 +171,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--family", choices=FAMILIES, default="exact")
     parser.add_argument("--drift-degree", type=int, default=3, help="family polynomial: degree of f_i")
     parser.add_argument("--diffusion-degree", type=int, default=2, help="family polynomial: degree of a_i = g_i²")
+    parser.add_argument("--weights", choices=WEIGHTS, default="none",
+                        help="rows of 'pairs' (the inverse problem's: inverse-variance)")
     parser.add_argument("--known-diffusion", action="store_true", help="a = g² is the true one; fit f only")
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
     result = floor(args.dim, args.n, args.estimator, args.coordinates, args.tests, args.step, seed=args.seed,
                    family=args.family, drift_degree=args.drift_degree, diffusion_degree=args.diffusion_degree,
-                   known_diffusion=args.known_diffusion)
+                   known_diffusion=args.known_diffusion, weights=args.weights)
     print(json.dumps(vars(args) | result))
 
 
