@@ -23,7 +23,8 @@ WEAK_WEIGHTS = ("inverse-variance", "none")
 # variance limited (the generic-family floor falls like n^−0.3), and this took f / g / single-draw MMD ratio from
 # 0.571 / 0.237 / 5.9 (1000, every sample) to 0.440 / 0.193 / 3.1 (with every pair of snapshots instead of
 # consecutive ones g collapses, minibatches or not); the fit was still improving: 3000 Adam steps from lr 1e-2
-# (with the inverse-variance row weights) take it to 0.26 / 0.08 (2000 steps from 3e-3: 0.38; from 3e-2: 0.43).
+# (with the inverse-variance row weights) take it to 0.26 / 0.08, 0.31 / 0.10 with another training seed (2000
+# steps from 3e-3: 0.38; from 3e-2: 0.43; 6000 steps: 0.37, g drifting).
 # OU: the density is Gaussian at every time, a one-component mixture is exact, and the strong residual with its
 # dimension-wise derivatives is the better estimator (0.089 / 0.077 vs 0.215 / 0.231 for the weak one).
 PROCESS_DEFAULTS: dict[str, dict[str, Any]] = {
