@@ -1,12 +1,13 @@
 """The inverse problem: drift f, diffusion g and a time-conditioned density p from population snapshots.
 
-    residual="weak":    loss = − mean_k,n log p(x_kn, t_k) + fp_weight · mean(R_A ⊙ R_B)   (double well's default)
+    residual="weak":    loss = − mean_k,n log p(x_kn, t_k) + fp_weight · mean(w ⊙ R_A ⊙ R_B)   (double well's default)
     residual="strong":  loss = − mean_k,n log p(x_kn, t_k) + fp_weight · mean r_FP(x, t)²,  x ~ p(·, t)   (OU's)
 
 (defaults per ground truth: :data:`hodphys.sde.inverse_config.PROCESS_DEFAULTS`). R is the Fokker–Planck
 equation tested against Gaussian test functions on the snapshots themselves, integrated between
 consecutive snapshot times (``weak_span``), R_A and R_B from two independent minibatches of ``weak_batch``
-samples a snapshot (:mod:`hodphys.sde.weak_form`, an unbiased estimate of the full-data mean R²; a squared
+samples a snapshot, w the rows' inverse sampling variances (``weak_weights``; :mod:`hodphys.sde.weak_form`, an
+unbiased estimate of the full-data mean w R²; a squared
 single minibatch would add Var(Lφ)/b, which grows with g², to the loss): the density model's error between
 snapshots and its noisy ∂_t s, ∂²s cannot reach f and g (with the strong residual they do: the
 mixture's d/dt E[φ] is 21–55 % off the truth, see docs/sde.md). The density is fitted by the

@@ -114,9 +114,7 @@ def pair_weights(variances: Tensor, span: int = 0, floor: float = 0.01) -> Tenso
     ∝ its mass², since R ∝ mass there while its noise is ∝ √mass: the fit then ignores sparsely populated
     regions. Weighting by the inverse noise variance of the row's data term makes each row count by its
     signal-to-noise (the noise of E[Lφ], which depends on f and g, is left out; it scales with the mass alike)."""
-    earlier, later = torch.triu_indices(len(variances), len(variances), offset=1)
-    if span > 0:
-        earlier, later = earlier[later - earlier <= span], later[later - earlier <= span]
+    earlier, later = pair_indices(len(variances), span)
     weights = 1 / (variances[earlier] + variances[later] + floor * variances.mean())
     return weights / weights.mean()
 
@@ -131,14 +129,20 @@ def cumulative_trapezoid_weights(times: Tensor) -> Tensor:
     return torch.cat([per_step.new_zeros(1, len(times)), per_step.cumsum(0)])
 
 
+def pair_indices(count: int, span: int = 0) -> tuple[Tensor, Tensor]:
+    """(j, k) of every pair of snapshots j < k with k − j ≤ ``span`` (0: every pair), in row order (P,), (P,)."""
+    earlier, later = torch.triu_indices(count, count, offset=1)
+    if span > 0:
+        earlier, later = earlier[later - earlier <= span], later[later - earlier <= span]
+    return earlier, later
+
+
 def pairwise_residual(times: Tensor, means: Tensor, generators: Tensor, span: int = 0) -> Tensor:
     """R (P, M, …) of the module docstring from E_k[φ] (T, M, …) and E_k[Lφ] (T, M, …), every pair t_j < t_k
     with k − j ≤ ``span`` (0: every pair; 1: consecutive snapshots only)."""
     integrals = torch.tensordot(cumulative_trapezoid_weights(times).to(generators), generators, dims=1)  # C_k
     net = means - integrals  # R_jk = net_k − net_j
-    earlier, later = torch.triu_indices(len(times), len(times), offset=1)
-    if span > 0:
-        earlier, later = earlier[later - earlier <= span], later[later - earlier <= span]
+    earlier, later = pair_indices(len(times), span)
     return net[later] - net[earlier]
 
 
