@@ -53,7 +53,7 @@ from hodphys.sde.mixture import GaussianMixtureDensity
 from hodphys.sde.sampling import sample_paths
 from hodphys.sde.selection import select_components
 from hodphys.sde.snapshots import Snapshots, check_diffusion, check_snapshots, simulate_snapshots
-from hodphys.sde.weak_form import (GaussianTests, draw_tests, mean_test_values, pair_weights, sampling_variances,
+from hodphys.sde.weak_form import (GaussianTests, draw_tests, mean_test_values, pair_weights, snapshot_moments,
                                    weak_loss, weak_residual)
 from hodphys.sde.inverse_config import InverseConfig, check_config, ground_truth
 from hodphys.train.config import dtype_of
@@ -101,11 +101,12 @@ class InverseFokkerPlanck:
             bank = torch.Generator().manual_seed(config.data_seed + 2)
             self.tests = draw_tests(self.pooled, config.test_bank, tuple(config.test_widths), bank,
                                     config.test_coordinates)
-            self.test_means = mean_test_values(self.samples, self.tests)
             self.test_weights = None  # (P, M) over the bank
             if config.weak_weights == "inverse-variance":
-                variances = sampling_variances(self.samples, self.tests, self.test_means)
+                self.test_means, variances = snapshot_moments(self.samples, self.tests)
                 self.test_weights = pair_weights(variances, config.weak_span)
+            else:
+                self.test_means = mean_test_values(self.samples, self.tests)
         if config.density == "mixture" and config.components == 0:
             chosen = torch.randperm(len(self.pooled), generator=torch.Generator().manual_seed(config.seed))
             chosen = chosen[:2 * config.nll_batch]  # the selection fits each candidate on a subsample: seconds

@@ -89,20 +89,27 @@ def generator_mean(drift: nn.Module, diffusion: nn.Module, x: Tensor, t: float, 
 
 
 @torch.no_grad()
-def mean_test_values(samples: list[Tensor], tests: GaussianTests, chunk: int = 8192) -> Tensor:
-    """E_k[φ_m] (T, M) over every sample of every snapshot (no network: cheap, no minibatch needed)."""
-    return torch.stack([sum(gaussian_values(tests, part).sum(0) for part in x.split(chunk)) / len(x)
-                        for x in samples])
+def snapshot_moments(samples: list[Tensor], tests: GaussianTests, chunk: int = 8192) -> tuple[Tensor, Tensor]:
+    """E_k[φ_m] and Var(E_k[φ_m]) = (E_k[φ_m²] − E_k[φ_m]²) / n_k, both (T, M), over every sample of every snapshot
+    in one pass (no network: cheap, no minibatch needed). The variance is the sampling variance of the mean."""
+    means, seconds = [], []
+    for x in samples:
+        first = second = 0
+        for part in x.split(chunk):
+            phi = gaussian_values(tests, part)
+            first, second = first + phi.sum(0), second + phi.square().sum(0)
+        means.append(first / len(x))
+        seconds.append(second / len(x))
+    means_t, sizes = torch.stack(means), torch.tensor([len(x) for x in samples], dtype=means[0].dtype)
+    return means_t, (torch.stack(seconds) - means_t.square()).clamp(min=0) / sizes.unsqueeze(-1)
 
 
 @torch.no_grad()
-def sampling_variances(samples: list[Tensor], tests: GaussianTests, means: Tensor, chunk: int = 8192) -> Tensor:
-    """Var(E_k[φ_m]) = (E_k[φ_m²] − E_k[φ_m]²) / n_k (T, M): the sampling variance of each snapshot mean,
-    ``means`` (T, M) from :func:`mean_test_values`."""
-    second = torch.stack([sum(gaussian_values(tests, part).square().sum(0) for part in x.split(chunk)) / len(x)
-                          for x in samples])
-    sizes = torch.tensor([len(x) for x in samples], dtype=means.dtype).unsqueeze(-1)
-    return (second - means.square()).clamp(min=0) / sizes
+def mean_test_values(samples: list[Tensor], tests: GaussianTests, chunk: int = 8192) -> Tensor:
+    """E_k[φ_m] (T, M) over every sample of every snapshot (no network: cheap, no minibatch needed); with the
+    sampling variances too: :func:`snapshot_moments`."""
+    return torch.stack([sum(gaussian_values(tests, part).sum(0) for part in x.split(chunk)) / len(x)
+                        for x in samples])
 
 
 def pair_weights(variances: Tensor, span: int = 0, floor: float = 0.01) -> Tensor:

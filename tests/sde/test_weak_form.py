@@ -11,7 +11,7 @@ import hodphys.sde as sde
 from hodphys.sde.inverse import InverseConfig, InverseFokkerPlanck
 from hodphys.sde.weak_form import (GaussianTests, cumulative_trapezoid_weights, draw_tests, gaussian_terms,
                                     gaussian_values, generator_mean, mean_test_values, pair_weights, pairwise_residual,
-                                    sampling_variances, weak_loss, weak_residual)
+                                    snapshot_moments, weak_loss, weak_residual)
 
 
 def _tests(d=2, m=5, seed=0):
@@ -256,12 +256,12 @@ def test_inverse_problem_full_data_weak_loss_is_the_plain_square():
         InverseFokkerPlanck(InverseConfig(**(small | {"weak_batch": 1})))
 
 
-def test_sampling_variances_are_the_variance_of_each_snapshot_mean():
+def test_snapshot_moments_are_the_means_and_the_variance_of_each_mean():
     generator = torch.Generator().manual_seed(3)
     samples = [torch.randn(n, 2, generator=generator, dtype=torch.float64) + k for k, n in enumerate((30, 50, 80))]
     tests = _tests(m=7)
-    means = mean_test_values(samples, tests)
-    variances = sampling_variances(samples, tests, means, chunk=11)
+    means, variances = snapshot_moments(samples, tests, chunk=11)
+    assert torch.equal(means, mean_test_values(samples, tests, chunk=11))  # the same sums in the same order
     for k, x in enumerate(samples):
         phi = gaussian_values(tests, x)
         assert torch.allclose(variances[k], phi.var(0, unbiased=False) / len(x), rtol=1e-10, atol=1e-300)

@@ -36,8 +36,7 @@ from torch import Tensor
 
 from hodphys.sde.processes import DoubleWell
 from hodphys.sde.snapshots import simulate_snapshots
-from hodphys.sde.weak_form import (draw_tests, gaussian_terms, mean_test_values, pair_weights, pairwise_residual,
-                                   sampling_variances)
+from hodphys.sde.weak_form import draw_tests, gaussian_terms, pair_weights, pairwise_residual, snapshot_moments
 
 ESTIMATORS = ("pairs", "steps")
 WEIGHTS = ("none", "inverse-variance")
@@ -126,10 +125,10 @@ def floor(dim: int = 2, n: int = 1000, estimator: str = "pairs", coordinates: in
     fresh = torch.cat(fresh.samples)
     bank = draw_tests(torch.cat(data.samples), tests, (0.2, 0.4, 0.8), torch.Generator().manual_seed(seed), coordinates)
     generators = torch.stack([regressors(x, bank, families=families) for x in data.samples])
-    means = mean_test_values(data.samples, bank)
+    means, variances = snapshot_moments(data.samples, bank)
     A, b = design(data.times, means, generators, estimator)
     if weights == "inverse-variance":  # least squares of √w R
-        root = pair_weights(sampling_variances(data.samples, bank, means)).sqrt().flatten()
+        root = pair_weights(variances).sqrt().flatten()
         A, b = A * root.unsqueeze(-1), b * root
     split = dim * drift_family(fresh[:1]).shape[-1]
     if known_diffusion:   # R = b − A_f θ_f − A_a 1
