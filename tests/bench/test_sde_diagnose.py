@@ -1,0 +1,75 @@
+"""The run diagnosis: its full-data weak loss is the library's weak residual, and it reads a run directory back."""
+from __future__ import annotations
+
+import pytest
+import torch
+
+from hodphys.bench.studies.sde_diagnose import (diagnose, drift_bands, full_weak_loss, load_run,
+                                                supervised_drift_error)
+from hodphys.io.runs import config_to_toml
+from hodphys.sde.inverse import InverseFokkerPlanck
+from hodphys.sde.inverse_config import InverseConfig
+from hodphys.sde.weak_form import GaussianTests, weak_residual
+
+
+def _config() -> InverseConfig:
+    return InverseConfig(times=[0.0, 0.1, 0.2, 0.3], n_per_time=300, n_held_out=200, test_bank=40, test_functions=8,
+                         held_out_times=[0.15], components=1, n_reference_sets=2, dtype="float64")
+
+
+def _write_run(path, problem: InverseFokkerPlanck, model) -> None:
+    path.mkdir()
+    (path / "config.toml").write_text(config_to_toml(problem.config))
+    torch.save(model.state_dict(), path / "model.pt")
+
+
+def test_full_weak_loss_is_the_weighted_square_of_the_weak_residual():
+    problem = InverseFokkerPlanck(_config())
+    model = problem.build_model()
+    tests = GaussianTests(problem.tests.centres[:30], problem.tests.precisions[:30])
+    for drift, diffusion in ((model.drift, model.diffusion), (problem.truth.drift, problem.truth.diffusion)):
+        residual = weak_residual(drift, diffusion, problem.data.times, problem.samples, tests,
+                                 problem.test_means[:, :30], problem.config.weak_span).detach()
+        expected = float((problem.test_weights[:, :30] * residual.square()).mean())
+        assert full_weak_loss(problem, drift, diffusion, tests=30, chunk=64) == pytest.approx(expected, rel=1e-10)
+    # the untrained networks fit the snapshots worse than the law that made them
+    assert full_weak_loss(problem, model.drift, model.diffusion, 40) > 2 * full_weak_loss(
+        problem, problem.truth.drift, problem.truth.diffusion, 40)
+
+
+def test_drift_bands_split_the_squared_error():
+    problem = InverseFokkerPlanck(_config())
+    bands = drift_bands(problem, problem.build_model().drift, edges=(-5.0, 0.0, 5.0))
+    assert sum(band["samples"] for band in bands) == len(problem.support())
+    assert sum(band["error_share"] for band in bands) == pytest.approx(1, rel=1e-12)
+    assert sum(band["drift_share"] for band in bands) == pytest.approx(1, rel=1e-12)
+    perfect = drift_bands(problem, problem.truth.drift, edges=(-5.0, 5.0))  # the truth itself: no error
+    assert perfect[0]["relative"] == 0 and perfect[0]["error_share"] == 0
+
+
+def test_diagnose_reads_a_run_directory_back(tmp_path):
+    problem = InverseFokkerPlanck(_config())
+    model = problem.build_model()
+    with torch.no_grad():
+        for parameter in model.parameters():
+            parameter.add_(0.1)
+    _write_run(tmp_path / "run", problem, model)
+    reloaded, loaded = load_run(tmp_path / "run")
+    assert torch.equal(reloaded.samples[2], problem.samples[2])  # the same data, simulated again
+    assert all(torch.equal(a, b) for a, b in zip(loaded.state_dict().values(), model.state_dict().values()))
+    result = diagnose(tmp_path / "run", tests=20, supervised_steps=0)
+    assert result["weak_loss"]["learned"] == pytest.approx(
+        full_weak_loss(problem, model.drift, model.diffusion, 20), rel=1e-12)
+    assert result["weak_loss_ratio"] == pytest.approx(result["weak_loss"]["learned"] / result["weak_loss"]["true"])
+
+
+def test_load_run_refuses_a_directory_without_a_model(tmp_path):
+    with pytest.raises(ValueError, match="model.pt"):
+        load_run(tmp_path)
+
+
+def test_supervised_drift_error_falls_with_steps():
+    problem = InverseFokkerPlanck(_config())
+    untrained = supervised_drift_error(problem, steps=0)
+    trained = supervised_drift_error(problem, steps=300, batch=512)
+    assert trained < 0.4 * untrained and untrained > 0.5, (untrained, trained)
