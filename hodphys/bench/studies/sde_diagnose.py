@@ -1,6 +1,6 @@
 """Where a fitted ``hodphys run fokker-planck`` run's drift error comes from: noise, optimiser or estimator.
 
-    python -m hodphys.bench.studies.sde_diagnose RUN_DIR [--tests 512]
+    python -m hodphys.bench.studies.sde_diagnose RUN_DIR [--tests 512] [--supervised-steps 3000]
 
 Prints, as JSON, (1) the weighted weak loss mean w R² over **every** sample of the run's snapshots (the first
 ``--tests`` test functions of its bank, the run's row weights, float64) of the learned and of the true (f, g):
@@ -74,8 +74,9 @@ def drift_bands(problem: InverseFokkerPlanck, drift: nn.Module, edges: tuple[flo
     drift error and of the true drift's squared norm, and the band's own relative L2 error."""
     x = problem.support()
     with torch.no_grad():
-        error = (drift(x) - problem.truth.drift(x.double()).to(x)).square().sum(-1).double()
-        true = problem.truth.drift(x.double()).square().sum(-1)
+        truth = problem.truth.drift(x.double())
+        error = (drift(x).double() - truth).square().sum(-1)
+        true = truth.square().sum(-1)
     bands = []
     for low, high in zip(edges[:-1], edges[1:]):
         inside = (x[:, 0] >= low) & (x[:, 0] < high)
