@@ -154,12 +154,20 @@ def pairwise_residual(times: Tensor, means: Tensor, generators: Tensor, span: in
 
 
 def weak_residual(drift: nn.Module, diffusion: nn.Module, times: Tensor, samples: list[Tensor],
-                  tests: GaussianTests, means: Tensor | None = None, span: int = 0) -> Tensor:
+                  tests: GaussianTests, means: Tensor | None = None, span: int = 0, chunk: int | None = None
+                  ) -> Tensor:
     """R (P, M) from snapshots ``samples[k]`` (n_k, d) at ``times[k]``, every expectation over all samples
-    (E_k[φ] (T, M) given as ``means`` if precomputed; ``span`` as in :func:`pairwise_residual`)."""
+    (E_k[φ] (T, M) given as ``means`` if precomputed; ``span`` as in :func:`pairwise_residual`); ``chunk``:
+    samples per network call in E_k[Lφ] (bounds the (chunk, M, d) terms' memory; None: a snapshot at once)."""
     _check(times, samples)
     means = mean_test_values(samples, tests) if means is None else means
-    generators = torch.stack([generator_mean(drift, diffusion, x, float(t), tests) for t, x in zip(times, samples)])
+
+    def snapshot_mean(x: Tensor, t: float) -> Tensor:
+        if chunk is None:
+            return generator_mean(drift, diffusion, x, t, tests)
+        return sum(generator_mean(drift, diffusion, part, t, tests) * len(part) for part in x.split(chunk)) / len(x)
+
+    generators = torch.stack([snapshot_mean(x, float(t)) for t, x in zip(times, samples)])
     return pairwise_residual(times, means.to(generators), generators, span)
 
 

@@ -29,7 +29,7 @@ from torch import nn
 
 from hodphys.sde.inverse import InverseFokkerPlanck, SDEModel
 from hodphys.sde.inverse_config import InverseConfig
-from hodphys.sde.weak_form import GaussianTests, generator_mean, pairwise_residual
+from hodphys.sde.weak_form import GaussianTests, weak_residual
 
 BANDS = (-1.5, -1.0, -0.5, 0.0, 0.5, 1.0, 1.5)  # edges along x₁ (the double well's minima at ±1)
 
@@ -58,11 +58,8 @@ def full_weak_loss(problem: InverseFokkerPlanck, drift: nn.Module, diffusion: nn
     bank = GaussianTests(problem.tests.centres[chosen].double(), problem.tests.precisions[chosen].double())
     drift, diffusion = copy.deepcopy(drift).double(), copy.deepcopy(diffusion).double()
     with torch.no_grad():
-        generators = torch.stack([
-            sum(generator_mean(drift, diffusion, part, float(t), bank) * len(part) for part in x.double().split(chunk))
-            / len(x) for t, x in zip(problem.data.times, problem.samples)])  # (T, M)
-        residual = pairwise_residual(problem.data.times.double(), problem.test_means[:, chosen].double(), generators,
-                                     config.weak_span)  # (P, M)
+        residual = weak_residual(drift, diffusion, problem.data.times.double(), [x.double() for x in problem.samples],
+                                 bank, problem.test_means[:, chosen].double(), config.weak_span, chunk)  # (P, M)
         weights = (torch.ones_like(residual) if problem.test_weights is None
                    else problem.test_weights[:, chosen].double())
         return float((weights * residual.square()).mean())
