@@ -43,6 +43,7 @@ class InverseConfig(TrainConfig):
     process: str = "double-well"  # the ground truth: "double-well" or "ornstein-uhlenbeck" (see ground_truth)
     rotation: float = 1.0  # ω of the rotational drift
     sigma: float = 0.5  # g_i = σ (1 + ½ tanh x_i)
+    initial_spread: float = 0.3  # the double well's x(0) ~ N((0, 0.5, 0, …), s₀² I): s₀
     activation: str | None = None  # the HollowNets' activation; None: the process's (PROCESS_DEFAULTS)
     times: list[float] = field(default_factory=list)  # observed times; empty: the process's (PROCESS_DEFAULTS)
     held_out_times: list[float] = field(default_factory=lambda: [0.75])  # only for evaluation
@@ -103,7 +104,7 @@ def ground_truth(config: InverseConfig) -> DoubleWell | OrnsteinUhlenbeck:
     """The SDE whose snapshots are fitted: :class:`DoubleWell` (default) or an OU process whose odd / even
     coordinates have θ = 1 / 0.5, σ = 0.8 / 0.6, x(0) ~ N(1.5, 0.2) / N(−1, 0.3) (Gaussian at every time)."""
     if config.process == "double-well":
-        return DoubleWell(config.dim, config.rotation, config.sigma)
+        return DoubleWell(config.dim, config.rotation, config.sigma, config.initial_spread)
     pattern = [(1.0, 0.8, 1.5, 0.2), (0.5, 0.6, -1.0, 0.3)]  # θ, σ, mean₀, var₀ of odd and even coordinates
     theta, sigma, mean0, var0 = zip(*(pattern[i % 2] for i in range(config.dim)))
     return OrnsteinUhlenbeck(theta, sigma, mean0, var0, d=config.dim)
@@ -126,6 +127,8 @@ def check_config(config: InverseConfig) -> None:
         raise ValueError(f"InverseConfig: expected dim ≥ 2, n_per_time, n_held_out, weak_batch (or 0), "
                          f"nll_batch, test_bank ≥ 2, components ≥ 0, fp_weight ≥ 0, got {config.dim}, {sizes}, "
                          f"{config.components}, {config.fp_weight}")
+    if not config.initial_spread > 0:
+        raise ValueError(f"config key 'initial_spread': expected s₀ > 0, got {config.initial_spread}")
     if config.n_reference_sets < 2:
         raise ValueError(f"config key 'n_reference_sets': expected ≥ 2 independent reference sets (the MMD "
                          f"yardstick's mean and standard deviation), got {config.n_reference_sets}")

@@ -10,6 +10,7 @@ import torch
 import hodphys.sde as sde
 from hodphys.nn import HollowNet
 from hodphys.sde.inverse import InverseConfig, InverseFokkerPlanck
+from hodphys.sde.inverse_config import ground_truth
 from hodphys.sde.mixture import GaussianMixtureDensity
 from hodphys.sde.snapshots import Snapshots, check_diffusion, check_snapshots, simulate_snapshots
 
@@ -140,6 +141,16 @@ def test_bad_data_and_config_fail_before_training():
         InverseFokkerPlanck(_tiny(held_out_times=[2.0]))
     with pytest.raises(ValueError, match="expected dim ≥ 2"):
         InverseFokkerPlanck(_tiny(dim=1))
+    with pytest.raises(ValueError, match=r"config key 'initial_spread': expected s₀ > 0, got -0.1"):
+        InverseFokkerPlanck(_tiny(initial_spread=-0.1))
+
+
+def test_initial_spread_sets_the_double_well_start():
+    """x(0)'s per-coordinate std is s₀ (the mean is (0, 0.5)), and the simulated snapshot at t = 0 follows it."""
+    process = ground_truth(_tiny(initial_spread=0.9))
+    x0 = process.initial(20000, torch.Generator().manual_seed(0))
+    torch.testing.assert_close(x0.std(0), torch.full((2,), 0.9, dtype=torch.float64), atol=0.02, rtol=0)
+    torch.testing.assert_close(x0.mean(0), torch.tensor([0.0, 0.5], dtype=torch.float64), atol=0.02, rtol=0)
 
 
 def test_run_writes_metrics_plots_and_resumes(tmp_path):
