@@ -29,6 +29,7 @@ from hodphys.flows import (CNF, DATASETS, ESTIMATORS, JACOBIAN_FRACTION, NOISES,
 from hodphys.flows.evaluation import grid_density, log_likelihood
 from hodphys.flows.figures import plot_density, plot_digits, plot_training
 from hodphys.train import TrainConfig, solve
+from hodphys.train.config import check_positive
 
 NAME = "cnf"
 DESCRIPTION = "Continuous normalizing flow, exact HollowNet divergence (2-D toys or 8x8 digits)"
@@ -78,16 +79,18 @@ class Config(TrainConfig):
     RESUME_MAY_CHANGE = TrainConfig.RESUME_MAY_CHANGE | {"n_samples", "grid_extent", "n_test"}
 
 
-def _check(config: Config) -> None:
-    """Unknown names and impossible values → ValueError naming the key, before anything trains."""
+def check(config: Config) -> None:
+    """Unknown names and impossible values → ValueError naming the key, before the run directory is made."""
     for key, allowed in (("dataset", DATASETS), ("trace", tuple(ESTIMATORS)), ("noise", NOISES)):
         if getattr(config, key) not in allowed:
             raise ValueError(f"config key {key!r}: expected one of {list(allowed)}, got {getattr(config, key)!r}")
     for key in ("hidden_features", "width", "depth", "steps", "n_validation", "n_test", "n_samples"):
         if getattr(config, key) < 1:
             raise ValueError(f"config key {key!r}: expected an integer ≥ 1, got {getattr(config, key)}")
-    if not config.grid_extent > 0:
-        raise ValueError(f"config key 'grid_extent': expected a positive half-width, got {config.grid_extent}")
+    check_positive(config, "grid_extent", "t1", "atol", "rtol", "eval_atol", "eval_rtol")
+    check_positive(config, "kinetic", "jacobian", allow_zero=True)
+    if not 0 < config.jacobian_fraction <= 1:
+        raise ValueError(f"config key 'jacobian_fraction': expected a share in (0, 1], got {config.jacobian_fraction}")
 
 
 class CNFProblem:
@@ -97,7 +100,7 @@ class CNFProblem:
         from hodphys.train.config import ACTIVATIONS, dtype_of, validate
 
         validate(config)
-        _check(config)
+        check(config)
         self.config, self.dtype, self.device = config, dtype_of(config), torch.device("cpu")
         self.activation = ACTIVATIONS[config.activation]
         self.data = flow_dataset(config.dataset, config.seed, config.n_validation, config.n_test)

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 import torch
 
 from hodphys.sde.inverse import InverseConfig, InverseFokkerPlanck
+from hodphys.sde.inverse_config import check_config
 from hodphys.train import solve
 
 NAME = "fokker-planck"
@@ -30,6 +31,11 @@ DESCRIPTION = "SDE drift + diffusion from snapshots by Fokker–Planck (HollowNe
 @dataclass
 class Config(InverseConfig):
     pass
+
+
+def check(config: Config) -> None:
+    """Refuse a bad config (names, sizes, times) before the run directory is made."""
+    check_config(config)
 
 
 def main(config: Config, run) -> dict:

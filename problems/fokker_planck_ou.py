@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from hodphys.sde.forward import ForwardConfig, ForwardFokkerPlanck
+from hodphys.sde.forward import ForwardConfig, ForwardFokkerPlanck, forward_process
 from hodphys.train import solve
 
 NAME = "fokker-planck-ou"
@@ -20,6 +20,11 @@ DESCRIPTION = "Fokker–Planck PINN for log p of a 2-D OU process, checked again
 @dataclass
 class Config(ForwardConfig):
     pass
+
+
+def check(config: Config) -> None:
+    """Refuse a bad config before the run directory is made."""
+    forward_process(config)
 
 
 def main(config: Config, run) -> dict:

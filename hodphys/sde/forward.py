@@ -12,6 +12,7 @@ Glossary: N points, d dimensions.
 """
 from __future__ import annotations
 
+
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,12 +20,13 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from hodphys.checks import check_integers
 from hodphys.nn import MLP
 from hodphys.sde.density import density_terms, space_time
 from hodphys.sde.fokker_planck import fokker_planck_residual
 from hodphys.sde.processes import OrnsteinUhlenbeck
 from hodphys.train import TrainConfig
-from hodphys.train.config import ACTIVATIONS, dtype_of, validate
+from hodphys.train.config import ACTIVATIONS, check_positive, dtype_of, validate
 
 
 @dataclass
@@ -56,6 +58,16 @@ def _per_coordinate(name: str, values: list[float], d: int) -> list[float]:
     return values
 
 
+def forward_process(config: ForwardConfig) -> OrnsteinUhlenbeck:
+    """The OU process ``config`` describes; ValueError naming the key for any bad value (before anything is
+    written: ``hodphys run fokker-planck-ou`` calls it as the problem's check)."""
+    validate(config)
+    check_integers("config key 'dim'", 1, value=config.dim)
+    check_positive(config, "t_final", "box_stds")
+    return OrnsteinUhlenbeck(*(_per_coordinate(k, getattr(config, k), config.dim)
+                               for k in ("theta", "sigma", "mean0", "var0")), d=config.dim)
+
+
 class InitialValueLogDensity(nn.Module):
     """s(z) = log p₀(x) + t · N(z), z = (x, t): (N, d+1) → (N, 1)."""
 
@@ -73,14 +85,8 @@ class ForwardFokkerPlanck:
     """The ``hodphys.train`` problem: PINN for log p of an OU process (see the module docstring)."""
 
     def __init__(self, config: ForwardConfig):
-        validate(config)
-        if config.dim < 1 or not config.t_final > 0 or not config.box_stds > 0:
-            raise ValueError(f"ForwardConfig: expected dim ≥ 1, t_final > 0 and box_stds > 0, got "
-                             f"{config.dim}, {config.t_final}, {config.box_stds}")
-        d = config.dim
         self.config, self.dtype, self.device = config, dtype_of(config), torch.device("cpu")
-        self.process = OrnsteinUhlenbeck(*(_per_coordinate(k, getattr(config, k), d)
-                                           for k in ("theta", "sigma", "mean0", "var0")), d=d)
+        self.process = forward_process(config)
         times = torch.linspace(0, config.t_final, 65, dtype=torch.float64)
         means, stds = self.process.mean(times), self.process.variance(times).sqrt()
         self.low = (means - config.box_stds * stds).min(0).values

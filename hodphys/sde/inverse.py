@@ -55,7 +55,7 @@ from hodphys.sde.selection import select_components
 from hodphys.sde.snapshots import Snapshots, check_diffusion, check_snapshots, simulate_snapshots
 from hodphys.sde.weak_form import (GaussianTests, draw_tests, mean_test_values, pair_weights, snapshot_moments,
                                    weak_loss, weak_residual)
-from hodphys.sde.inverse_config import InverseConfig, check_config, ground_truth
+from hodphys.sde.inverse_config import InverseConfig, check_config, evaluation_times, ground_truth
 from hodphys.train.config import dtype_of
 
 @dataclass(frozen=True)
@@ -83,11 +83,7 @@ class InverseFokkerPlanck:
         check_config(config)
         self.config, self.dtype, self.device = config, dtype_of(config), torch.device("cpu")
         self.truth = ground_truth(config)
-        times = check_snapshots(config.times, [torch.zeros(2, config.dim)] * len(config.times)).times
-        self.eval_times = sorted({*times[1:].tolist(), *config.held_out_times})
-        if min(self.eval_times) <= times[0] or max(self.eval_times) > times[-1]:
-            raise ValueError(f"config key 'held_out_times': expected times in ({times[0]:g}, {times[-1]:g}], "
-                             f"got {config.held_out_times}")
+        times, self.eval_times = evaluation_times(config)
         self.data = (self._simulate(times.tolist(), 0, config.n_per_time) if data is None
                      else check_snapshots(data.times, data.samples, config.dim))
         self.samples = [x.to(self.device, self.dtype) for x in self.data.samples]

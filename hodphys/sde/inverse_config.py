@@ -2,14 +2,20 @@
 (:data:`PROCESS_DEFAULTS`), the checks that run before any data is simulated, and the ground truth itself."""
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any  # Optional: the settings parser reads typing.Union
 
+import torch
+from torch import Tensor
+
+from hodphys.checks import check_integers
 from hodphys.errors import InputError
 from hodphys.sde.fokker_planck import FORMS
 from hodphys.sde.processes import DoubleWell, OrnsteinUhlenbeck
+from hodphys.sde.snapshots import check_snapshots
 from hodphys.train import TrainConfig
-from hodphys.train.config import validate
+from hodphys.train.config import check_positive, validate
 
 DENSITIES = ("mixture", "cnf")
 RESIDUALS = ("weak", "strong")
@@ -110,8 +116,22 @@ def ground_truth(config: InverseConfig) -> DoubleWell | OrnsteinUhlenbeck:
     return OrnsteinUhlenbeck(theta, sigma, mean0, var0, d=config.dim)
 
 
+def evaluation_times(config: InverseConfig) -> tuple[Tensor, list[float]]:
+    """The observed times (strictly increasing, ≥ 0) and the evaluation times: every observed time after the
+    first and every held-out one, sorted; ValueError if a held-out time is outside (t_0, t_last]."""
+    try:
+        times = check_snapshots(config.times, [torch.zeros(2, config.dim)] * len(config.times)).times
+    except ValueError as err:
+        raise ValueError(f"config key 'times': {err}") from None
+    eval_times = sorted({*times[1:].tolist(), *config.held_out_times})
+    if min(eval_times) <= times[0] or max(eval_times) > times[-1]:
+        raise ValueError(f"config key 'held_out_times': expected times in ({times[0]:g}, {times[-1]:g}], "
+                         f"got {config.held_out_times}")
+    return times, eval_times
+
+
 def check_config(config: InverseConfig) -> None:
-    """ValueError naming the key, before anything is simulated or trained."""
+    """ValueError naming the key, before anything is simulated or trained (and before ``hodphys run`` writes)."""
     validate(config)
     if config.form not in FORMS:
         raise ValueError(f"config key 'form': expected one of {list(FORMS)}, got {config.form!r}")
@@ -127,11 +147,28 @@ def check_config(config: InverseConfig) -> None:
         raise ValueError(f"InverseConfig: expected dim ≥ 2, n_per_time, n_held_out, weak_batch (or 0), "
                          f"nll_batch, test_bank ≥ 2, components ≥ 0, fp_weight ≥ 0, got {config.dim}, {sizes}, "
                          f"{config.components}, {config.fp_weight}")
-    if not config.initial_spread > 0:
-        raise ValueError(f"config key 'initial_spread': expected s₀ > 0, got {config.initial_spread}")
+    check_positive(config, "initial_spread", "sigma", "simulation_dt")
+    check_positive(config, "min_scale", allow_zero=True)
+    if not math.isfinite(config.rotation):
+        raise ValueError(f"config key 'rotation': expected a finite ω, got {config.rotation}")
+    counts = {key: getattr(config, key) for key in ("hollow_width", "hidden_features", "selection_steps",
+                                                     "flow_steps", "n_interior")}
+    for key, value in counts.items():
+        check_integers(f"config key {key!r}", 1, value=value)
+    check_integers("config key 'weak_span'", 0, value=config.weak_span)
+    if not config.component_candidates or min(config.component_candidates) < 1:
+        raise ValueError(f"config key 'component_candidates': expected a non-empty list of counts ≥ 1, "
+                         f"got {config.component_candidates}")
+    if not config.test_widths or not all(0 < w < math.inf for w in config.test_widths):
+        raise ValueError(f"config key 'test_widths': expected a non-empty list of positive widths, "
+                         f"got {config.test_widths}")
+    if not 1 <= config.test_coordinates <= config.dim:
+        raise ValueError(f"config key 'test_coordinates': expected 1 ≤ test_coordinates ≤ dim = {config.dim}, "
+                         f"got {config.test_coordinates}")
     if config.n_reference_sets < 2:
         raise ValueError(f"config key 'n_reference_sets': expected ≥ 2 independent reference sets (the MMD "
                          f"yardstick's mean and standard deviation), got {config.n_reference_sets}")
     if not 1 <= config.test_functions <= config.test_bank:
         raise ValueError(f"config key 'test_functions': expected 1 ≤ test_functions ≤ test_bank = "
                          f"{config.test_bank}, got {config.test_functions}")
+    evaluation_times(config)

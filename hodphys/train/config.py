@@ -120,6 +120,16 @@ def validate(config: TrainConfig) -> None:
                          f"interior points, got {config.finetune_points or config.n_interior}")
 
 
+def check_positive(config: object, *keys: str, allow_zero: bool = False) -> None:
+    """InputError naming the first of ``keys`` whose value is not finite and > 0 (≥ 0 with ``allow_zero``):
+    a problem's physical constants (ν, κ, Re, c, …), checked by its ``check(config)`` before anything is written."""
+    for key in keys:
+        value = getattr(config, key)
+        if not (0 <= value if allow_zero else 0 < value) or not value < math.inf:
+            raise InputError(f"config key {key!r}: expected a finite value {'≥' if allow_zero else '>'} 0, "
+                             f"got {value}")
+
+
 def training_bytes(config: TrainConfig, world: int = 1) -> int:
     """A lower bound of one process's memory for its points: P rows, each holding at least the
     value, a tangent and a gradient at the widest layer W: 3 · P · W · itemsize bytes, with P the

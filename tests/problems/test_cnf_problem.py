@@ -57,7 +57,7 @@ def test_resume_continues_bit_for_bit(tmp_path, monkeypatch):
     ("trace=stochastic", "config key 'trace': expected one of"),
     ("noise=uniform", "config key 'noise': expected one of"),
     ("width=0", "config key 'width': expected an integer ≥ 1"),
-    ("grid_extent=0.0", "config key 'grid_extent': expected a positive half-width"),
+    ("grid_extent=0.0", "config key 'grid_extent': expected a finite value > 0"),
     ("method=leapfrog", "config: unknown ODE method='leapfrog'"),
     ("max_cpu_seconds=-1.0", "config key 'max_cpu_seconds': expected a finite time ≥ 0"),
     ("lr_decay_over=time", "config key 'lr_decay_over': expected 'steps' or 'budget'"),

@@ -27,8 +27,12 @@ def test_initial_condition_is_exact_and_loss_is_the_residual():
 def test_bad_config():
     with pytest.raises(ValueError, match="config key 'theta': expected 1 or dim=3 values"):
         ForwardFokkerPlanck(ForwardConfig(dim=3))
-    with pytest.raises(ValueError, match="expected dim ≥ 1, t_final > 0 and box_stds > 0"):
+    with pytest.raises(ValueError, match="config key 't_final': expected a finite value > 0, got 0.0"):
         ForwardFokkerPlanck(ForwardConfig(t_final=0.0))
+    with pytest.raises(ValueError, match="config key 'box_stds': expected a finite value > 0, got inf"):
+        ForwardFokkerPlanck(ForwardConfig(box_stds=float("inf")))
+    with pytest.raises(ValueError, match="config key 'dim': expected value to be an integer ≥ 1, got 0"):
+        ForwardFokkerPlanck(ForwardConfig(dim=0))
 
 
 def test_short_run_writes_metrics_and_plot(tmp_path):

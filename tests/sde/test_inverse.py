@@ -141,7 +141,7 @@ def test_bad_data_and_config_fail_before_training():
         InverseFokkerPlanck(_tiny(held_out_times=[2.0]))
     with pytest.raises(ValueError, match="expected dim ≥ 2"):
         InverseFokkerPlanck(_tiny(dim=1))
-    with pytest.raises(ValueError, match=r"config key 'initial_spread': expected s₀ > 0, got -0.1"):
+    with pytest.raises(ValueError, match=r"config key 'initial_spread': expected a finite value > 0, got -0.1"):
         InverseFokkerPlanck(_tiny(initial_spread=-0.1))
 
 
