@@ -17,6 +17,7 @@ from hodphys.pinn import Dirichlet, Initial, PinnConfig, Problem
 from hodphys.pinn.geometry import Interval, SpaceTime
 from hodphys.pinn.references import burgers_table
 from hodphys.train import solve
+from hodphys.train.config import check_positive
 
 NAME = "burgers"
 DESCRIPTION = "viscous Burgers (nu = 0.01/pi) on [-1,1]x[0,1], Cole-Hopf reference"
@@ -41,6 +42,11 @@ def problem(config: Config) -> Problem:
                    combos={"diffusion": {"u_t": 1.0, "u_xx": -nu}},
                    conditions=[Dirichlet(0.0), Initial(lambda x: -torch.sin(math.pi * x[:, :1]))],
                    reference=burgers_table(nu))
+
+
+def check(config: Config) -> None:
+    """Refuse a physical constant ≤ 0 (or not finite) before the run directory is made."""
+    check_positive(config, "nu")
 
 
 def main(config: Config, run) -> dict:

@@ -13,9 +13,11 @@ from dataclasses import dataclass, field
 
 import torch
 
+from hodphys.checks import check_integers
 from hodphys.pinn import Dirichlet, Initial, Observations, PinnConfig, Problem
 from hodphys.pinn.geometry import Interval, SpaceTime
 from hodphys.train import solve
+from hodphys.train.config import check_positive
 
 NAME = "diffusion-inverse"
 DESCRIPTION = "recover the diffusivity kappa of u_t = kappa u_xx from 60 observations (kappa* = 0.1)"
@@ -42,6 +44,12 @@ def problem(config: Config) -> Problem:
                    coefficients={"kappa": config.kappa_start},
                    pde=lambda f: f["diffusion"], combos={"diffusion": {"u_t": 1.0, "u_xx": "-kappa"}},
                    conditions=[Dirichlet(0.0), Initial(exact), Observations(seen, exact(seen))])
+
+
+def check(config: Config) -> None:
+    """Refuse a diffusivity ≤ 0 or no observations before the run directory is made."""
+    check_positive(config, "kappa_true", "kappa_start")
+    check_integers("config key 'observations'", 1, value=config.observations)
 
 
 def main(config: Config, run) -> dict:

@@ -14,6 +14,7 @@ import torch
 from hodphys.pinn import Dirichlet, Initial, Neumann, PinnConfig, Problem
 from hodphys.pinn.geometry import Interval, SpaceTime
 from hodphys.train import solve
+from hodphys.train.config import check_positive
 
 NAME = "heat"
 DESCRIPTION = "heat equation on [0,1]x[0,1], Dirichlet at x=0, insulated (Neumann) at x=1; analytic reference"
@@ -39,6 +40,11 @@ def problem(config: Config) -> Problem:
                    pde=lambda f: f["heat"], combos={"heat": {"u_t": 1.0, "u_xx": -k}},
                    conditions=[Neumann(0.0, on="right")] if config.hard else soft,
                    output_transform=hard if config.hard else None)
+
+
+def check(config: Config) -> None:
+    """Refuse a physical constant ≤ 0 (or not finite) before the run directory is made."""
+    check_positive(config, "kappa")
 
 
 def main(config: Config, run) -> dict:

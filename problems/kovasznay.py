@@ -18,6 +18,7 @@ import torch
 from hodphys.pinn import Dirichlet, PinnConfig, Problem
 from hodphys.pinn.geometry import Box
 from hodphys.train import solve
+from hodphys.train.config import check_positive
 
 NAME = "kovasznay"
 DESCRIPTION = "Kovasznay flow, steady Navier-Stokes at Re = 20 (u, v, p), analytic reference"
@@ -54,6 +55,11 @@ def problem(config: Config) -> Problem:
                    conditions=[Dirichlet(lambda x: solution(x)[:, :2], components=["u", "v"], name="velocity"),
                                Dirichlet(lambda x: solution(x)[:, 2:], on="right", components=["p"],
                                          name="outflow_pressure")])
+
+
+def check(config: Config) -> None:
+    """Refuse a physical constant ≤ 0 (or not finite) before the run directory is made."""
+    check_positive(config, "reynolds")
 
 
 def main(config: Config, run) -> dict:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from hodphys.checks import check_integers
 from hodphys.pinn import Dirichlet, PinnConfig, Problem
 from hodphys.pinn.geometry import Polygon
 from hodphys.pinn.references import poisson_fd
@@ -37,6 +38,14 @@ def problem(config: Config) -> Problem:
     reference = poisson_fd(domain.sdf, lambda x: x.new_ones(x.shape[0]), (-1, -1), (1, 1), config.reference_grid)
     return Problem(config, domain, pde=lambda f: -f["lap(u)"] - 1.0, needs=["lap(u)"],
                    conditions=[Dirichlet(0.0, weight=config.boundary_weight)], reference=reference)
+
+
+def check(config: Config) -> None:
+    """Refuse a bad reference grid before the run directory is made."""
+    check_integers("config key 'reference_grid'", 3, value=config.reference_grid)
+    if config.reference_grid % 2 == 0:
+        raise ValueError(f"config key 'reference_grid': expected an odd number of nodes (the re-entrant corner "
+                         f"is a node), got {config.reference_grid}")
 
 
 def main(config: Config, run) -> dict:

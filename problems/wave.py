@@ -14,6 +14,7 @@ import torch
 from hodphys.pinn import Dirichlet, Initial, PinnConfig, Problem
 from hodphys.pinn.geometry import Interval, SpaceTime
 from hodphys.train import solve
+from hodphys.train.config import check_positive
 
 NAME = "wave"
 DESCRIPTION = "1-D wave equation (c = 1) with initial value and rate; analytic reference"
@@ -39,6 +40,11 @@ def problem(config: Config) -> Problem:
     return Problem(config, SpaceTime(Interval(0, 1), 0, 1), inputs=["x", "t"], exact=exact,
                    pde=lambda f: f["wave"], combos={"wave": {"u_tt": 1.0, "u_xx": -c**2}},
                    conditions=[Dirichlet(0.0), Initial(exact), Initial(0.0, derivative=1)])
+
+
+def check(config: Config) -> None:
+    """Refuse a physical constant ≤ 0 (or not finite) before the run directory is made."""
+    check_positive(config, "c")
 
 
 def main(config: Config, run) -> dict:

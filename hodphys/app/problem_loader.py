@@ -7,6 +7,8 @@ A problem is a Python file defining
     @dataclass
     class Config: ...                # every knob with a default
     def main(config, run) -> dict    # returns the final metrics
+    def check(config) -> None        # optional (every shipped problem has one): ValueError naming the key of
+                                     # a bad value, called before the run directory is made (exit 2, one line)
     RESUMABLE = False                # optional: main cannot continue a run (--resume is refused)
     DEVICES = ("cpu",)               # optional: the devices it runs on (--device is checked first)
     DEVICES_WHY = "one line"         # optional: why, for the refusal's message

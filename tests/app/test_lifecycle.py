@@ -5,7 +5,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from hodphys.app.problem_loader import run_problem
+from hodphys.app.problem_loader import find_problem, known_problems, run_problem
 from hodphys.io.runs import Run
 from tests.app.conftest import TOY, snapshot
 from tests.helpers import TINY_POISSON
@@ -129,3 +129,32 @@ def test_the_shipped_problems_check_their_own_values_before_the_run(tmp_path, pr
     with pytest.raises(ValueError, match=f"config key '{bad.split('=')[0]}': expected an integer ≥ 1, got 0"):
         run_problem(problem, overrides=[bad], root=tmp_path / "runs")
     assert not (tmp_path / "runs").exists()
+
+
+# one bad value of each shipped problem's own keys (the shared training keys have their own tests)
+OWN_BAD_VALUES = [
+    ("burgers", "nu=-0.1"), ("heat", "kappa=0"), ("kovasznay", "reynolds=0"), ("wave", "c=-1"),
+    ("poisson-lshape", "reference_grid=160"), ("diffusion-inverse", "kappa_start=-1"),
+    ("diffusion-inverse", "observations=0"), ("fokker-planck-ou", "t_final=-1"), ("fokker-planck-ou", "dim=0"),
+    ("fokker-planck-ou", "theta=[1.0,2.0,3.0]"), ("cnf", "dataset=bogus"), ("cnf", "t1=0"),
+    ("cnf", "jacobian_fraction=0"), ("fokker-planck", "weak_weights=bogus"), ("fokker-planck", "density=bogus"),
+    ("fokker-planck", "times=[0.0,0.5,0.3]"), ("fokker-planck", "held_out_times=[3.0]"),
+    ("fokker-planck", "test_widths=[]"), ("fokker-planck", "test_coordinates=3"),
+    ("fokker-planck", "initial_spread=0"), ("fokker-planck", "simulation_dt=-0.01"),
+]
+
+
+@pytest.mark.parametrize("problem,bad", OWN_BAD_VALUES)
+def test_every_shipped_problem_refuses_a_bad_value_of_its_own_keys_before_the_run(tmp_path, problem, bad):
+    """Named in the message, raised by the problem's ``check`` before the runs root exists (a usage error: exit 2,
+    one line), not by ``main`` inside a fresh run directory."""
+    with pytest.raises(ValueError, match=f"config key '{bad.split('=')[0]}'"):
+        run_problem(problem, overrides=[bad], root=tmp_path / "runs")
+    assert not (tmp_path / "runs").exists()
+
+
+def test_every_shipped_problem_has_a_check_and_its_defaults_pass_it():
+    for name, path in known_problems().items():
+        module = find_problem(name)
+        assert callable(getattr(module, "check", None)), f"problems/{path.name} defines no check(config)"
+        module.check(module.Config())
