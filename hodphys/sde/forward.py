@@ -12,7 +12,6 @@ Glossary: N points, d dimensions.
 """
 from __future__ import annotations
 
-
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
