@@ -11,11 +11,12 @@ from torch import Tensor
 
 from hodphys.checks import check_integers
 from hodphys.errors import InputError
+from hodphys.memory_limit import check_bytes, format_bytes
 from hodphys.sde.fokker_planck import FORMS
 from hodphys.sde.processes import DoubleWell, OrnsteinUhlenbeck
 from hodphys.sde.snapshots import check_snapshots
 from hodphys.train import TrainConfig
-from hodphys.train.config import check_positive, validate
+from hodphys.train.config import check_positive, dtype_of, validate
 
 DENSITIES = ("mixture", "cnf")
 RESIDUALS = ("weak", "strong")
@@ -130,6 +131,24 @@ def evaluation_times(config: InverseConfig) -> tuple[Tensor, list[float]]:
     return times, eval_times
 
 
+def data_bytes(config: InverseConfig) -> dict[str, int]:
+    """Lower bounds of the inverse problem's largest allocations, by phase (bytes; T observed and E evaluation
+    times, n = n_per_time, float64 paths, the config's dtype elsewhere). The phases run one after another, on
+    top of the snapshots kept for training (T·n·d, twice: per snapshot and pooled):
+
+        simulation   the torchsde paths of the training data: T·n particles at T (+ 1) times, T²·n·d·8
+        held-out     the held-out and first reference sets: 2·n_held_out·E particles at E times
+        test bank    E_k[φ] over the bank, 8192 samples a chunk: φ and φ² of (8192, test_bank)
+        step         the weak residual's φ, ∇φ, diag ∇²φ at the step's points: 5 · points · test_functions · d
+    """
+    t, e, d, n = len(config.times), len(config.times) + len(config.held_out_times), config.dim, config.n_per_time
+    item = dtype_of(config).itemsize
+    points = t * (2 * config.weak_batch if config.weak_batch else n)
+    return {"kept": 2 * t * n * d * item, "simulation": (t + 1) * t * n * d * 8,
+            "held-out": e * 2 * config.n_held_out * e * d * 8, "test bank": 2 * min(8192, n) * config.test_bank * item,
+            "step": 5 * points * config.test_functions * d * item if config.residual == "weak" else 0}
+
+
 def check_config(config: InverseConfig) -> None:
     """ValueError naming the key, before anything is simulated or trained (and before ``hodphys run`` writes)."""
     validate(config)
@@ -172,3 +191,10 @@ def check_config(config: InverseConfig) -> None:
         raise ValueError(f"config key 'test_functions': expected 1 ≤ test_functions ≤ test_bank = "
                          f"{config.test_bank}, got {config.test_functions}")
     evaluation_times(config)
+    phases = data_bytes(config)
+    largest = max((key for key in phases if key != "kept"), key=phases.get)
+    check_bytes(phases["kept"] + phases[largest], f"the SDE data of n_per_time={config.n_per_time}, "
+                f"n_held_out={config.n_held_out}, test_bank={config.test_bank} ({len(config.times)} times, dim="
+                f"{config.dim})", "lower n_per_time, n_held_out or test_bank",
+                detail=f"the snapshots ({format_bytes(phases['kept'])}) and the {largest} phase "
+                       f"({format_bytes(phases[largest])}), hodphys.sde.inverse_config.data_bytes")

@@ -145,6 +145,20 @@ def test_bad_data_and_config_fail_before_training():
         InverseFokkerPlanck(_tiny(initial_spread=-0.1))
 
 
+def test_data_too_big_for_memory_is_refused_before_anything_is_simulated(monkeypatch):
+    """The largest phase (here the torchsde paths: (T + 1) · T · n · d float64 = 4 · 3 · 10⁷ · 2 · 8 B ≈ 1.9 GB)
+    is refused against the limit before any data exists; the default's estimate passes a 1 GB limit."""
+    from hodphys.errors import MemoryLimitError
+    from hodphys.sde.inverse_config import data_bytes
+
+    monkeypatch.setenv("HODPHYS_MAX_MEMORY", "1GB")
+    with pytest.raises(MemoryLimitError, match=r"n_per_time=10000000.*the simulation phase"):
+        InverseFokkerPlanck(_tiny(n_per_time=10**7))
+    assert data_bytes(_tiny(n_per_time=10**7))["simulation"] == 4 * 3 * 10**7 * 2 * 8
+    default = data_bytes(InverseConfig())
+    assert default["kept"] + max(default.values()) < 1e9
+
+
 def test_initial_spread_sets_the_double_well_start():
     """x(0)'s per-coordinate std is s₀ (the mean is (0, 0.5)), and the simulated snapshot at t = 0 follows it."""
     process = ground_truth(_tiny(initial_spread=0.9))
