@@ -28,8 +28,9 @@ from hodphys.flows import (CNF, DATASETS, ESTIMATORS, JACOBIAN_FRACTION, NOISES,
                            hollow_dynamics)
 from hodphys.flows.evaluation import grid_density, log_likelihood
 from hodphys.flows.figures import plot_density, plot_digits, plot_training
+from hodphys.memory_limit import check_bytes
 from hodphys.train import TrainConfig, solve
-from hodphys.train.config import check_positive
+from hodphys.train.config import check_positive, dtype_of
 
 NAME = "cnf"
 DESCRIPTION = "Continuous normalizing flow, exact HollowNet divergence (2-D toys or 8x8 digits)"
@@ -91,6 +92,13 @@ def check(config: Config) -> None:
     check_positive(config, "kinetic", "jacobian", allow_zero=True)
     if not 0 < config.jacobian_fraction <= 1:
         raise ValueError(f"config key 'jacobian_fraction': expected a share in (0, 1], got {config.jacobian_fraction}")
+    # the picture's samples go through one unchunked solve: 3 rows of the widest layer per sample (the convention
+    # of hodphys.train.config.training_bytes); the validation and test points are kept as float64 (their
+    # likelihoods are chunked)
+    samples = 3 * config.n_samples * config.width * dtype_of(config).itemsize
+    check_bytes(samples + (config.n_validation + config.n_test) * 2 * 8,
+                f"cnf with n_samples={config.n_samples}, n_validation={config.n_validation}, n_test={config.n_test}",
+                "lower n_samples, n_validation or n_test")
 
 
 class CNFProblem:

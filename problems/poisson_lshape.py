@@ -11,9 +11,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from hodphys.checks import check_integers
+from hodphys.memory_limit import check_bytes
 from hodphys.pinn import Dirichlet, PinnConfig, Problem
 from hodphys.pinn.geometry import Polygon
-from hodphys.pinn.references import poisson_fd
+from hodphys.pinn.references import poisson_fd, poisson_fd_bytes
 from hodphys.train import solve
 
 NAME = "poisson-lshape"
@@ -41,11 +42,14 @@ def problem(config: Config) -> Problem:
 
 
 def check(config: Config) -> None:
-    """Refuse a bad reference grid before the run directory is made."""
+    """Refuse a bad reference grid (even, or too big for memory) before the run directory is made."""
     check_integers("config key 'reference_grid'", 3, value=config.reference_grid)
     if config.reference_grid % 2 == 0:
         raise ValueError(f"config key 'reference_grid': expected an odd number of nodes (the re-entrant corner "
                          f"is a node), got {config.reference_grid}")
+    check_bytes(poisson_fd_bytes(config.reference_grid), f"the finite-difference reference on a "
+                f"{config.reference_grid}² grid", "lower reference_grid (the default 161 is ≈ 1e-3 from the exact "
+                "solution)")
 
 
 def main(config: Config, run) -> dict:

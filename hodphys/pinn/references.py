@@ -49,6 +49,13 @@ def burgers_table(nu: float, nx: int = 256, nt: int = 100) -> tuple[Tensor, Tens
     return grid, values[:, None]
 
 
+def poisson_fd_bytes(n: int) -> int:
+    """A lower bound of :func:`poisson_fd`'s memory on an n × n grid: the nodes' coordinates (meshgrid and
+    stacked, 4 n² float64) and the five-point matrix (≤ 5 n² entries of a value and two indices, 24 B each);
+    the sparse factorisation's fill-in comes on top."""
+    return 4 * n * n * 8 + 5 * n * n * 24
+
+
 def poisson_fd(sdf: Callable[[Tensor], Tensor], source: Callable[[Tensor], Tensor],
                low: tuple[float, float], high: tuple[float, float], n: int) -> tuple[Tensor, Tensor]:
     """−Δu = f in Ω, u = 0 on ∂Ω, for a domain whose boundary runs along grid lines (an L-shape, …)

@@ -5,6 +5,7 @@ from dataclasses import dataclass
 
 import pytest
 
+from hodphys.errors import MemoryLimitError
 from hodphys.app.problem_loader import find_problem, known_problems, run_problem
 from hodphys.io.runs import Run
 from tests.app.conftest import TOY, snapshot
@@ -158,3 +159,15 @@ def test_every_shipped_problem_has_a_check_and_its_defaults_pass_it():
         module = find_problem(name)
         assert callable(getattr(module, "check", None)), f"problems/{path.name} defines no check(config)"
         module.check(module.Config())
+
+
+@pytest.mark.parametrize("problem,bad,what", [
+    ("fokker-planck", "n_per_time=100000000", "the SDE data"), ("fokker-planck", "test_bank=100000000", "the SDE data"),
+    ("cnf", "n_samples=1000000000", "cnf with n_samples"), ("poisson-lshape", "reference_grid=100001",
+                                                             "the finite-difference reference")])
+def test_a_problem_request_too_big_for_memory_is_refused_before_the_run(tmp_path, monkeypatch, problem, bad, what):
+    """Each needs ≥ 100 GiB by its own lower bound: refused against a 4 GB limit, nothing written."""
+    monkeypatch.setenv("HODPHYS_MAX_MEMORY", "4GB")
+    with pytest.raises(MemoryLimitError, match=what):
+        run_problem(problem, overrides=[bad], root=tmp_path / "runs")
+    assert not (tmp_path / "runs").exists()
