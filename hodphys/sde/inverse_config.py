@@ -137,15 +137,16 @@ def data_bytes(config: InverseConfig) -> dict[str, int]:
     top of the snapshots kept for training (T·n·d, twice: per snapshot and pooled):
 
         simulation   the torchsde paths of the training data: T·n particles at T (+ 1) times, T²·n·d·8
-        held-out     the held-out and first reference sets: 2·n_held_out·E particles at E times
+        held-out     the held-out and first reference sets: 2·n_held_out·E particles at E (+ 1) times
         test bank    E_k[φ] over the bank, 8192 samples a chunk: φ and φ² of (8192, test_bank)
         step         the weak residual's φ, ∇φ, diag ∇²φ at the step's points: 5 · points · test_functions · d
     """
-    t, e, d, n = len(config.times), len(config.times) + len(config.held_out_times), config.dim, config.n_per_time
+    t, e, d, n = len(config.times), len(evaluation_times(config)[1]), config.dim, config.n_per_time
     item = dtype_of(config).itemsize
     points = t * (2 * config.weak_batch if config.weak_batch else n)
     return {"kept": 2 * t * n * d * item, "simulation": (t + 1) * t * n * d * 8,
-            "held-out": e * 2 * config.n_held_out * e * d * 8, "test bank": 2 * min(8192, n) * config.test_bank * item,
+            "held-out": (e + 1) * 2 * config.n_held_out * e * d * 8,
+            "test bank": 2 * min(8192, n) * config.test_bank * item,
             "step": 5 * points * config.test_functions * d * item if config.residual == "weak" else 0}
 
 
