@@ -5,8 +5,8 @@ from dataclasses import dataclass
 
 import pytest
 
-from hodphys.errors import MemoryLimitError
 from hodphys.app.problem_loader import find_problem, known_problems, run_problem
+from hodphys.errors import MemoryLimitError
 from hodphys.io.runs import Run
 from tests.app.conftest import TOY, snapshot
 from tests.helpers import TINY_POISSON
