@@ -96,7 +96,7 @@ class InverseFokkerPlanck:
         if config.residual == "weak":  # E_k[φ] needs no network: over every sample, once, for a bank of φ
             bank = torch.Generator().manual_seed(config.data_seed + 2)
             self.tests = draw_tests(self.pooled, config.test_bank, tuple(config.test_widths), bank,
-                                    config.test_coordinates)
+                                    config.test_coordinates, config.test_jitter)
             self.test_weights = None  # (P, M) over the bank
             if config.weak_weights == "inverse-variance":
                 self.test_means, variances = snapshot_moments(self.samples, self.tests)

@@ -74,6 +74,7 @@ class InverseConfig(TrainConfig):
     test_functions: int = 64  # Gaussian test functions per step (weak residual), drawn from a bank of
     test_bank: int = 4096  # test functions drawn once, their means over every sample computed once
     test_widths: list[float] = field(default_factory=lambda: [0.2, 0.4, 0.8])  # × the data's std per coordinate
+    test_jitter: float = 0.0  # centres = data points + test_jitter · width · N(0, I) (0: at data points)
     test_coordinates: int = 2  # coordinates each test function depends on (a Gaussian of all d vanishes in 8-D)
     # weak_span = 1: every pair has the lower exact-family floor, but the HollowNets' g collapses with it, over
     # minibatches (0.73 / 0.87 in drift / diffusion) and over every sample alike (0.72 / 0.91 at step 750; docs/sde.md)
@@ -182,6 +183,8 @@ def check_config(config: InverseConfig) -> None:
     if not config.test_widths or not all(0 < w < math.inf for w in config.test_widths):
         raise ValueError(f"config key 'test_widths': expected a non-empty list of positive widths, "
                          f"got {config.test_widths}")
+    if not 0 <= config.test_jitter < math.inf:
+        raise ValueError(f"config key 'test_jitter': expected a finite value ≥ 0, got {config.test_jitter}")
     if not 1 <= config.test_coordinates <= config.dim:
         raise ValueError(f"config key 'test_coordinates': expected 1 ≤ test_coordinates ≤ dim = {config.dim}, "
                          f"got {config.test_coordinates}")

@@ -21,6 +21,7 @@ Glossary: N samples, d dimensions, M test functions, T snapshot times, P = T(T �
 """
 from __future__ import annotations
 
+import math
 from typing import NamedTuple
 
 import torch
@@ -37,19 +38,24 @@ class GaussianTests(NamedTuple):
 
 
 def draw_tests(pooled: Tensor, count: int, width_factors: tuple[float, ...], generator: torch.Generator,
-               coordinates: int = 2) -> GaussianTests:
+               coordinates: int = 2, jitter: float = 0.0) -> GaussianTests:
     """``count`` Gaussians centred at random samples of ``pooled`` (N, d), each of ``coordinates`` random
     coordinates (all when ≥ d), width = a random factor of ``width_factors`` · the pooled std of all coordinates
-    (per-coordinate stds, narrower along x₂ of the double well, raise the exact-family floor: docs/sde.md)."""
-    if count < 1 or not width_factors or min(width_factors) <= 0 or coordinates < 1:
-        raise ValueError(f"draw_tests: expected count ≥ 1, positive width factors and coordinates ≥ 1, "
-                         f"got {count}, {list(width_factors)}, {coordinates}")
+    (per-coordinate stds, narrower along x₂ of the double well, raise the exact-family floor: docs/sde.md);
+    ``jitter`` = κ > 0 moves each centre off its sample by κ · width · N(0, I) (centres from the data's kernel
+    density estimate, so Gaussians beyond the data's edge, which see its thin tail, are drawn too)."""
+    if count < 1 or not width_factors or min(width_factors) <= 0 or coordinates < 1 or not 0 <= jitter < math.inf:
+        raise ValueError(f"draw_tests: expected count ≥ 1, positive width factors, coordinates ≥ 1 and a finite "
+                         f"jitter ≥ 0, got {count}, {list(width_factors)}, {coordinates}, {jitter}")
     d = pooled.shape[-1]
     centres = pooled[torch.randint(len(pooled), (count,), generator=generator)]
     factors = torch.as_tensor(width_factors, dtype=pooled.dtype)
     factor = factors[torch.randint(len(factors), (count,), generator=generator)]
     chosen = torch.rand(count, d, generator=generator).argsort(-1) < min(coordinates, d)  # (M, d)
-    precisions = chosen.to(pooled) / (factor.unsqueeze(-1) * pooled.std()) ** 2
+    width = factor.unsqueeze(-1) * pooled.std()  # (M, 1)
+    precisions = chosen.to(pooled) / width**2
+    if jitter > 0:
+        centres = centres + jitter * width * torch.randn(count, d, generator=generator, dtype=pooled.dtype)
     return GaussianTests(centres.to(pooled), precisions)
 
 

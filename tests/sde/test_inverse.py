@@ -143,6 +143,8 @@ def test_bad_data_and_config_fail_before_training():
         InverseFokkerPlanck(_tiny(dim=1))
     with pytest.raises(ValueError, match=r"config key 'initial_spread': expected a finite value > 0, got -0.1"):
         InverseFokkerPlanck(_tiny(initial_spread=-0.1))
+    with pytest.raises(ValueError, match=r"config key 'test_jitter': expected a finite value ≥ 0, got -1.0"):
+        InverseFokkerPlanck(_tiny(test_jitter=-1.0))
 
 
 def test_data_too_big_for_memory_is_refused_before_anything_is_simulated(monkeypatch):

@@ -60,6 +60,20 @@ def test_draw_tests_depend_on_the_asked_coordinates():
     assert ((draw_tests(pooled, 4, (0.5,), torch.Generator(), coordinates=20).precisions > 0).all())
 
 
+def test_draw_tests_jitter_moves_centres_by_their_width():
+    """jitter = 0 is the plain bank (same widths and centres at samples); jitter = κ moves each centre off its
+    sample by κ · width · N(0, I), the same widths and coordinates as the plain bank's."""
+    pooled = torch.randn(500, 3, dtype=torch.float64)
+    plain = draw_tests(pooled, 4000, (0.2, 0.8), torch.Generator().manual_seed(1))
+    same = draw_tests(pooled, 4000, (0.2, 0.8), torch.Generator().manual_seed(1), jitter=0.0)
+    assert torch.equal(same.centres, plain.centres) and torch.equal(same.precisions, plain.precisions)
+    moved = draw_tests(pooled, 4000, (0.2, 0.8), torch.Generator().manual_seed(1), jitter=2.0)
+    assert torch.equal(moved.precisions, plain.precisions)
+    width = plain.precisions.amax(-1).rsqrt().unsqueeze(-1)  # (M, 1)
+    standardised = (moved.centres - plain.centres) / (2.0 * width)
+    assert abs(float(standardised.std()) - 1) < 0.03 and abs(float(standardised.mean())) < 0.03
+
+
 def _gaussian_expectation(tests: GaussianTests, mean: torch.Tensor, variance: torch.Tensor) -> torch.Tensor:
     """E[φ_j] under N(mean, diag variance), closed form:
     Π_i (1 + λ_i v_i)^{−½} exp(−λ_i (m_i − c_i)² / 2(1 + λ_i v_i))."""
@@ -153,12 +167,14 @@ def test_weak_residual_bad_input():
     drift, diffusion = _LinearDrift(2), _ConstantDiffusion(2)
     with pytest.raises(ValueError, match="expected one sample set per time and at least two times"):
         weak_residual(drift, diffusion, torch.tensor([0.0, 1.0]), [torch.randn(4, 2, dtype=torch.float64)], tests)
-    with pytest.raises(ValueError, match="expected count ≥ 1, positive width factors and coordinates ≥ 1"):
+    with pytest.raises(ValueError, match="expected count ≥ 1, positive width factors, coordinates ≥ 1"):
         draw_tests(torch.randn(10, 2), 0, (0.5,), torch.Generator())
-    with pytest.raises(ValueError, match="expected count ≥ 1, positive width factors and coordinates ≥ 1"):
+    with pytest.raises(ValueError, match="expected count ≥ 1, positive width factors, coordinates ≥ 1"):
         draw_tests(torch.randn(10, 2), 4, (0.5, -1.0), torch.Generator())
-    with pytest.raises(ValueError, match="expected count ≥ 1, positive width factors and coordinates ≥ 1"):
+    with pytest.raises(ValueError, match="expected count ≥ 1, positive width factors, coordinates ≥ 1"):
         draw_tests(torch.randn(10, 2), 4, (0.5,), torch.Generator(), coordinates=0)
+    with pytest.raises(ValueError, match="jitter ≥ 0"):
+        draw_tests(torch.randn(10, 2), 4, (0.5,), torch.Generator(), jitter=-1.0)
     with pytest.raises(ValueError, match="expected one sample set per time and at least two times"):
         weak_loss(drift, diffusion, torch.tensor([0.0]), [torch.randn(4, 2, dtype=torch.float64)], tests, ([], []))
 
