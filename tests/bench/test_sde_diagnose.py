@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from hodphys.bench.studies.sde_diagnose import (diagnose, drift_bands, full_weak_loss, load_run,
-                                                supervised_drift_error)
+                                                supervised_drift_error, visibility)
 from hodphys.io.runs import config_to_toml
 from hodphys.sde.inverse import InverseFokkerPlanck
 from hodphys.sde.inverse_config import InverseConfig
@@ -73,3 +73,31 @@ def test_supervised_drift_error_falls_with_steps():
     untrained = supervised_drift_error(problem, steps=0)
     trained = supervised_drift_error(problem, steps=300, batch=512)
     assert trained < 0.4 * untrained and untrained > 0.5, (untrained, trained)
+
+
+class _Shifted(torch.nn.Module):
+    """The true drift plus a constant c: the learned coefficients' error is exactly c."""
+
+    def __init__(self, drift: torch.nn.Module, shift: float):
+        super().__init__()
+        self.drift, self.shift = drift, shift
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.drift(x) + self.shift
+
+
+def test_visibility_is_zero_for_the_truth_and_quadratic_in_the_error():
+    """χ² of the true coefficients is 0 everywhere; it grows like the square of a drift error (here a shift)."""
+    problem = InverseFokkerPlanck(_config())
+    truth = problem.truth
+
+    def chi2(shift: float) -> dict:
+        model = torch.nn.Module()
+        model.drift, model.diffusion = _Shifted(truth.drift, shift), truth.diffusion
+        return visibility(problem, model, paths=2000, widths=(0.3,), spacing=0.5)["0.3"]
+
+    exact, small, large = chi2(0.0), chi2(0.05), chi2(0.1)
+    assert exact["max_chi2"] == 0
+    assert small["max_chi2"] > 0
+    assert large["max_chi2"] == pytest.approx(4 * small["max_chi2"], rel=1e-9)
+    assert small["at"] == large["at"] and len(small["max_chi2_by_x1"]) > 1

@@ -14,6 +14,19 @@ own relative error; and (3) the drift network's capacity: the same architecture 
 least squares (``supervised_drift_rel_l2``). The run's data are simulated again from its config (same seeds:
 the same samples).
 
+With ``--visibility``, (4) whether the snapshots could show the learned coefficients' error at all, for *any*
+Gaussian test function of x₁, x₂ (not only the run's bank). The true law satisfies the Fokker–Planck equation
+with the true (f, a), so the weak residual of the learned (f̂, â) under the true law is exactly
+
+    V(φ, t) = E_{p_t}[(f − f̂)·∇φ + ½ Σ_i (a_i − â_i) ∂_i²φ],
+
+no time derivative needed (E_{p_t} over fresh true paths read at the observed times and three times between
+each pair). A pair t_k < t_{k+1} carries the signal S_k = ∫ V dt against the data's noise
+sd_k = √((Var_k φ + Var_{k+1} φ) / n), n = the run's samples a snapshot, so χ²(φ) = Σ_k (S_k / sd_k)² is the
+evidence one φ alone holds against the learned coefficients (≈ 9: three standard deviations). Reported per
+width over a grid of centres: the largest χ², where, and the largest per column of x₁. A large χ² at centres
+the bank lacks says the test functions, not the data, limit the fit.
+
 Glossary: T snapshot times, M test functions, P pairs of times.
 """
 from __future__ import annotations
@@ -25,11 +38,12 @@ import tomllib
 from pathlib import Path
 
 import torch
-from torch import nn
+from torch import Tensor, nn
 
 from hodphys.sde.inverse import InverseFokkerPlanck, SDEModel
 from hodphys.sde.inverse_config import InverseConfig
-from hodphys.sde.weak_form import GaussianTests, weak_residual
+from hodphys.sde.sampling import sample_paths
+from hodphys.sde.weak_form import GaussianTests, gaussian_terms, weak_residual
 
 BANDS = (-1.5, -1.0, -0.5, 0.0, 0.5, 1.0, 1.5)  # edges along x₁ (the double well's minima at ±1)
 
@@ -108,8 +122,69 @@ def supervised_drift_error(problem: InverseFokkerPlanck, steps: int = 3000, batc
         return float((drift(support) - true_support).norm() / true_support.norm())
 
 
-def diagnose(run_dir: str | Path, tests: int = 512, supervised_steps: int = 3000) -> dict:
-    """The diagnostics of the module docstring for one run directory (``supervised_steps`` = 0: no capacity fit)."""
+def _signal_and_spread(x: Tensor, drift_gap: Tensor, diffusion_gap: Tensor, tests: GaussianTests, chunk: int = 64
+                       ) -> tuple[Tensor, Tensor, Tensor]:
+    """E[φ], E[φ²] and V = E[δf·∇φ + ½ δa·diag ∇²φ] over the samples x (N, d), each (M,)."""
+    rows = []
+    for start in range(0, len(tests.centres), chunk):
+        part = GaussianTests(tests.centres[start:start + chunk], tests.precisions[start:start + chunk])
+        phi, gradient, hessian_diagonal = gaussian_terms(part, x)  # (N, m), (N, m, d), (N, m, d)
+        signal = ((drift_gap.unsqueeze(1) * gradient).sum(-1)
+                  + 0.5 * (diffusion_gap.unsqueeze(1) * hessian_diagonal).sum(-1))
+        rows.append(torch.stack([phi.mean(0), phi.square().mean(0), signal.mean(0)], -1))
+    values = torch.cat(rows)
+    return values[:, 0], values[:, 1], values[:, 2]
+
+
+def visibility(problem: InverseFokkerPlanck, model: SDEModel, paths: int = 30000, widths: tuple[float, ...] = (
+        0.1, 0.2, 0.4), spacing: float = 0.125, seed: int = 0) -> dict[str, dict]:
+    """χ²(φ) of the module docstring for Gaussians of x₁, x₂ of each width (absolute) with centres on a grid of
+    ``spacing`` over the true paths' 0.1–99.9 % range ± 2 widths; ``paths`` true paths, float64."""
+    config, truth = problem.config, problem.truth
+    observed = problem.data.times.double()
+    fine = torch.cat([torch.linspace(float(a), float(b), 5, dtype=torch.float64)[:-1]
+                      for a, b in zip(observed[:-1], observed[1:])] + [observed[-1:]])  # 3 times between each pair
+    x0 = truth.initial(paths, torch.Generator().manual_seed(seed))
+    drift, diffusion = copy.deepcopy(model.drift).double(), copy.deepcopy(model.diffusion).double()
+    with torch.no_grad():
+        x = sample_paths(truth.drift, truth.diffusion, x0, fine, method="srk", dt=config.simulation_dt, seed=seed)
+    d, n = x.shape[-1], config.n_per_time
+    low, high = (torch.quantile(x[..., :2].reshape(-1, 2), q, dim=0) for q in (0.001, 0.999))
+    result = {}
+    for width in widths:
+        axes = [torch.arange(float(lo) - 2 * width, float(hi) + 2 * width + 1e-9, spacing, dtype=torch.float64)
+                for lo, hi in zip(low, high)]
+        grid = torch.stack(torch.meshgrid(*axes, indexing="ij"), -1).reshape(-1, 2)  # (M, 2)
+        centres = torch.zeros(len(grid), d, dtype=torch.float64)
+        centres[:, :2] = grid
+        precisions = torch.zeros_like(centres)
+        precisions[:, :2] = 1 / width**2
+        tests = GaussianTests(centres, precisions)
+        moments = []
+        with torch.no_grad():
+            for xt in x:
+                drift_gap = truth.drift(xt) - drift(xt)
+                diffusion_gap = truth.diffusion(xt).square() - diffusion(xt).square()
+                moments.append(torch.stack(_signal_and_spread(xt, drift_gap, diffusion_gap, tests)))
+        mean, square, signal = torch.stack(moments).unbind(1)  # each (4 (T − 1) + 1, M)
+        variance = (square - mean.square()) / n
+        chi2 = torch.zeros(len(grid), dtype=torch.float64)
+        for k in range(len(observed) - 1):
+            a, b = 4 * k, 4 * k + 4
+            pair_signal = torch.trapezoid(signal[a:b + 1], fine[a:b + 1], dim=0)
+            seen = n * (mean[a] + mean[b]) / 2 >= 3  # fewer than 3 expected samples under φ: nothing to see
+            chi2 += torch.where(seen, pair_signal.square() / (variance[a] + variance[b]).clamp(min=1e-300), 0.0)
+        best = int(chi2.argmax())
+        columns = chi2.reshape(len(axes[0]), len(axes[1])).amax(1)
+        result[f"{width:g}"] = dict(max_chi2=float(chi2[best]), at=[round(float(c), 3) for c in grid[best]],
+                                    max_chi2_by_x1={f"{float(c):.3f}": round(float(v), 1)
+                                                    for c, v in zip(axes[0], columns)})
+    return result
+
+
+def diagnose(run_dir: str | Path, tests: int = 512, supervised_steps: int = 3000, visible: bool = False) -> dict:
+    """The diagnostics of the module docstring for one run directory (``supervised_steps`` = 0: no capacity fit;
+    ``visible``: (4) too)."""
     problem, model = load_run(run_dir)
     truth = problem.truth
     losses = {name: full_weak_loss(problem, f, g, tests)
@@ -119,6 +194,8 @@ def diagnose(run_dir: str | Path, tests: int = 512, supervised_steps: int = 3000
                   drift_bands=drift_bands(problem, model.drift))
     if supervised_steps > 0:
         result["supervised_drift_rel_l2"] = supervised_drift_error(problem, supervised_steps)
+    if visible:
+        result["visibility"] = visibility(problem, model)
     return result
 
 
@@ -128,9 +205,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--tests", type=int, default=512, help="test functions of the bank (the first ones)")
     parser.add_argument("--supervised-steps", type=int, default=3000,
                         help="Adam steps of the capacity fit to the true drift (0: skip it)")
+    parser.add_argument("--visibility", action="store_true",
+                        help="the evidence χ² any Gaussian test function holds against the learned coefficients")
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
-    print(json.dumps(diagnose(args.run_dir, args.tests, args.supervised_steps), indent=1))
+    print(json.dumps(diagnose(args.run_dir, args.tests, args.supervised_steps, args.visibility), indent=1))
 
 
 if __name__ == "__main__":
