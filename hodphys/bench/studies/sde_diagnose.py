@@ -42,8 +42,9 @@ from torch import Tensor, nn
 
 from hodphys.sde.inverse import InverseFokkerPlanck, SDEModel
 from hodphys.sde.inverse_config import InverseConfig
+from hodphys.sde.processes import DoubleWell, OrnsteinUhlenbeck
 from hodphys.sde.sampling import sample_paths
-from hodphys.sde.weak_form import GaussianTests, gaussian_terms, weak_residual
+from hodphys.sde.weak_form import GaussianTests, generator_mean, snapshot_moments, weak_residual
 
 BANDS = (-1.5, -1.0, -0.5, 0.0, 0.5, 1.0, 1.5)  # edges along x₁ (the double well's minima at ±1)
 
@@ -122,30 +123,31 @@ def supervised_drift_error(problem: InverseFokkerPlanck, steps: int = 3000, batc
         return float((drift(support) - true_support).norm() / true_support.norm())
 
 
-def _signal_and_spread(x: Tensor, drift_gap: Tensor, diffusion_gap: Tensor, tests: GaussianTests, chunk: int = 64
-                       ) -> tuple[Tensor, Tensor, Tensor]:
-    """E[φ], E[φ²] and V = E[δf·∇φ + ½ δa·diag ∇²φ] over the samples x (N, d), each (M,)."""
-    rows = []
+SUBSTEPS = 4  # the visibility's time grid: the observed times and SUBSTEPS − 1 times between each pair
+
+
+def _generator_gap(truth: DoubleWell | OrnsteinUhlenbeck, model: SDEModel, x: Tensor, t: float, tests: GaussianTests,
+                   chunk: int = 64) -> Tensor:
+    """V = E[L φ] − E[L̂ φ] (M,) over the true samples x (N, d) at time t, the test functions in chunks of ``chunk``
+    (each chunk's ∇φ, diag ∇²φ are (N, chunk, d))."""
+    parts = []
     for start in range(0, len(tests.centres), chunk):
         part = GaussianTests(tests.centres[start:start + chunk], tests.precisions[start:start + chunk])
-        phi, gradient, hessian_diagonal = gaussian_terms(part, x)  # (N, m), (N, m, d), (N, m, d)
-        signal = ((drift_gap.unsqueeze(1) * gradient).sum(-1)
-                  + 0.5 * (diffusion_gap.unsqueeze(1) * hessian_diagonal).sum(-1))
-        rows.append(torch.stack([phi.mean(0), phi.square().mean(0), signal.mean(0)], -1))
-    values = torch.cat(rows)
-    return values[:, 0], values[:, 1], values[:, 2]
+        parts.append(generator_mean(truth.drift, truth.diffusion, x, t, part)
+                     - generator_mean(model.drift, model.diffusion, x, t, part))
+    return torch.cat(parts)
 
 
-def visibility(problem: InverseFokkerPlanck, model: SDEModel, paths: int = 30000, widths: tuple[float, ...] = (
-        0.1, 0.2, 0.4), spacing: float = 0.125, seed: int = 0) -> dict[str, dict]:
+def visibility(problem: InverseFokkerPlanck, model: SDEModel, paths: int = 30000,
+               widths: tuple[float, ...] = (0.1, 0.2, 0.4), spacing: float = 0.125, seed: int = 0) -> dict[str, dict]:
     """χ²(φ) of the module docstring for Gaussians of x₁, x₂ of each width (absolute) with centres on a grid of
     ``spacing`` over the true paths' 0.1–99.9 % range ± 2 widths; ``paths`` true paths, float64."""
     config, truth = problem.config, problem.truth
     observed = problem.data.times.double()
-    fine = torch.cat([torch.linspace(float(a), float(b), 5, dtype=torch.float64)[:-1]
-                      for a, b in zip(observed[:-1], observed[1:])] + [observed[-1:]])  # 3 times between each pair
+    fine = torch.cat([torch.linspace(float(a), float(b), SUBSTEPS + 1, dtype=torch.float64)[:-1]
+                      for a, b in zip(observed[:-1], observed[1:])] + [observed[-1:]])
     x0 = truth.initial(paths, torch.Generator().manual_seed(seed))
-    drift, diffusion = copy.deepcopy(model.drift).double(), copy.deepcopy(model.diffusion).double()
+    learned = SDEModel(copy.deepcopy(model.drift).double(), copy.deepcopy(model.diffusion).double(), nn.Identity())
     with torch.no_grad():
         x = sample_paths(truth.drift, truth.diffusion, x0, fine, method="srk", dt=config.simulation_dt, seed=seed)
     d, n = x.shape[-1], config.n_per_time
@@ -158,22 +160,18 @@ def visibility(problem: InverseFokkerPlanck, model: SDEModel, paths: int = 30000
         centres = torch.zeros(len(grid), d, dtype=torch.float64)
         centres[:, :2] = grid
         precisions = torch.zeros_like(centres)
-        precisions[:, :2] = 1 / width**2
+        precisions[:, :2] = 1 / width**2  # φ depends on x₁, x₂ only
         tests = GaussianTests(centres, precisions)
-        moments = []
         with torch.no_grad():
-            for xt in x:
-                drift_gap = truth.drift(xt) - drift(xt)
-                diffusion_gap = truth.diffusion(xt).square() - diffusion(xt).square()
-                moments.append(torch.stack(_signal_and_spread(xt, drift_gap, diffusion_gap, tests)))
-        mean, square, signal = torch.stack(moments).unbind(1)  # each (4 (T − 1) + 1, M)
-        variance = (square - mean.square()) / n
+            signal = torch.stack([_generator_gap(truth, learned, xt, float(t), tests) for xt, t in zip(x, fine)])
+        mean, variance = snapshot_moments(list(x[::SUBSTEPS]), tests)  # (T, M): at the observed times
+        variance = variance * paths / n  # the sampling variance of a mean over the run's n samples
         chi2 = torch.zeros(len(grid), dtype=torch.float64)
         for k in range(len(observed) - 1):
-            a, b = 4 * k, 4 * k + 4
-            pair_signal = torch.trapezoid(signal[a:b + 1], fine[a:b + 1], dim=0)
-            seen = n * (mean[a] + mean[b]) / 2 >= 3  # fewer than 3 expected samples under φ: nothing to see
-            chi2 += torch.where(seen, pair_signal.square() / (variance[a] + variance[b]).clamp(min=1e-300), 0.0)
+            rows = slice(SUBSTEPS * k, SUBSTEPS * (k + 1) + 1)
+            pair_signal = torch.trapezoid(signal[rows], fine[rows], dim=0)
+            seen = n * (mean[k] + mean[k + 1]) / 2 >= 3  # fewer than 3 expected samples under φ: nothing to see
+            chi2 += torch.where(seen, pair_signal.square() / (variance[k] + variance[k + 1]).clamp(min=1e-300), 0.0)
         best = int(chi2.argmax())
         columns = chi2.reshape(len(axes[0]), len(axes[1])).amax(1)
         result[f"{width:g}"] = dict(max_chi2=float(chi2[best]), at=[round(float(c), 3) for c in grid[best]],
