@@ -81,7 +81,12 @@ def gaussian_terms(tests: GaussianTests, x: Tensor) -> tuple[Tensor, Tensor, Ten
 
 def generator_values(drift: nn.Module, diffusion: nn.Module, x: Tensor, t: Tensor, tests: GaussianTests) -> Tensor:
     """L φ_m at every sample: x (N, d) at times t (N,) → (N, M)."""
-    f, a = evaluate(drift, x, t), evaluate(diffusion, x, t) ** 2
+    return generator_of(evaluate(drift, x, t), evaluate(diffusion, x, t) ** 2, x, tests)
+
+
+def generator_of(f: Tensor, a: Tensor, x: Tensor, tests: GaussianTests) -> Tensor:
+    """L φ_m = f·∇φ_m + ½ Σ_i a_i ∂_i²φ_m at every sample x (N, d), given f and a = g² there (N, d) → (N, M).
+    Linear in (f, a), so a difference of two generators is the generator of the differences."""
     _, gradient, hessian_diagonal = gaussian_terms(tests, x)
     return (f.unsqueeze(-2) * gradient).sum(-1) + 0.5 * (a.unsqueeze(-2) * hessian_diagonal).sum(-1)
 

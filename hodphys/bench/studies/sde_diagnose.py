@@ -40,11 +40,12 @@ from pathlib import Path
 import torch
 from torch import Tensor, nn
 
+from hodphys.sde.coefficients import evaluate
 from hodphys.sde.inverse import InverseFokkerPlanck, SDEModel
 from hodphys.sde.inverse_config import InverseConfig
 from hodphys.sde.processes import DoubleWell, OrnsteinUhlenbeck
 from hodphys.sde.sampling import sample_paths
-from hodphys.sde.weak_form import GaussianTests, generator_mean, snapshot_moments, weak_residual
+from hodphys.sde.weak_form import GaussianTests, generator_of, snapshot_moments, weak_residual
 
 BANDS = (-1.5, -1.0, -0.5, 0.0, 0.5, 1.0, 1.5)  # edges along x₁ (the double well's minima at ±1)
 
@@ -128,14 +129,14 @@ SUBSTEPS = 4  # the visibility's time grid: the observed times and SUBSTEPS − 
 
 def _generator_gap(truth: DoubleWell | OrnsteinUhlenbeck, model: SDEModel, x: Tensor, t: float, tests: GaussianTests,
                    chunk: int = 64) -> Tensor:
-    """V = E[L φ] − E[L̂ φ] (M,) over the true samples x (N, d) at time t, the test functions in chunks of ``chunk``
-    (each chunk's ∇φ, diag ∇²φ are (N, chunk, d))."""
-    parts = []
-    for start in range(0, len(tests.centres), chunk):
-        part = GaussianTests(tests.centres[start:start + chunk], tests.precisions[start:start + chunk])
-        parts.append(generator_mean(truth.drift, truth.diffusion, x, t, part)
-                     - generator_mean(model.drift, model.diffusion, x, t, part))
-    return torch.cat(parts)
+    """V = E[L φ] − E[L̂ φ] = E[L_δ φ] (M,) over the true samples x (N, d) at time t, with δf = f − f̂ and
+    δa = a − â (the generator is linear in them); the test functions in chunks of ``chunk`` (each chunk's ∇φ,
+    diag ∇²φ are (N, chunk, d))."""
+    times = torch.full((len(x),), t, dtype=x.dtype)
+    drift_gap = evaluate(truth.drift, x, times) - evaluate(model.drift, x, times)
+    diffusion_gap = evaluate(truth.diffusion, x, times).square() - evaluate(model.diffusion, x, times).square()
+    return torch.cat([generator_of(drift_gap, diffusion_gap, x, GaussianTests(centres, precisions)).mean(0)
+                      for centres, precisions in zip(tests.centres.split(chunk), tests.precisions.split(chunk))])
 
 
 def visibility(problem: InverseFokkerPlanck, model: SDEModel, paths: int = 30000,
