@@ -26,10 +26,10 @@ from typing import Any, NamedTuple
 import torch
 from torch import Tensor, nn
 
+from hodphys.checks import check_integers
 from hodphys.flows.dynamics import check_dynamics, dimension_of
 from hodphys.flows.ode import FIXED, AugmentedDynamics, JacobianDraws, ODEOptions, integrate
 from hodphys.flows.trace import check_estimator, probe_noise
-
 
 JACOBIAN_FRACTION = 0.25  # default share of a fixed-step solve's evaluations that take the Jacobian term
 
@@ -96,8 +96,7 @@ class CNF(nn.Module):
                  jacobian_fraction: float = JACOBIAN_FRACTION):
         super().__init__()
         owner = f"CNF({type(dynamics).__name__}, trace={trace!r})"
-        if isinstance(context_features, bool) or not isinstance(context_features, int) or context_features < 0:
-            raise ValueError(f"{owner}: expected context_features to be an integer ≥ 0, got {context_features!r}")
+        check_integers(owner, 0, context_features=context_features)
         check_dynamics(owner, dynamics, context_features)
         check_estimator(owner, trace, noise)
         declared = dimension_of(dynamics)
@@ -106,8 +105,7 @@ class CNF(nn.Module):
         if d is not None and declared is not None and d != declared:
             raise ValueError(f"{owner}: d={d} but the dynamics has in_features={declared}")
         self.d = d if d is not None else declared
-        if isinstance(self.d, bool) or not isinstance(self.d, int) or self.d < 1:
-            raise ValueError(f"{owner}: expected d to be an integer ≥ 1, got {self.d!r}")
+        check_integers(owner, 1, d=self.d)
         self.context_features, self.trace, self.noise = context_features, trace, noise
         self.t1 = _positive(owner, "t1", t1)
         self.ode = (ode or ODEOptions()).check(owner)
@@ -231,8 +229,7 @@ class CNF(nn.Module):
 
     def sample(self, n: int, context: Any = None, generator: torch.Generator | None = None) -> Tensor:
         """n samples of p(x | c), (n, d): z ~ N(0, I) carried back from T to 0."""
-        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-            raise ValueError(f"CNF.sample(n): expected n to be an integer ≥ 1, got {n!r}")
+        check_integers("CNF.sample(n)", 1, n=n)
         like = next(self.dynamics.parameters(), torch.empty(0))
         z = torch.randn(n, self.d, generator=generator, dtype=like.dtype).to(like.device)
         return self.inverse(z, context)

@@ -13,6 +13,8 @@ from collections.abc import Callable
 import torch
 from torch import Tensor
 
+from hodphys.checks import check_integers
+
 Generator = torch.Generator
 
 
@@ -93,6 +95,5 @@ def toy_data(name: str, n: int, generator: Generator | None = None) -> Tensor:
     """n samples (n, 2) of the toy density ``name`` (float64; seed the generator for repeatability)."""
     if name not in TOY_DATASETS:
         raise ValueError(f"toy_data: unknown dataset {name!r}; expected one of {list(TOY_DATASETS)}")
-    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-        raise ValueError(f"toy_data({name!r}): expected n to be an integer ≥ 1, got {n!r}")
+    check_integers(f"toy_data({name!r})", 1, n=n)
     return TOY_DATASETS[name](n, generator if generator is not None else torch.Generator().manual_seed(0))

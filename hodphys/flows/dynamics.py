@@ -22,6 +22,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from hodphys.checks import check_integers
 from hodphys.nn import HollowNet
 
 
@@ -48,10 +49,8 @@ class TimeConditionedMLP(nn.Module):
     def __init__(self, d: int, width: int = 64, depth: int = 2, context_features: int = 0,
                  activation: nn.Module | None = None):
         super().__init__()
-        for name, value, least in (("d", d, 1), ("width", width, 1), ("depth", depth, 1),
-                                   ("context_features", context_features, 0)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < least:
-                raise ValueError(f"TimeConditionedMLP: expected {name} to be an integer ≥ {least}, got {value!r}")
+        check_integers("TimeConditionedMLP", 1, d=d, width=width, depth=depth)
+        check_integers("TimeConditionedMLP", 0, context_features=context_features)
         activation = nn.Softplus() if activation is None else activation
         sizes = [d + 1 + context_features] + [width] * depth
         layers: list[nn.Module] = []

@@ -26,9 +26,10 @@ import torch
 import torchdiffeq
 from torch import Tensor, nn
 
+from hodphys.checks import check_integers
 from hodphys.flows.dynamics import bind
-from hodphys.nn import HollowNet
 from hodphys.flows.trace import evaluate_field
+from hodphys.nn import HollowNet
 
 ADAPTIVE = ("dopri5", "dopri8", "bosh3", "fehlberg2", "adaptive_heun")
 FIXED = ("rk4", "midpoint", "euler", "heun3")
@@ -51,8 +52,7 @@ class ODEOptions:
                              f"{list(ADAPTIVE)} or a fixed-step one {list(FIXED)}")
         if not (0 < self.atol < math.inf and 0 < self.rtol < math.inf):
             raise ValueError(f"{owner}: expected positive finite atol and rtol, got {self.atol}, {self.rtol}")
-        if isinstance(self.steps, bool) or not isinstance(self.steps, int) or self.steps < 1:
-            raise ValueError(f"{owner}: expected steps to be an integer ≥ 1, got {self.steps!r}")
+        check_integers(owner, 1, steps=self.steps)
         return self
 
     def solver_arguments(self, span: float) -> dict:
