@@ -97,8 +97,10 @@ def test_reduced_jacobian_equals_finite_differences(beam, neural_decoder, system
 
 
 def convergence_order(history) -> float:
-    """log(e_{k+1}/e_k) / log(e_k/e_{k−1}) over the last three residuals: 2 for quadratic."""
-    e = np.asarray(history[-3:])
+    """log(e_{k+1}/e_k) / log(e_k/e_{k−1}) over the last three residuals above the round-off floor
+    100 · eps · e₀ (a residual at round-off says nothing about the order): 2 for quadratic."""
+    e = np.asarray(history)
+    e = e[e > 100 * np.finfo(float).eps * e[0]][-3:]
     return float(np.log(e[2] / e[1]) / np.log(e[1] / e[0]))
 
 
