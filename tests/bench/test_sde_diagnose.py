@@ -1,11 +1,13 @@
 """The run diagnosis: its full-data weak loss is the library's weak residual, and it reads a run directory back."""
 from __future__ import annotations
 
+import math
+
 import pytest
 import torch
 
-from hodphys.bench.studies.sde_diagnose import (diagnose, drift_bands, full_weak_loss, load_run,
-                                                supervised_drift_error, visibility)
+from hodphys.bench.studies.sde_diagnose import (diagnose, drift_bands, fit_to_truth, full_weak_loss, load_run,
+                                                supervised_drift_error, visibility, warm_start)
 from hodphys.io.runs import config_to_toml
 from hodphys.sde.inverse import InverseFokkerPlanck
 from hodphys.sde.inverse_config import InverseConfig
@@ -101,3 +103,32 @@ def test_visibility_is_zero_for_the_truth_and_quadratic_in_the_error():
     assert small["max_chi2"] > 0
     assert large["max_chi2"] == pytest.approx(4 * small["max_chi2"], rel=1e-9)
     assert small["at"] == large["at"] and len(small["max_chi2_by_x1"]) > 1
+
+
+def test_fit_to_truth_fits_the_drift_and_only_with_diffusion_the_diffusion():
+    problem = InverseFokkerPlanck(_config())
+    torch.manual_seed(0)
+    untrained = problem.coefficient_errors(problem.build_model())
+    torch.manual_seed(0)
+    drift_only = problem.coefficient_errors(fit_to_truth(problem, problem.build_model(), 300, 512, diffusion=False))
+    torch.manual_seed(0)
+    both = problem.coefficient_errors(fit_to_truth(problem, problem.build_model(), 300, 512))
+    assert drift_only["diffusion_rel_l2"] == untrained["diffusion_rel_l2"]  # left alone
+    assert drift_only["drift_rel_l2"] < 0.4 * untrained["drift_rel_l2"]
+    assert both["diffusion_rel_l2"] < 0.4 * untrained["diffusion_rel_l2"]
+
+
+def test_warm_start_starts_at_the_truth_and_trains_on_the_runs_loss():
+    problem = InverseFokkerPlanck(_config())
+    torch.manual_seed(0)
+    untrained = problem.coefficient_errors(problem.build_model())
+    still = warm_start(problem, lr=1e-9, steps=4, supervised_steps=300, every=2, tests=20)
+    assert [row["step"] for row in still["trace"]] == [2, 4]
+    for key in ("drift_rel_l2", "diffusion_rel_l2"):  # fitted to the truth first
+        assert still["start"][key] < 0.5 * untrained[key]
+    for key in ("drift_rel_l2", "diffusion_rel_l2"):  # a vanishing rate leaves the start where it was
+        assert still["end"][key] == pytest.approx(still["start"][key], rel=1e-5)
+    moved = warm_start(problem, lr=1e-2, steps=20, supervised_steps=300, every=20, tests=20)
+    assert moved["start"] == still["start"]  # the same fit to the truth: seeded
+    assert moved["end"]["drift_rel_l2"] != pytest.approx(moved["start"]["drift_rel_l2"], rel=1e-3)
+    assert 0 < still["weak_loss_ratio"] < math.inf

@@ -1,6 +1,7 @@
 """Where a fitted ``hodphys run fokker-planck`` run's drift error comes from: noise, optimiser or estimator.
 
-    python -m hodphys.bench.studies.sde_diagnose RUN_DIR [--tests 512] [--supervised-steps 3000]
+    python -m hodphys.bench.studies.sde_diagnose RUN_DIR [--tests 512] [--supervised-steps 3000] [--visibility]
+                                                 [--warm-start LR [LR …]] [--warm-steps N]
 
 Prints, as JSON, (1) the weighted weak loss mean w R² over **every** sample of the run's snapshots (the first
 ``--tests`` test functions of its bank, the run's row weights, float64) of the learned and of the true (f, g):
@@ -27,6 +28,11 @@ evidence one φ alone holds against the learned coefficients (≈ 9: three stand
 width over a grid of centres: the largest χ², where, and the largest per column of x₁. A large χ² at centres
 the bank lacks says the test functions, not the data, limit the fit.
 
+With ``--warm-start LR …``, (5) whether the loss holds the truth at all: f and g are first fitted to the true
+coefficients, then trained on the run's own loss from learning rate LR (:func:`warm_start`). If they wander off
+to the run's drift error while the full weak loss stays at the truth's, the loss is flat along that direction:
+no optimiser, initialisation or schedule can find the truth in it.
+
 Glossary: T snapshot times, M test functions, P pairs of times.
 """
 from __future__ import annotations
@@ -46,6 +52,7 @@ from hodphys.sde.inverse_config import InverseConfig
 from hodphys.sde.processes import DoubleWell, OrnsteinUhlenbeck
 from hodphys.sde.sampling import sample_paths
 from hodphys.sde.weak_form import GaussianTests, generator_of, snapshot_moments, weak_residual
+from hodphys.train.optimizers import adam
 
 BANDS = (-1.5, -1.0, -0.5, 0.0, 0.5, 1.0, 1.5)  # edges along x₁ (the double well's minima at ±1)
 
@@ -100,28 +107,66 @@ def drift_bands(problem: InverseFokkerPlanck, drift: nn.Module, edges: tuple[flo
     return bands
 
 
-def supervised_drift_error(problem: InverseFokkerPlanck, steps: int = 3000, batch: int = 8192, lr: float = 1e-2,
-                           lr_final: float = 3e-4, seed: int = 0) -> float:
-    """The drift network's capacity: the run's (untrained) drift architecture fitted to the **true** drift by mean
-    squared error on the training samples (Adam, ``lr`` → ``lr_final`` exponentially), its relative L2 error on
-    the held-out samples. Far below the run's error: the network can represent f; the loss is what limits."""
-    torch.manual_seed(seed)
-    drift, x = problem.build_model().drift, problem.pooled
+def fit_to_truth(problem: InverseFokkerPlanck, model: SDEModel, steps: int = 3000, batch: int = 8192,
+                 lr: float = 1e-2, lr_final: float = 3e-4, seed: int = 0, diffusion: bool = True) -> SDEModel:
+    """``model``'s drift (and, with ``diffusion``, its diffusion) fitted in place to the **true** coefficients by
+    mean squared error on the training samples (Adam, ``lr`` → ``lr_final`` exponentially); returns ``model``."""
+    x, truth = problem.pooled, problem.truth
+    pairs = [(model.drift, truth.drift)] + ([(model.diffusion, truth.diffusion)] if diffusion else [])
     with torch.no_grad():
-        target, support = problem.truth.drift(x.double()).to(x), problem.support()
-        true_support = problem.truth.drift(support.double()).to(support)
-    optimizer = torch.optim.Adam(drift.parameters(), lr=lr)
+        targets = [true(x.double()).to(x) for _, true in pairs]
+    optimizer = torch.optim.Adam([p for module, _ in pairs for p in module.parameters()], lr=lr)
     schedule = torch.optim.lr_scheduler.ExponentialLR(optimizer, (lr_final / lr) ** (1 / max(steps, 1)))
     generator = torch.Generator().manual_seed(seed)
     for _ in range(steps):
         rows = torch.randint(len(x), (min(batch, len(x)),), generator=generator)
-        loss = (drift(x[rows]) - target[rows]).square().mean()
+        loss = sum((module(x[rows]) - target[rows]).square().mean() for (module, _), target in zip(pairs, targets))
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
         schedule.step()
-    with torch.no_grad():
-        return float((drift(support) - true_support).norm() / true_support.norm())
+    return model
+
+
+def supervised_drift_error(problem: InverseFokkerPlanck, steps: int = 3000, batch: int = 8192, lr: float = 1e-2,
+                           lr_final: float = 3e-4, seed: int = 0) -> float:
+    """The drift network's capacity: the run's (untrained) drift architecture fitted to the **true** drift
+    (:func:`fit_to_truth`), its relative L2 error on the held-out samples. Far below the run's error: the network
+    can represent f; the loss is what limits."""
+    torch.manual_seed(seed)
+    model = fit_to_truth(problem, problem.build_model(), steps, batch, lr, lr_final, seed, diffusion=False)
+    return problem.coefficient_errors(model)["drift_rel_l2"]
+
+
+def warm_start(problem: InverseFokkerPlanck, lr: float, steps: int, supervised_steps: int = 3000,
+               every: int = 250, tests: int = 512, seed: int = 0) -> dict:
+    """Whether the run's loss holds the truth: f and g first fitted to the true coefficients
+    (:func:`fit_to_truth`), then trained on the run's own loss and Adam stage (``hodphys.train.optimizers.adam``,
+    ``lr`` → the config's ``lr_final`` (if lower) over ``steps``, fresh points every step). A loss that pins the
+    coefficients keeps them near the truth; one that is flat along some direction lets them wander along it at
+    no cost in loss (``weak_loss_ratio`` ≈ 1 with a large drift error). The coefficient errors every ``every``
+    steps, and the full weak loss (:func:`full_weak_loss`) of the end point against the truth's."""
+    torch.manual_seed(seed)
+    model = fit_to_truth(problem, problem.build_model(), supervised_steps, seed=seed)
+    result = dict(lr=lr, steps=steps, start=problem.coefficient_errors(model), trace=[])
+    config = copy.deepcopy(problem.config)
+    config.lr, config.lr_final, config.adam_steps = lr, min(lr, config.lr_final), steps
+    optimizer, schedule = adam(list(model.parameters()), config)
+    sampler = torch.Generator().manual_seed(seed + 1)
+    for step in range(1, steps + 1):
+        loss, _ = problem.loss(model, problem.sample(sampler, config.n_interior))
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        schedule.step()
+        if step % every == 0 or step == steps:
+            result["trace"].append(dict(step=step, **problem.coefficient_errors(model)))
+    result["end"] = problem.coefficient_errors(model)
+    if problem.config.residual == "weak":
+        truth = problem.truth
+        learned = full_weak_loss(problem, model.drift, model.diffusion, tests)
+        result["weak_loss_ratio"] = learned / full_weak_loss(problem, truth.drift, truth.diffusion, tests)
+    return result
 
 
 SUBSTEPS = 4  # the visibility's time grid: the observed times and SUBSTEPS − 1 times between each pair
@@ -181,9 +226,10 @@ def visibility(problem: InverseFokkerPlanck, model: SDEModel, paths: int = 30000
     return result
 
 
-def diagnose(run_dir: str | Path, tests: int = 512, supervised_steps: int = 3000, visible: bool = False) -> dict:
+def diagnose(run_dir: str | Path, tests: int = 512, supervised_steps: int = 3000, visible: bool = False,
+             warm_lrs: tuple[float, ...] = (), warm_steps: int | None = None) -> dict:
     """The diagnostics of the module docstring for one run directory (``supervised_steps`` = 0: no capacity fit;
-    ``visible``: (4) too)."""
+    ``visible``: (4) too; each of ``warm_lrs``: (5), ``warm_steps`` steps, default the run's ``adam_steps``)."""
     problem, model = load_run(run_dir)
     truth = problem.truth
     losses = {name: full_weak_loss(problem, f, g, tests)
@@ -195,6 +241,10 @@ def diagnose(run_dir: str | Path, tests: int = 512, supervised_steps: int = 3000
         result["supervised_drift_rel_l2"] = supervised_drift_error(problem, supervised_steps)
     if visible:
         result["visibility"] = visibility(problem, model)
+    if warm_lrs:
+        steps = problem.config.adam_steps if warm_steps is None else warm_steps
+        result["warm_start"] = [warm_start(problem, lr, steps, supervised_steps or 3000, tests=tests)
+                                for lr in warm_lrs]
     return result
 
 
@@ -206,9 +256,13 @@ def main(argv: list[str] | None = None) -> None:
                         help="Adam steps of the capacity fit to the true drift (0: skip it)")
     parser.add_argument("--visibility", action="store_true",
                         help="the evidence χ² any Gaussian test function holds against the learned coefficients")
+    parser.add_argument("--warm-start", type=float, nargs="+", default=(), metavar="LR",
+                        help="start f, g at the truth and train on the run's loss from each of these rates")
+    parser.add_argument("--warm-steps", type=int, default=None, help="steps of each warm start (default: the run's)")
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
-    print(json.dumps(diagnose(args.run_dir, args.tests, args.supervised_steps, args.visibility), indent=1))
+    print(json.dumps(diagnose(args.run_dir, args.tests, args.supervised_steps, args.visibility,
+                              tuple(args.warm_start), args.warm_steps), indent=1))
 
 
 if __name__ == "__main__":
