@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from hodphys.bench.studies.sde_diagnose import (diagnose, drift_bands, fit_to_truth, full_weak_loss, load_run,
-                                                supervised_drift_error, visibility, warm_start)
+                                                main, supervised_drift_error, visibility, warm_start)
 from hodphys.io.runs import config_to_toml
 from hodphys.sde.inverse import InverseFokkerPlanck
 from hodphys.sde.inverse_config import InverseConfig
@@ -132,3 +132,16 @@ def test_warm_start_starts_at_the_truth_and_trains_on_the_runs_loss():
     assert moved["start"] == still["start"]  # the same fit to the truth: seeded
     assert moved["end"]["drift_rel_l2"] != pytest.approx(moved["start"]["drift_rel_l2"], rel=1e-3)
     assert 0 < still["weak_loss_ratio"] < math.inf
+
+
+def test_warm_start_refuses_a_bad_rate_or_step_count_before_any_fit():
+    problem = InverseFokkerPlanck(_config())
+    for bad in (0.0, -1e-3, math.inf, math.nan):
+        with pytest.raises(ValueError, match="learning rate"):
+            warm_start(problem, lr=bad, steps=10)
+    with pytest.raises(ValueError, match="steps"):
+        warm_start(problem, lr=1e-3, steps=0)
+    for argv in (["run", "--warm-start", "0"], ["run", "--warm-start", "1e-3", "--warm-steps", "0"]):
+        with pytest.raises(SystemExit) as exit_info:
+            main(argv)
+        assert exit_info.value.code == 2

@@ -30,8 +30,8 @@ the bank lacks says the test functions, not the data, limit the fit.
 
 With ``--warm-start LR …``, (5) whether the loss holds the truth at all: f and g are first fitted to the true
 coefficients, then trained on the run's own loss from learning rate LR (:func:`warm_start`). If they wander off
-to the run's drift error while the full weak loss stays at the truth's, the loss is flat along that direction:
-no optimiser, initialisation or schedule can find the truth in it.
+to the run's drift error while the full weak loss stays at or below the truth's, the loss does not prefer the
+truth: no optimiser, initialisation or schedule finds it by lowering that loss.
 
 Glossary: T snapshot times, M test functions, P pairs of times.
 """
@@ -40,12 +40,14 @@ from __future__ import annotations
 import argparse
 import copy
 import json
+import math
 import tomllib
 from pathlib import Path
 
 import torch
 from torch import Tensor, nn
 
+from hodphys.checks import check_integers
 from hodphys.sde.coefficients import evaluate
 from hodphys.sde.inverse import InverseFokkerPlanck, SDEModel
 from hodphys.sde.inverse_config import InverseConfig
@@ -143,9 +145,12 @@ def warm_start(problem: InverseFokkerPlanck, lr: float, steps: int, supervised_s
     """Whether the run's loss holds the truth: f and g first fitted to the true coefficients
     (:func:`fit_to_truth`), then trained on the run's own loss and Adam stage (``hodphys.train.optimizers.adam``,
     ``lr`` → the config's ``lr_final`` (if lower) over ``steps``, fresh points every step). A loss that pins the
-    coefficients keeps them near the truth; one that is flat along some direction lets them wander along it at
-    no cost in loss (``weak_loss_ratio`` ≈ 1 with a large drift error). The coefficient errors every ``every``
+    coefficients keeps them near the truth; one that is flat, or lower elsewhere, lets them wander off at no cost
+    in loss (``weak_loss_ratio`` ≤ 1 with a large drift error). The coefficient errors every ``every``
     steps, and the full weak loss (:func:`full_weak_loss`) of the end point against the truth's."""
+    if not 0 < lr < math.inf:
+        raise ValueError(f"warm_start: expected a positive finite learning rate, got lr={lr}")
+    check_integers("warm_start", 1, steps=steps, every=every)
     torch.manual_seed(seed)
     model = fit_to_truth(problem, problem.build_model(), supervised_steps, seed=seed)
     result = dict(lr=lr, steps=steps, start=problem.coefficient_errors(model), trace=[])
@@ -257,9 +262,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--visibility", action="store_true",
                         help="the evidence χ² any Gaussian test function holds against the learned coefficients")
     parser.add_argument("--warm-start", type=float, nargs="+", default=(), metavar="LR",
-                        help="start f, g at the truth and train on the run's loss from each of these rates")
+                        help="start f, g at the truth (fitted in --supervised-steps steps, 3000 if that is 0) and "
+                             "train on the run's loss from each of these rates")
     parser.add_argument("--warm-steps", type=int, default=None, help="steps of each warm start (default: the run's)")
     args = parser.parse_args(argv)
+    if any(not 0 < lr < math.inf for lr in args.warm_start):
+        parser.error(f"--warm-start: expected positive finite learning rates, got {args.warm_start}")
+    if args.warm_steps is not None and args.warm_steps < 1:
+        parser.error(f"--warm-steps: expected at least 1 step, got {args.warm_steps}")
     torch.set_num_threads(1)
     print(json.dumps(diagnose(args.run_dir, args.tests, args.supervised_steps, args.visibility,
                               tuple(args.warm_start), args.warm_steps), indent=1))
