@@ -60,6 +60,8 @@ def test_diagnose_reads_a_run_directory_back(tmp_path):
     assert torch.equal(reloaded.samples[2], problem.samples[2])  # the same data, simulated again
     assert all(torch.equal(a, b) for a, b in zip(loaded.state_dict().values(), model.state_dict().values()))
     result = diagnose(tmp_path / "run", tests=20, supervised_steps=0)
+    with pytest.raises(ValueError, match="--warm-steps"):  # no step to train: refused before the diagnostics
+        diagnose(tmp_path / "run", tests=20, supervised_steps=0, warm_lrs=(1e-3,), warm_steps=0)
     assert result["weak_loss"]["learned"] == pytest.approx(
         full_weak_loss(problem, model.drift, model.diffusion, 20), rel=1e-12)
     assert result["weak_loss_ratio"] == pytest.approx(result["weak_loss"]["learned"] / result["weak_loss"]["true"])

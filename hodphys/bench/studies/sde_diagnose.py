@@ -236,6 +236,9 @@ def diagnose(run_dir: str | Path, tests: int = 512, supervised_steps: int = 3000
     """The diagnostics of the module docstring for one run directory (``supervised_steps`` = 0: no capacity fit;
     ``visible``: (4) too; each of ``warm_lrs``: (5), ``warm_steps`` steps, default the run's ``adam_steps``)."""
     problem, model = load_run(run_dir)
+    steps = problem.config.adam_steps if warm_steps is None else warm_steps
+    if warm_lrs and steps < 1:  # before the minutes of the other diagnostics
+        raise ValueError(f"sde_diagnose: the warm starts need ≥ 1 step; the run trained {steps} (pass --warm-steps)")
     truth = problem.truth
     losses = {name: full_weak_loss(problem, f, g, tests)
               for name, (f, g) in {"learned": (model.drift, model.diffusion),
@@ -247,7 +250,6 @@ def diagnose(run_dir: str | Path, tests: int = 512, supervised_steps: int = 3000
     if visible:
         result["visibility"] = visibility(problem, model)
     if warm_lrs:
-        steps = problem.config.adam_steps if warm_steps is None else warm_steps
         result["warm_start"] = [warm_start(problem, lr, steps, supervised_steps or 3000, tests=tests)
                                 for lr in warm_lrs]
     return result
