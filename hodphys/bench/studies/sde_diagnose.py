@@ -166,7 +166,7 @@ def warm_start(problem: InverseFokkerPlanck, lr: float, steps: int, supervised_s
         schedule.step()
         if step % every == 0 or step == steps:
             result["trace"].append(dict(step=step, **problem.coefficient_errors(model)))
-    result["end"] = problem.coefficient_errors(model)
+    result["end"] = {key: value for key, value in result["trace"][-1].items() if key != "step"}  # the last step's
     if problem.config.residual == "weak":
         truth = problem.truth
         learned = full_weak_loss(problem, model.drift, model.diffusion, tests)
