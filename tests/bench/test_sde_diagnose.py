@@ -6,8 +6,9 @@ import math
 import pytest
 import torch
 
-from hodphys.bench.studies.sde_diagnose import (diagnose, drift_bands, fit_to_truth, full_weak_loss, load_run,
-                                                main, supervised_drift_error, visibility, warm_start)
+from hodphys.bench.studies.sde_diagnose import (FullBatchLoss, diagnose, drift_bands, fit_to_truth, full_batch,
+                                                full_weak_loss, load_run, main, supervised_drift_error, visibility,
+                                                warm_start)
 from hodphys.io.runs import config_to_toml
 from hodphys.sde.inverse import InverseFokkerPlanck
 from hodphys.sde.inverse_config import InverseConfig
@@ -144,6 +145,48 @@ def test_warm_start_refuses_a_bad_rate_or_step_count_before_any_fit():
     with pytest.raises(ValueError, match="steps"):
         warm_start(problem, lr=1e-3, steps=0)
     for argv in (["run", "--warm-start", "0"], ["run", "--warm-start", "1e-3", "--warm-steps", "0"]):
+        with pytest.raises(SystemExit) as exit_info:
+            main(argv)
+        assert exit_info.value.code == 2
+
+
+def test_full_batch_loss_and_its_gradient_are_the_weak_residuals():
+    problem = InverseFokkerPlanck(_config())
+    model = problem.build_model()
+    loss = FullBatchLoss(problem, slice(0, 30), scale=2.0)
+    assert loss(model.drift, model.diffusion) == pytest.approx(full_weak_loss(problem, model.drift, model.diffusion,
+                                                                              30) / 2, rel=1e-10)
+    tests = GaussianTests(problem.tests.centres[:30], problem.tests.precisions[:30])
+    residual = weak_residual(model.drift, model.diffusion, problem.data.times, problem.samples, tests,
+                             problem.test_means[:, :30], problem.config.weak_span)
+    params = [p for module in (model.drift, model.diffusion) for p in module.parameters()]
+    expected = torch.autograd.grad((problem.test_weights[:, :30] * residual.square()).mean() / 2, params)
+    value = loss.backward(model.drift, model.diffusion)  # snapshot by snapshot, into .grad
+    assert float(value) == pytest.approx(loss(model.drift, model.diffusion), rel=1e-12)
+    for p, g in zip(params, expected):
+        assert torch.allclose(p.grad, g, rtol=1e-9, atol=1e-14)
+
+
+def test_full_batch_lowers_the_loss_and_scores_unseen_test_functions():
+    problem = InverseFokkerPlanck(_config())
+    torch.manual_seed(0)
+    result = full_batch(problem, problem.build_model(), iterations=12, tests=16, every=5)
+    assert [row["iteration"] for row in result["trace"]] == [5, 10, 12]
+    ratios = [result["start"]["loss_ratio"], *(row["loss_ratio"] for row in result["trace"])]
+    assert ratios[-1] < 0.5 * ratios[0] and all(b <= a * (1 + 1e-9) for a, b in zip(ratios, ratios[1:]))
+    assert 0 < result["end"]["unseen_loss_ratio"] < math.inf and result["end"]["drift_rel_l2"] > 0
+
+
+def test_full_batch_refuses_bad_requests(tmp_path):
+    problem = InverseFokkerPlanck(_config())
+    model = problem.build_model()
+    for bad in (dict(iterations=0), dict(iterations=5, tests=21), dict(iterations=5, every=0)):
+        with pytest.raises(ValueError, match="full_batch"):
+            full_batch(problem, model, **bad)
+    _write_run(tmp_path / "run", problem, model)
+    with pytest.raises(ValueError, match="--full-batch-tests 21"):
+        diagnose(tmp_path / "run", tests=20, supervised_steps=0, full_iterations=5, full_tests=21)
+    for argv in (["run", "--full-batch", "-1"], ["run", "--full-batch", "5", "--full-batch-tests", "0"]):
         with pytest.raises(SystemExit) as exit_info:
             main(argv)
         assert exit_info.value.code == 2

@@ -2,6 +2,7 @@
 
     python -m hodphys.bench.studies.sde_diagnose RUN_DIR [--tests 512] [--supervised-steps 3000] [--visibility]
                                                  [--warm-start LR [LR …]] [--warm-steps N]
+                                                 [--full-batch ITERATIONS] [--full-batch-tests M]
 
 Prints, as JSON, (1) the weighted weak loss mean w R² over **every** sample of the run's snapshots (the first
 ``--tests`` test functions of its bank, the run's row weights, float64) of the learned and of the true (f, g):
@@ -33,6 +34,11 @@ coefficients, then trained on the run's own loss from learning rate LR (:func:`w
 to the run's drift error while the full weak loss stays at or below the truth's, the loss does not prefer the
 truth: no optimiser, initialisation or schedule finds it by lowering that loss.
 
+With ``--full-batch ITERATIONS``, (6) whether a deterministic optimiser does better than Adam's noisy steps:
+L-BFGS on the full weak loss over every sample and M fixed test functions (:func:`full_batch`), once from the
+run's coefficients and once from the truth (fitted as in (5)). Where the two end in loss, and how far apart in
+drift, says whether the loss orders the fits the run's training left unordered.
+
 Glossary: T snapshot times, M test functions, P pairs of times.
 """
 from __future__ import annotations
@@ -53,7 +59,8 @@ from hodphys.sde.inverse import InverseFokkerPlanck, SDEModel
 from hodphys.sde.inverse_config import InverseConfig
 from hodphys.sde.processes import DoubleWell, OrnsteinUhlenbeck
 from hodphys.sde.sampling import sample_paths
-from hodphys.sde.weak_form import GaussianTests, generator_of, snapshot_moments, weak_residual
+from hodphys.sde.weak_form import (GaussianTests, gaussian_terms, generator_of, pairwise_residual,
+                                   snapshot_moments, weak_residual)
 from hodphys.train.optimizers import adam
 
 BANDS = (-1.5, -1.0, -0.5, 0.0, 0.5, 1.0, 1.5)  # edges along x₁ (the double well's minima at ±1)
@@ -174,6 +181,93 @@ def warm_start(problem: InverseFokkerPlanck, lr: float, steps: int, supervised_s
     return result
 
 
+class FullBatchLoss:
+    """The full weak loss mean w R² over every sample (the bank's test functions ``chosen``) as a deterministic
+    function of (f, g) for a full-batch optimiser. The test functions' ∇φ and ½ diag ∇²φ at every sample are
+    computed once, per snapshot k as (M, n_k·d) matrices G_k, H_k, so E_k[Lφ] = (G_k f + H_k a) / n_k is two GEMVs
+    (f, a = g² flattened, the networks' dtype); R and the loss in float64, divided by ``scale``. Memory:
+    2 · M · N · d numbers (N samples in all): 2.6 GB at M = 256, 16 × 40 000 samples, d = 2, float32."""
+
+    def __init__(self, problem: InverseFokkerPlanck, chosen: slice, scale: float = 1.0):
+        tests = GaussianTests(problem.tests.centres[chosen], problem.tests.precisions[chosen])
+        self.problem, self.scale = problem, scale
+        self.means = problem.test_means[:, chosen].double()
+        self.weights = (torch.ones_like(self.means[1:]) if problem.test_weights is None
+                        else problem.test_weights[:, chosen].double())
+        self.terms = []  # (G_k, H_k)
+        with torch.no_grad():
+            for x in problem.samples:
+                first, second = zip(*[gaussian_terms(tests, part)[1:] for part in x.split(4096)])
+                self.terms.append(tuple(torch.cat(parts).permute(1, 0, 2).flatten(1) * factor
+                                        for parts, factor in ((first, 1.0), (second, 0.5))))
+
+    def generators(self, drift: nn.Module, diffusion: nn.Module, k: int) -> Tensor:
+        """E_k[Lφ_m] (M,) over every sample of snapshot k."""
+        x, (first, second) = self.problem.samples[k], self.terms[k]
+        return (first @ drift(x).flatten() + second @ diffusion(x).square().flatten()) / len(x)
+
+    def of_generators(self, generators: Tensor) -> Tensor:
+        """The loss from E_k[Lφ] (T, M)."""
+        config = self.problem.config
+        residual = pairwise_residual(self.problem.data.times.double(), self.means, generators.double(),
+                                     config.weak_span)
+        return (self.weights * residual.square()).mean() / self.scale
+
+    def __call__(self, drift: nn.Module, diffusion: nn.Module) -> float:
+        with torch.no_grad():
+            return float(self.of_generators(torch.stack([self.generators(drift, diffusion, k)
+                                                         for k in range(len(self.terms))])))
+
+    def backward(self, drift: nn.Module, diffusion: nn.Module) -> Tensor:
+        """The loss, its gradient accumulated into the networks' parameters snapshot by snapshot (no graph over
+        every sample at once: the loss is a function of the (T, M) generator means, whose gradient comes first)."""
+        with torch.no_grad():
+            generators = torch.stack([self.generators(drift, diffusion, k) for k in range(len(self.terms))])
+        generators = generators.double().requires_grad_(True)
+        value = self.of_generators(generators)
+        (upstream,) = torch.autograd.grad(value, generators)
+        for k in range(len(self.terms)):
+            self.generators(drift, diffusion, k).backward(upstream[k].to(self.terms[k][0].dtype))
+        return value.detach()
+
+
+def full_batch(problem: InverseFokkerPlanck, model: SDEModel, iterations: int, tests: int = 256, every: int = 10
+               ) -> dict:
+    """Whether a deterministic optimiser finds what Adam's noisy steps miss: L-BFGS (strong Wolfe) on the full
+    weak loss over every sample (:class:`FullBatchLoss`, the bank's first ``tests`` functions, divided by the
+    truth's so that it is ≈ 1 and L-BFGS's absolute tolerances mean something), from ``model`` (trained in
+    place). Every ``every`` iterations: the coefficient errors and the loss / the truth's; at the end also the
+    loss / the truth's on the next ``tests`` functions of the bank, which the fit did not see."""
+    check_integers("full_batch", 1, iterations=iterations, tests=tests, every=every)
+    if problem.config.residual != "weak" or 2 * tests > problem.config.test_bank:
+        raise ValueError(f"full_batch: expected a run with the weak residual and a bank of ≥ 2 · tests = {2 * tests} "
+                         f"test functions, got residual={problem.config.residual!r}, "
+                         f"test_bank={problem.config.test_bank}")
+    truth = problem.truth
+    loss = FullBatchLoss(problem, slice(0, tests))
+    loss.scale = loss(truth.drift, truth.diffusion)
+    params = [p for module in (model.drift, model.diffusion) for p in module.parameters()]
+    optimizer = torch.optim.LBFGS(params, lr=1, max_iter=every, max_eval=2 * every, history_size=50,
+                                  line_search_fn="strong_wolfe", tolerance_grad=0, tolerance_change=1e-14)
+
+    def closure() -> Tensor:
+        optimizer.zero_grad()
+        return loss.backward(model.drift, model.diffusion)
+
+    result = dict(iterations=iterations, tests=tests, start=dict(loss_ratio=loss(model.drift, model.diffusion),
+                                                                 **problem.coefficient_errors(model)), trace=[])
+    for done in range(every, iterations + every, every):
+        optimizer.param_groups[0]["max_iter"] = min(every, iterations - done + every)
+        optimizer.step(closure)
+        result["trace"].append(dict(iteration=min(done, iterations), loss_ratio=loss(model.drift, model.diffusion),
+                                    **problem.coefficient_errors(model)))
+    unseen = FullBatchLoss(problem, slice(tests, 2 * tests))
+    result["end"] = {key: value for key, value in result["trace"][-1].items() if key != "iteration"}
+    result["end"]["unseen_loss_ratio"] = (unseen(model.drift, model.diffusion)
+                                          / unseen(truth.drift, truth.diffusion))
+    return result
+
+
 SUBSTEPS = 4  # the visibility's time grid: the observed times and SUBSTEPS − 1 times between each pair
 
 
@@ -232,10 +326,17 @@ def visibility(problem: InverseFokkerPlanck, model: SDEModel, paths: int = 30000
 
 
 def diagnose(run_dir: str | Path, tests: int = 512, supervised_steps: int = 3000, visible: bool = False,
-             warm_lrs: tuple[float, ...] = (), warm_steps: int | None = None) -> dict:
+             warm_lrs: tuple[float, ...] = (), warm_steps: int | None = None, full_iterations: int = 0,
+             full_tests: int = 256) -> dict:
     """The diagnostics of the module docstring for one run directory (``supervised_steps`` = 0: no capacity fit;
-    ``visible``: (4) too; each of ``warm_lrs``: (5), ``warm_steps`` steps, default the run's ``adam_steps``)."""
+    ``visible``: (4) too; each of ``warm_lrs``: (5), ``warm_steps`` steps, default the run's ``adam_steps``;
+    ``full_iterations`` > 0: (6) over ``full_tests`` test functions)."""
+    check_integers("sde_diagnose", 0, full_iterations=full_iterations)
+    check_integers("sde_diagnose", 1, full_tests=full_tests)
     problem, model = load_run(run_dir)
+    if full_iterations and 2 * full_tests > problem.config.test_bank:
+        raise ValueError(f"sde_diagnose: --full-batch-tests {full_tests} needs a bank of ≥ {2 * full_tests} test "
+                         f"functions (half fitted, half unseen); the run has {problem.config.test_bank}")
     steps = problem.config.adam_steps if warm_steps is None else warm_steps
     if warm_lrs and steps < 1:  # before the minutes of the other diagnostics
         raise ValueError(f"sde_diagnose: the warm starts need ≥ 1 step; the run trained {steps} (pass --warm-steps)")
@@ -252,6 +353,11 @@ def diagnose(run_dir: str | Path, tests: int = 512, supervised_steps: int = 3000
     if warm_lrs:
         result["warm_start"] = [warm_start(problem, lr, steps, supervised_steps or 3000, tests=tests)
                                 for lr in warm_lrs]
+    if full_iterations:
+        torch.manual_seed(0)
+        from_truth = fit_to_truth(problem, problem.build_model(), supervised_steps or 3000)
+        result["full_batch"] = {name: full_batch(problem, start, full_iterations, full_tests)
+                                for name, start in (("from_run", model), ("from_truth", from_truth))}
     return result
 
 
@@ -267,14 +373,22 @@ def main(argv: list[str] | None = None) -> None:
                         help="start f, g at the truth (fitted in --supervised-steps steps, 3000 if that is 0) and "
                              "train on the run's loss from each of these rates")
     parser.add_argument("--warm-steps", type=int, default=None, help="steps of each warm start (default: the run's)")
+    parser.add_argument("--full-batch", type=int, default=0, metavar="ITERATIONS",
+                        help="L-BFGS on the full weak loss from the run's coefficients and from the truth")
+    parser.add_argument("--full-batch-tests", type=int, default=256, metavar="M",
+                        help="test functions of the full-batch loss (the next M of the bank score the end points)")
     args = parser.parse_args(argv)
     if any(not 0 < lr < math.inf for lr in args.warm_start):
         parser.error(f"--warm-start: expected positive finite learning rates, got {args.warm_start}")
     if args.warm_steps is not None and args.warm_steps < 1:
         parser.error(f"--warm-steps: expected at least 1 step, got {args.warm_steps}")
+    if args.full_batch < 0 or args.full_batch_tests < 1:
+        parser.error(f"--full-batch, --full-batch-tests: expected ≥ 0 iterations and ≥ 1 test function, "
+                     f"got {args.full_batch}, {args.full_batch_tests}")
     torch.set_num_threads(1)
     print(json.dumps(diagnose(args.run_dir, args.tests, args.supervised_steps, args.visibility,
-                              tuple(args.warm_start), args.warm_steps), indent=1))
+                              tuple(args.warm_start), args.warm_steps, args.full_batch, args.full_batch_tests),
+                     indent=1))
 
 
 if __name__ == "__main__":
