@@ -15,9 +15,9 @@ from hodphys.sde.inverse_config import InverseConfig
 from hodphys.sde.weak_form import GaussianTests, weak_residual
 
 
-def _config() -> InverseConfig:
+def _config(**changes) -> InverseConfig:
     return InverseConfig(times=[0.0, 0.1, 0.2, 0.3], n_per_time=300, n_held_out=200, test_bank=40, test_functions=8,
-                         held_out_times=[0.15], components=1, n_reference_sets=2, dtype="float64")
+                         held_out_times=[0.15], components=1, n_reference_sets=2, dtype="float64", **changes)
 
 
 def _write_run(path, problem: InverseFokkerPlanck, model) -> None:
@@ -150,8 +150,9 @@ def test_warm_start_refuses_a_bad_rate_or_step_count_before_any_fit():
         assert exit_info.value.code == 2
 
 
-def test_full_batch_loss_and_its_gradient_are_the_weak_residuals():
-    problem = InverseFokkerPlanck(_config())
+@pytest.mark.parametrize("rows", [dict(), dict(weak_span=0, weak_weights="none")])
+def test_full_batch_loss_and_its_gradient_are_the_weak_residuals(rows):
+    problem = InverseFokkerPlanck(_config(**rows))
     model = problem.build_model()
     loss = FullBatchLoss(problem, slice(0, 30), scale=2.0)
     assert loss(model.drift, model.diffusion) == pytest.approx(full_weak_loss(problem, model.drift, model.diffusion,
@@ -160,7 +161,8 @@ def test_full_batch_loss_and_its_gradient_are_the_weak_residuals():
     residual = weak_residual(model.drift, model.diffusion, problem.data.times, problem.samples, tests,
                              problem.test_means[:, :30], problem.config.weak_span)
     params = [p for module in (model.drift, model.diffusion) for p in module.parameters()]
-    expected = torch.autograd.grad((problem.test_weights[:, :30] * residual.square()).mean() / 2, params)
+    weights = 1.0 if problem.test_weights is None else problem.test_weights[:, :30]
+    expected = torch.autograd.grad((weights * residual.square()).mean() / 2, params)
     value = loss.backward(model.drift, model.diffusion)  # snapshot by snapshot, into .grad
     assert float(value) == pytest.approx(loss(model.drift, model.diffusion), rel=1e-12)
     for p, g in zip(params, expected):

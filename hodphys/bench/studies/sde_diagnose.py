@@ -192,8 +192,7 @@ class FullBatchLoss:
         tests = GaussianTests(problem.tests.centres[chosen], problem.tests.precisions[chosen])
         self.problem, self.scale = problem, scale
         self.means = problem.test_means[:, chosen].double()
-        self.weights = (torch.ones_like(self.means[1:]) if problem.test_weights is None
-                        else problem.test_weights[:, chosen].double())
+        self.weights = 1.0 if problem.test_weights is None else problem.test_weights[:, chosen].double()
         self.terms = []  # (G_k, H_k)
         with torch.no_grad():
             for x in problem.samples:
