@@ -212,17 +212,18 @@ class FullBatchLoss:
                                      config.weak_span)
         return (self.weights * residual.square()).mean() / self.scale
 
-    def __call__(self, drift: nn.Module, diffusion: nn.Module) -> float:
+    def every_generator(self, drift: nn.Module, diffusion: nn.Module) -> Tensor:
+        """E_k[Lφ_m] (T, M) of every snapshot, without a graph."""
         with torch.no_grad():
-            return float(self.of_generators(torch.stack([self.generators(drift, diffusion, k)
-                                                         for k in range(len(self.terms))])))
+            return torch.stack([self.generators(drift, diffusion, k) for k in range(len(self.terms))])
+
+    def __call__(self, drift: nn.Module, diffusion: nn.Module) -> float:
+        return float(self.of_generators(self.every_generator(drift, diffusion)))
 
     def backward(self, drift: nn.Module, diffusion: nn.Module) -> Tensor:
         """The loss, its gradient accumulated into the networks' parameters snapshot by snapshot (no graph over
         every sample at once: the loss is a function of the (T, M) generator means, whose gradient comes first)."""
-        with torch.no_grad():
-            generators = torch.stack([self.generators(drift, diffusion, k) for k in range(len(self.terms))])
-        generators = generators.double().requires_grad_(True)
+        generators = self.every_generator(drift, diffusion).double().requires_grad_(True)
         value = self.of_generators(generators)
         (upstream,) = torch.autograd.grad(value, generators)
         for k in range(len(self.terms)):
